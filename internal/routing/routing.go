@@ -1,0 +1,325 @@
+// Package routing reads the routing file and decides which services a push starts.
+// It does no I/O: Parse takes the file's bytes, Match takes a decoded push.
+package routing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+)
+
+// Config is a parsed routing file, with defaults merged into every service.
+type Config struct {
+	Services []Service
+}
+
+// Service is one deployable service and the pipeline that deploys it.
+type Service struct {
+	Name         string
+	Project      string // GitLab path_with_namespace, or the numeric id as a string
+	Pipeline     string
+	SourceAction string
+	Branches     []string // globs; empty means the project's default branch
+	Tags         []string // globs; empty means tags start nothing
+	Paths        []string // globs; empty means any change
+	Production   Production
+	Line         int // where the service is defined in the routing file
+}
+
+// Production names the approval pipegate gates and the policy it applies.
+type Production struct {
+	Stage          string
+	ApprovalAction string
+	MinApprovals   int
+}
+
+// file mirrors the YAML; pointers tell "unset" from "empty" so defaults merge.
+type file struct {
+	Defaults rawService   `yaml:"defaults"`
+	Services []rawService `yaml:"services"`
+}
+
+type rawService struct {
+	Name         string         `yaml:"name"`
+	Project      string         `yaml:"project"`
+	Pipeline     string         `yaml:"pipeline"`
+	SourceAction string         `yaml:"source_action"`
+	Branches     []string       `yaml:"branches"`
+	Tags         []string       `yaml:"tags"`
+	Paths        []string       `yaml:"paths"`
+	Production   *rawProduction `yaml:"production"`
+}
+
+type rawProduction struct {
+	Stage          string `yaml:"stage"`
+	ApprovalAction string `yaml:"approval_action"`
+	MinApprovals   *int   `yaml:"min_approvals"`
+}
+
+// Built-in defaults, the names the shipped pipeline template uses.
+const (
+	defaultSourceAction   = "Source"
+	defaultStage          = "Production"
+	defaultApprovalAction = "ApproveProduction"
+	defaultMinApprovals   = 1
+)
+
+// Parse reads a routing file strictly: unknown fields, missing names, bad globs and
+// two services on one pipeline are errors that name the line.
+func Parse(data []byte) (*Config, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("routing file is empty")
+		}
+		return nil, fmt.Errorf("routing file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("routing file: %w", err)
+	}
+	lines := serviceLines(&doc)
+
+	// Paths are per service (see merge); refusing them here beats ignoring them silently.
+	if f.Defaults.Name != "" || f.Defaults.Project != "" || f.Defaults.Pipeline != "" || f.Defaults.Paths != nil {
+		return nil, errors.New("routing file: defaults may not set name, project, pipeline or paths")
+	}
+	if len(f.Services) == 0 {
+		return nil, errors.New("routing file: no services")
+	}
+	cfg := &Config{}
+	names := map[string]int{}
+	pipelines := map[string]int{}
+	for i, raw := range f.Services {
+		line := 0
+		if i < len(lines) {
+			line = lines[i]
+		}
+		s, err := merge(f.Defaults, raw)
+		if err != nil {
+			return nil, fmt.Errorf("routing file: line %d: %w", line, err)
+		}
+		s.Line = line
+		if prev, ok := names[s.Name]; ok {
+			return nil, fmt.Errorf("routing file: line %d: service %q is already defined at line %d", line, s.Name, prev)
+		}
+		if prev, ok := pipelines[s.Pipeline]; ok {
+			return nil, fmt.Errorf("routing file: line %d: pipeline %q is already used by the service at line %d", line, s.Pipeline, prev)
+		}
+		names[s.Name], pipelines[s.Pipeline] = line, line
+		cfg.Services = append(cfg.Services, s)
+	}
+	return cfg, nil
+}
+
+// serviceLines returns the line of each item of the top-level services list.
+func serviceLines(doc *yaml.Node) []int {
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "services" {
+			var lines []int
+			for _, item := range m.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
+// merge applies defaults to one service and checks the result.
+func merge(d, s rawService) (Service, error) {
+	out := Service{
+		Name:         s.Name,
+		Project:      s.Project,
+		Pipeline:     s.Pipeline,
+		SourceAction: first(s.SourceAction, d.SourceAction, defaultSourceAction),
+		Branches:     firstList(s.Branches, d.Branches),
+		Tags:         firstList(s.Tags, d.Tags),
+		Paths:        s.Paths, // paths are per service: a default would hide the monorepo split
+		Production: Production{
+			Stage:          defaultStage,
+			ApprovalAction: defaultApprovalAction,
+			MinApprovals:   defaultMinApprovals,
+		},
+	}
+	for _, p := range []*rawProduction{d.Production, s.Production} {
+		if p == nil {
+			continue
+		}
+		out.Production.Stage = first(p.Stage, out.Production.Stage)
+		out.Production.ApprovalAction = first(p.ApprovalAction, out.Production.ApprovalAction)
+		if p.MinApprovals != nil {
+			out.Production.MinApprovals = *p.MinApprovals
+		}
+	}
+	switch {
+	case out.Name == "":
+		return out, errors.New("service without a name")
+	case out.Project == "":
+		return out, fmt.Errorf("service %q has no project", out.Name)
+	case out.Pipeline == "":
+		return out, fmt.Errorf("service %q has no pipeline", out.Name)
+	case out.Production.MinApprovals < 0:
+		return out, fmt.Errorf("service %q: min_approvals must not be negative", out.Name)
+	}
+	for _, list := range [][]string{out.Branches, out.Tags, out.Paths} {
+		for _, g := range list {
+			if !doublestar.ValidatePattern(g) {
+				return out, fmt.Errorf("service %q: bad glob %q", out.Name, g)
+			}
+		}
+	}
+	return out, nil
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstList(a, b []string) []string {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Skip says why a service was not started.
+type Skip struct {
+	Service string `json:"service"`
+	Reason  string `json:"reason"`
+}
+
+// Result is the routing decision for one push.
+type Result struct {
+	Targets []Service
+	Skipped []Skip
+	// Reason is set when the push starts nothing for a reason that is not any one
+	// service's (unrouted project, deleted ref, skip marker).
+	Reason string
+	// NeedPaths is set when a service filters on paths and the push does not say
+	// every file it changed: fetch them, set ChangedPaths and PathsKnown, and match again.
+	NeedPaths bool
+}
+
+// skipMarkers are GitLab CI's own markers for "do not run a pipeline for this push".
+var skipMarkers = [...]string{"[skip ci]", "[ci skip]"}
+
+// Match decides which services a push starts and why each other service of its
+// project does not.
+func (c *Config) Match(p *gitlabhook.Push) Result {
+	var mine []Service
+	id := strconv.FormatInt(p.ProjectID, 10)
+	for _, s := range c.Services {
+		if strings.EqualFold(s.Project, p.Project) || s.Project == id {
+			mine = append(mine, s)
+		}
+	}
+	var r Result
+	if len(mine) == 0 {
+		r.Reason = fmt.Sprintf("project %s (id %s) is not routed", p.Project, id)
+		return r
+	}
+	kind, name := "branch", p.RefName()
+	if p.Tag {
+		kind = "tag"
+	}
+	if p.Deleted() {
+		r.Reason = fmt.Sprintf("%s %s was deleted", kind, name)
+		return r
+	}
+	msg := strings.ToLower(p.HeadMessage)
+	for _, m := range skipMarkers {
+		if strings.Contains(msg, m) {
+			r.Reason = fmt.Sprintf("head commit message has %s", m)
+			return r
+		}
+	}
+	for _, s := range mine {
+		if why := refMismatch(s, p, kind, name); why != "" {
+			r.Skipped = append(r.Skipped, Skip{s.Name, why})
+			continue
+		}
+		// Like GitLab CI's rules:changes, paths do not filter tag pushes: a tag names a
+		// release, not a change. Services in one project tell tags apart by `tags` globs.
+		if p.Tag || len(s.Paths) == 0 {
+			r.Targets = append(r.Targets, s)
+			continue
+		}
+		if !p.PathsKnown {
+			r.NeedPaths = true
+			continue
+		}
+		if anyMatch(s.Paths, p.ChangedPaths) {
+			r.Targets = append(r.Targets, s)
+		} else {
+			r.Skipped = append(r.Skipped, Skip{s.Name, fmt.Sprintf("no changed file matches paths %v", s.Paths)})
+		}
+	}
+	if r.NeedPaths {
+		r.Targets = nil
+	}
+	return r
+}
+
+// refMismatch says why the pushed ref does not start s, or "" when it does.
+func refMismatch(s Service, p *gitlabhook.Push, kind, name string) string {
+	globs := s.Branches
+	if p.Tag {
+		globs = s.Tags
+	} else if len(globs) == 0 && p.DefaultBranch != "" {
+		globs = []string{p.DefaultBranch}
+	}
+	for _, g := range globs {
+		if ok, _ := doublestar.Match(g, name); ok {
+			return ""
+		}
+	}
+	if len(globs) == 0 {
+		plural := "branches"
+		if p.Tag {
+			plural = "tags"
+		}
+		return fmt.Sprintf("%s %s: the service starts on no %s", kind, name, plural)
+	}
+	return fmt.Sprintf("%s %s matches none of %v", kind, name, globs)
+}
+
+// anyMatch reports whether any path matches any glob.
+func anyMatch(globs, paths []string) bool {
+	return slices.ContainsFunc(paths, func(path string) bool {
+		return slices.ContainsFunc(globs, func(g string) bool {
+			ok, _ := doublestar.Match(g, path)
+			return ok
+		})
+	})
+}
+
+// Service returns the service that owns pipeline.
+func (c *Config) Service(pipeline string) (Service, bool) {
+	for _, s := range c.Services {
+		if s.Pipeline == pipeline {
+			return s, true
+		}
+	}
+	return Service{}, false
+}

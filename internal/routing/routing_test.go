@@ -1,0 +1,460 @@
+package routing_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pipegate/pipegate"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/routing"
+)
+
+// lineOf returns the 1-based line of the first line in data that contains s.
+func lineOf(t *testing.T, data []byte, s string) int {
+	t.Helper()
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		if bytes.Contains(l, []byte(s)) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not in the file", s)
+	return 0
+}
+
+func TestParseBundled(t *testing.T) {
+	data := pipegate.DefaultRouting()
+	cfg, err := routing.Parse(data)
+	if err != nil {
+		t.Fatalf("Parse(bundled pipegate.yaml): %v", err)
+	}
+	var names []string
+	for _, s := range cfg.Services {
+		names = append(names, s.Name)
+	}
+	if want := []string{"api-gateway", "auth", "core", "files"}; !slices.Equal(names, want) {
+		t.Fatalf("services %q, want %q", names, want)
+	}
+	for _, s := range cfg.Services {
+		want := routing.Service{
+			Name:         s.Name,
+			Project:      "ic/" + s.Name,
+			Pipeline:     s.Name + "-pipeline",
+			SourceAction: "Source",
+			Branches:     []string{"main"},
+			Tags:         []string{"v*"},
+			Production:   routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1},
+			Line:         lineOf(t, data, "- name: "+s.Name),
+		}
+		if !reflect.DeepEqual(s, want) {
+			t.Errorf("service\n got %+v\nwant %+v", s, want)
+		}
+	}
+	if s, ok := cfg.Service("core-pipeline"); !ok || s.Name != "core" {
+		t.Errorf("Service(core-pipeline) = %q, %v", s.Name, ok)
+	}
+	if _, ok := cfg.Service("nobody-pipeline"); ok {
+		t.Error("Service(nobody-pipeline) found a service")
+	}
+}
+
+func TestParseMerge(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "routing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := routing.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, ok := cfg.Service("docs-pipeline")
+	if !ok {
+		t.Fatal("no docs service")
+	}
+	// Unset branches stay unset (the project's default branch); an explicit empty tags
+	// list overrides the default's; production merges field by field, and an explicit
+	// min_approvals 0 overrides the default's 2.
+	want := routing.Service{
+		Name: "docs", Project: "ic/docs", Pipeline: "docs-pipeline", SourceAction: "Source",
+		Tags:       []string{},
+		Production: routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction", MinApprovals: 0},
+		Line:       lineOf(t, data, "- name: docs"),
+	}
+	if !reflect.DeepEqual(docs, want) {
+		t.Errorf("docs\n got %+v\nwant %+v", docs, want)
+	}
+	billing, _ := cfg.Service("billing-pipeline")
+	if billing.Production.MinApprovals != 2 || !slices.Equal(billing.Tags, []string{"v*"}) ||
+		!slices.Equal(billing.Paths, []string{"services/billing/**", "libs/money/**"}) {
+		t.Errorf("billing %+v", billing)
+	}
+}
+
+func TestParseWithoutDefaults(t *testing.T) {
+	cfg, err := routing.Parse([]byte("services:\n  - {name: core, project: ic/core, pipeline: core-pipeline}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []routing.Service{{
+		Name: "core", Project: "ic/core", Pipeline: "core-pipeline", SourceAction: "Source",
+		Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1},
+		Line:       2,
+	}}
+	if !reflect.DeepEqual(cfg.Services, want) {
+		t.Fatalf("services\n got %+v\nwant %+v", cfg.Services, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{"unknown field in a service", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    branchs: ["main"]
+`, []string{"line 5: field branchs not found"}},
+		{"unknown field in defaults", `defaults:
+  production:
+    approvals: 2
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 3: field approvals not found"}},
+		{"unknown top-level field", `service:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 1: field service not found"}},
+		{"two services on one pipeline", `services:
+  - name: core
+    project: ic/core
+    pipeline: shared-pipeline
+  - name: auth
+    project: ic/auth
+    pipeline: shared-pipeline
+`, []string{"line 5", `pipeline "shared-pipeline" is already used by the service at line 2`}},
+		{"duplicate service name", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+
+  - name: core
+    project: ic/core2
+    pipeline: core2-pipeline
+`, []string{"line 6", `service "core" is already defined at line 2`}},
+		{"missing name", `services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+  - project: ic/auth
+    pipeline: auth-pipeline
+`, []string{"line 3", "service without a name"}},
+		{"missing project", `services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+  - name: auth
+    pipeline: auth-pipeline
+`, []string{"line 3", `service "auth" has no project`}},
+		{"missing pipeline", `services:
+  - name: auth
+    project: ic/auth
+`, []string{"line 2", `service "auth" has no pipeline`}},
+		{"bad path glob", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    paths: ["services/[core/**"]
+`, []string{"line 2", `bad glob "services/[core/**"`}},
+		{"bad branch glob from defaults", `defaults:
+  branches: ["release/{a,b"]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 4", `bad glob "release/{a,b"`}},
+		{"negative min_approvals", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production: {min_approvals: -1}
+`, []string{"line 2", "min_approvals must not be negative"}},
+		{"min_approvals not a number", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production: {min_approvals: one}
+`, []string{"line 5"}},
+		{"not YAML", `services:
+  - name: core
+    project: ic/core: platform
+    pipeline: core-pipeline
+`, []string{"line 3: mapping values are not allowed"}},
+		{"unclosed quote", `services:
+  - name: core
+    project: "ic/core
+    pipeline: core-pipeline
+`, []string{"line 3"}},
+		{"not a mapping", "- core\n- auth\n", []string{"line 1"}},
+		{"defaults naming a project", `defaults:
+  project: ic/core
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"defaults may not set"}},
+		{"defaults with paths, which are per service", `defaults:
+  paths: ["services/**"]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"defaults may not set", "paths"}},
+		{"no services", "defaults:\n  branches: [main]\n", []string{"no services"}},
+		{"empty file", "", []string{"routing file is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := routing.Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse accepted it: %+v", cfg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// routes parses testdata/routing.yaml, the Match tests' routing file.
+func routes(t *testing.T) *routing.Config {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "routing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := routing.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const (
+	before = "95790bf891e76fee5e1747ab589903a6a1f80f22"
+	after  = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+)
+
+// branchPush is a push of one commit to a branch of project, whose files are known.
+func branchPush(project string, id int64, branch string, paths ...string) *gitlabhook.Push {
+	return &gitlabhook.Push{
+		ProjectID: id, Project: project, DefaultBranch: "main",
+		Ref: "refs/heads/" + branch, Before: before, After: after, CommitSHA: after,
+		HeadMessage: "Fix the thing\n", ChangedPaths: paths, PathsKnown: true,
+	}
+}
+
+func tagPush(project string, id int64, tag string) *gitlabhook.Push {
+	return &gitlabhook.Push{
+		Tag: true, ProjectID: id, Project: project, DefaultBranch: "main",
+		Ref: "refs/tags/" + tag, Before: gitlabhook.ZeroSHA, After: after, CommitSHA: after,
+	}
+}
+
+func targets(r routing.Result) []string {
+	var names []string
+	for _, s := range r.Targets {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// skipped renders the skips as "service: reason" for comparison.
+func skipped(r routing.Result) []string {
+	var out []string
+	for _, s := range r.Skipped {
+		out = append(out, s.Service+": "+s.Reason)
+	}
+	return out
+}
+
+func TestMatch(t *testing.T) {
+	cfg := routes(t)
+	with := func(p *gitlabhook.Push, edit func(*gitlabhook.Push)) *gitlabhook.Push { edit(p); return p }
+	tests := []struct {
+		name    string
+		push    *gitlabhook.Push
+		targets []string
+		skipped []string // substrings, one per skip, in service order
+		reason  string   // substring; "" means no reason
+	}{
+		{name: "branch main", push: branchPush("ic/core", 7, "main"), targets: []string{"core"}},
+		{name: "project path in another case", push: branchPush("IC/Core", 7, "main"), targets: []string{"core"}},
+		{name: "unrouted branch", push: branchPush("ic/core", 7, "feature/login"),
+			skipped: []string{"core: branch feature/login matches none of [main]"}},
+		{name: "monorepo: one service matched, one skipped",
+			push:    branchPush("ic/platform", 9, "main", "services/billing/api/handler.go", "README.md"),
+			targets: []string{"billing"},
+			skipped: []string{
+				"search: no changed file matches paths [services/search/**]",
+				"platform-tools: branch main matches none of [release/*]",
+			}},
+		{name: "monorepo: ** spans directories, any glob of the list",
+			push:    branchPush("ic/platform", 9, "main", "libs/money/currency/eur/round.go"),
+			targets: []string{"billing"},
+			skipped: []string{"search: no changed file", "platform-tools: branch main"}},
+		{name: "monorepo: both services, and release/* ",
+			push:    branchPush("ic/platform", 9, "release/2.4", "services/search/index.go", "services/billing/x.go"),
+			targets: []string{"billing", "search", "platform-tools"}},
+		{name: "monorepo: ** does not match a sibling directory",
+			push:    branchPush("ic/platform", 9, "release/2.4", "services/billing-old/x.go", "services/searchlight/y.go"),
+			targets: []string{"platform-tools"},
+			skipped: []string{"billing: no changed file", "search: no changed file"}},
+		{name: "release/* is one level deep",
+			push: branchPush("ic/platform", 9, "release/2.4/hotfix", "services/search/index.go"),
+			skipped: []string{
+				"billing: branch release/2.4/hotfix matches none of [main release/*]",
+				"search: branch release/2.4/hotfix matches none",
+				"platform-tools: branch release/2.4/hotfix matches none of [release/*]",
+			}},
+		{name: "tag matching v*", push: tagPush("ic/core", 7, "v1.2.0"), targets: []string{"core"}},
+		{name: "tag not matching v*", push: tagPush("ic/core", 7, "nightly-2024"),
+			skipped: []string{"core: tag nightly-2024 matches none of [v*]"}},
+		{name: "tag push ignores paths, even unknown ones", push: tagPush("ic/platform", 9, "v3.0.0"),
+			targets: []string{"billing", "search", "platform-tools"}},
+		{name: "unrouted project", push: branchPush("ic/other", 99, "main"),
+			reason: "project ic/other (id 99) is not routed"},
+		{name: "project by numeric id", push: branchPush("someone/renamed-legacy", 42, "main"),
+			targets: []string{"legacy"}},
+		{name: "numeric id of another project", push: branchPush("someone/else", 420, "main"),
+			reason: "not routed"},
+		{name: "deleted branch", push: with(branchPush("ic/core", 7, "main"), func(p *gitlabhook.Push) {
+			p.After, p.CommitSHA, p.HeadMessage = gitlabhook.ZeroSHA, "", ""
+		}), reason: "branch main was deleted"},
+		{name: "deleted tag", push: with(tagPush("ic/core", 7, "v1.2.0"), func(p *gitlabhook.Push) {
+			p.Before, p.After, p.CommitSHA = after, gitlabhook.ZeroSHA, ""
+		}), reason: "tag v1.2.0 was deleted"},
+		{name: "[skip ci]", push: with(branchPush("ic/core", 7, "main"), func(p *gitlabhook.Push) {
+			p.HeadMessage = "Update docs [skip ci]\n"
+		}), reason: "[skip ci]"},
+		{name: "[CI SKIP] in the body", push: with(branchPush("ic/core", 7, "main"), func(p *gitlabhook.Push) {
+			p.HeadMessage = "Update docs\n\nNothing to build. [CI SKIP]\n"
+		}), reason: "[ci skip]"},
+		{name: "[Skip CI] on a tag", push: with(tagPush("ic/core", 7, "v1.2.0"), func(p *gitlabhook.Push) {
+			p.HeadMessage = "[Skip CI] release"
+		}), reason: "[skip ci]"},
+		{name: "skip ci without brackets starts", push: with(branchPush("ic/core", 7, "main"), func(p *gitlabhook.Push) {
+			p.HeadMessage = "Make the skip ci marker case-insensitive"
+		}), targets: []string{"core"}},
+		{name: "branches unset: the default branch", push: with(branchPush("ic/docs", 11, "trunk"), func(p *gitlabhook.Push) {
+			p.DefaultBranch = "trunk"
+		}), targets: []string{"docs"}},
+		{name: "branches unset: not another branch", push: with(branchPush("ic/docs", 11, "main"), func(p *gitlabhook.Push) {
+			p.DefaultBranch = "trunk"
+		}), skipped: []string{"docs: branch main matches none of [trunk]"}},
+		{name: "branches unset and no default branch known", push: with(branchPush("ic/docs", 11, "main"), func(p *gitlabhook.Push) {
+			p.DefaultBranch = ""
+		}), skipped: []string{"docs: branch main: the service starts on no branches"}},
+		{name: "tags set empty: no tag starts", push: tagPush("ic/docs", 11, "v1.0.0"),
+			skipped: []string{"docs: tag v1.0.0: the service starts on no tags"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := cfg.Match(tt.push)
+			if got := targets(r); !slices.Equal(got, tt.targets) {
+				t.Errorf("targets %q, want %q", got, tt.targets)
+			}
+			got := skipped(r)
+			if len(got) != len(tt.skipped) {
+				t.Errorf("skipped %q, want %q", got, tt.skipped)
+			} else {
+				for i := range got {
+					if !strings.Contains(got[i], tt.skipped[i]) {
+						t.Errorf("skip %d is %q, want %q", i, got[i], tt.skipped[i])
+					}
+				}
+			}
+			if tt.reason == "" && r.Reason != "" || !strings.Contains(r.Reason, tt.reason) {
+				t.Errorf("reason %q, want %q", r.Reason, tt.reason)
+			}
+			if r.NeedPaths {
+				t.Error("NeedPaths with the push's files known")
+			}
+		})
+	}
+}
+
+func TestMatchNeedPaths(t *testing.T) {
+	cfg := routes(t)
+
+	// A push whose files GitLab did not all list (more than 20 commits, a new branch).
+	p := branchPush("ic/platform", 9, "release/2.4")
+	p.PathsKnown = false
+	r := cfg.Match(p)
+	if !r.NeedPaths {
+		t.Fatalf("NeedPaths = false for services with paths and unknown files: %+v", r)
+	}
+	// platform-tools has no paths and would start, but nothing starts on half an answer.
+	if len(r.Targets) != 0 || r.Reason != "" {
+		t.Fatalf("targets %q reason %q with NeedPaths", targets(r), r.Reason)
+	}
+
+	// The caller fetches the files (compare API) and asks again.
+	p.ChangedPaths, p.PathsKnown = []string{"services/search/api/v2/query.go"}, true
+	r = cfg.Match(p)
+	if r.NeedPaths {
+		t.Fatal("NeedPaths with the files known")
+	}
+	if got, want := targets(r), []string{"search", "platform-tools"}; !slices.Equal(got, want) {
+		t.Fatalf("targets %q, want %q", got, want)
+	}
+	if got := skipped(r); len(got) != 1 || !strings.HasPrefix(got[0], "billing: no changed file matches") {
+		t.Fatalf("skipped %q", got)
+	}
+
+	// Unknown files do not matter when no service of the project filters on paths.
+	q := branchPush("ic/core", 7, "main")
+	q.PathsKnown = false
+	if r := cfg.Match(q); r.NeedPaths || !slices.Equal(targets(r), []string{"core"}) {
+		t.Fatalf("core push with unknown files: NeedPaths %v targets %q", r.NeedPaths, targets(r))
+	}
+	// Nor when the only services with paths are skipped for their branch.
+	q = branchPush("ic/platform", 9, "feature/x")
+	q.PathsKnown = false
+	if r := cfg.Match(q); r.NeedPaths || len(r.Targets) != 0 || len(r.Skipped) != 3 {
+		t.Fatalf("feature push with unknown files: %+v", r)
+	}
+}
+
+// TestMatchDecodedPayload routes GitLab's documented push payload end to end.
+func TestMatchDecodedPayload(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "gitlabhook", "testdata", "webhook_push.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := gitlabhook.Decode(map[string][]string{"X-Gitlab-Event": {"Push Hook"}}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := routing.Parse([]byte(fmt.Sprintf(`services:
+  - name: diaspora
+    project: "%d"
+    pipeline: diaspora-pipeline
+  - name: diaspora-app
+    project: Mike/Diaspora
+    pipeline: diaspora-app-pipeline
+    branches: [master]
+    paths: ["app/**"]
+`, ev.Push.ProjectID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The payload lists 2 of 4 commits: the path filter needs the compare API first.
+	r := cfg.Match(ev.Push)
+	if !r.NeedPaths || len(r.Targets) != 0 {
+		t.Fatalf("NeedPaths %v targets %q", r.NeedPaths, targets(r))
+	}
+	ev.Push.PathsKnown = true
+	r = cfg.Match(ev.Push)
+	if got, want := targets(r), []string{"diaspora", "diaspora-app"}; !slices.Equal(got, want) {
+		t.Fatalf("targets %q, want %q (skipped %q)", got, want, skipped(r))
+	}
+}

@@ -1,0 +1,13 @@
+// Package pipegate carries the routing file bundled into the functions.
+//
+// AWS SAM's go1.x build packages only the bootstrap binary, so the routing file
+// that deploys is the one embedded here; PIPEGATE_CONFIG overrides it.
+package pipegate
+
+import _ "embed"
+
+//go:embed pipegate.yaml
+var defaultRouting []byte
+
+// DefaultRouting returns the bundled routing file (a fresh copy each call).
+func DefaultRouting() []byte { return append([]byte(nil), defaultRouting...) }
