@@ -1,0 +1,50 @@
+// Package secrets reads a secret from the environment or from AWS Secrets Manager,
+// once per cold start.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Getter is the part of *secretsmanager.Client that Resolve uses.
+type Getter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Resolve returns the secret called name: the variable name itself when set (source
+// "env:NAME"), else the Secrets Manager secret whose id is in NAME_ID (source
+// "secretsmanager:<id>"), else "" with no error, and the caller fails closed. sm is
+// only used when NAME_ID is set, so it may be nil otherwise.
+func Resolve(ctx context.Context, getenv func(string) string, sm Getter, name string) (value, source string, err error) {
+	if v := getenv(name); v != "" {
+		return v, "env:" + name, nil
+	}
+	id := getenv(name + "_ID")
+	if id == "" {
+		return "", "", nil
+	}
+	source = "secretsmanager:" + id
+	if sm == nil {
+		return "", source, fmt.Errorf("read %s from secret %s: no Secrets Manager client", name, id)
+	}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, err)
+	}
+	if out.SecretString == nil {
+		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, errors.New("the secret has no SecretString"))
+	}
+	// A secret created from a file (--secret-string file://token) keeps the file's
+	// trailing newline; tokens never carry surrounding spaces, so trim them.
+	v := strings.TrimSpace(*out.SecretString)
+	if v == "" {
+		return "", source, fmt.Errorf("read %s from secret %s: the secret is empty", name, id)
+	}
+	return v, source, nil
+}

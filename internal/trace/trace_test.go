@@ -1,0 +1,213 @@
+package trace
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-xray-sdk-go/strategy/ctxmissing"
+	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
+	"github.com/aws/aws-xray-sdk-go/xray"
+	"github.com/aws/aws-xray-sdk-go/xraylog"
+)
+
+// syncBuffer collects what the X-Ray SDK logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// captureLog routes the SDK's log (stdout by default) to a buffer for the test.
+func captureLog(t *testing.T) *syncBuffer {
+	var b syncBuffer
+	xray.SetLogger(xraylog.NewDefaultLogger(&b, xraylog.LogLevelInfo))
+	t.Cleanup(func() { xray.SetLogger(xraylog.NewDefaultLogger(os.Stdout, xraylog.LogLevelInfo)) })
+	return &b
+}
+
+func xrayEnv(t *testing.T, disabled string) {
+	t.Setenv("AWS_XRAY_SDK_DISABLED", disabled)
+	t.Setenv("AWS_XRAY_CONTEXT_MISSING", "")
+	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", "")
+}
+
+// exercise does what a handler does: a subsegment with annotations, around a
+// GitLab-like HTTP call and an AWS call, all of which must work.
+func exercise(t *testing.T, ctx context.Context, endErr error) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "AmazonSQS.GetQueueUrl" {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			io.WriteString(w, `{"QueueUrl":"https://sqs.example/q"}`)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+
+	ctx, end := Start(ctx, "deliver", map[string]string{"delivery-id": "d1", "project": "ic/core"})
+
+	resp, err := HTTPClient(srv.Client()).Get(srv.URL + "/api/v4/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v4/y", nil)
+	resp, err = HTTPClient(nil).Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("traced HTTP call: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	cfg := aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint:     aws.String(srv.URL),
+		RetryMaxAttempts: 1,
+	}
+	AWS(&cfg)
+	out, err := sqs.NewFromConfig(cfg).GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("q")})
+	if err != nil || aws.ToString(out.QueueUrl) != "https://sqs.example/q" {
+		t.Fatalf("traced AWS call: %v %v", out, err)
+	}
+	end(endErr)
+	return srv.Listener.Addr().String()
+}
+
+func TestDisabled(t *testing.T) {
+	xrayEnv(t, "true")
+	log := captureLog(t)
+	exercise(t, context.Background(), nil)
+	if s := log.String(); s != "" {
+		t.Errorf("X-Ray logged: %s", s)
+	}
+}
+
+func TestNoSegment(t *testing.T) {
+	xrayEnv(t, "false")
+	log := captureLog(t)
+	// Panic on a missing context, so that any subsegment begun without one shows.
+	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{ContextMissingStrategy: ctxmissing.NewDefaultRuntimeErrorStrategy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the SDK did not panic without a segment: this test checks nothing")
+			}
+		}()
+		xray.BeginSubsegment(ctx, "direct")
+	}()
+	exercise(t, ctx, errors.New("boom"))
+	if s := log.String(); s != "" {
+		t.Errorf("X-Ray logged: %s", s)
+	}
+}
+
+type segmentDoc struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Fault       bool              `json:"fault"`
+	Annotations map[string]any    `json:"annotations"`
+	AWS         map[string]any    `json:"aws"`
+	HTTP        map[string]any    `json:"http"`
+	Subsegments []json.RawMessage `json:"subsegments"`
+}
+
+func (d segmentDoc) children(t *testing.T) []segmentDoc {
+	var out []segmentDoc
+	for _, raw := range d.Subsegments {
+		var c segmentDoc
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestSubsegments(t *testing.T) {
+	xrayEnv(t, "false")
+	captureLog(t)
+	daemon, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer daemon.Close()
+	emitter, err := xray.NewDefaultEmitter(daemon.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":1,"rate":1},"rules":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := xray.BeginSegment(ctx, "pipegate-test")
+	host := exercise(t, ctx, errors.New("boom"))
+	root.Close(nil)
+
+	// The daemon protocol: a header line, then the segment document.
+	buf := make([]byte, 64<<10)
+	daemon.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := daemon.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := bytes.Cut(buf[:n], []byte("\n"))
+	if !ok {
+		t.Fatalf("packet: %s", buf[:n])
+	}
+	var doc segmentDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	subs := doc.children(t)
+	if doc.Name != "pipegate-test" || len(subs) != 1 {
+		t.Fatalf("segment: %s", body)
+	}
+	deliver := subs[0]
+	if deliver.Name != "deliver" || !deliver.Fault || deliver.Annotations["delivery_id"] != "d1" || deliver.Annotations["project"] != "ic/core" {
+		t.Errorf("subsegment: %+v", deliver)
+	}
+	var sawHTTP, sawAWS bool
+	for _, c := range deliver.children(t) {
+		switch {
+		case c.Name == host && c.Namespace == "remote":
+			sawHTTP = true
+		case c.Name == "SQS" && c.Namespace == "aws" && c.AWS["operation"] == "GetQueueUrl":
+			sawAWS = true
+		}
+	}
+	if !sawHTTP || !sawAWS {
+		t.Errorf("HTTP subsegment %v, AWS subsegment %v in %s", sawHTTP, sawAWS, body)
+	}
+}
