@@ -132,71 +132,109 @@ const (
 // events pipegate acts on, the event its X-Gitlab-Event header names.
 func Decode(h http.Header, body []byte) (Event, error) {
 	ev := Event{Delivery: delivery(h, body)}
-	var kind struct {
-		ObjectKind string `json:"object_kind"`
-		EventName  string `json:"event_name"`
-	}
-	if err := json.Unmarshal(body, &kind); err != nil {
-		return ev, fmt.Errorf("%w: body is not a JSON object: %v", ErrMalformed, err)
-	}
-	want := ""
+	// Each payload is decoded once, straight into its event type: a push is on the
+	// hot path, and encoding/json reads the whole body on every pass.
 	switch ev.Event {
-	case pushHook:
-		want = "push"
-	case tagPushHook:
-		want = "tag_push"
-	case mergeRequestHook:
-		want = "merge_request"
-	case systemHook:
-		// System hooks name push events in event_name and merge requests in object_kind.
-		want = kind.EventName
-		if kind.ObjectKind == "merge_request" {
-			want = "merge_request"
-		}
 	case "":
 		return ev, fmt.Errorf("%w: no X-Gitlab-Event header", ErrMalformed)
-	}
-	got := kind.ObjectKind
-	if ev.Event == systemHook && got == "" {
-		got = kind.EventName
-	}
-	if want != "" && want != got && ev.Event != systemHook {
-		return ev, fmt.Errorf("%w: X-Gitlab-Event %q but object_kind %q", ErrMalformed, ev.Event, got)
-	}
-	switch want {
-	case "push", "tag_push":
-		p, err := decodePush(body, want == "tag_push")
-		if err != nil {
+	case pushHook, tagPushHook:
+		tag := ev.Event == tagPushHook
+		var e gitlab.PushEvent
+		if err := unmarshal(body, &e); err != nil {
 			return ev, err
 		}
-		ev.Kind, ev.Push = PushKind, p
-	case "merge_request":
+		want := "push"
+		if tag {
+			want = "tag_push"
+		}
+		if e.ObjectKind != want {
+			return ev, mismatch(ev.Event, e.ObjectKind)
+		}
+		return pushEvent(ev, &e, tag)
+	case mergeRequestHook:
 		var m gitlab.MergeEvent
-		if err := json.Unmarshal(body, &m); err != nil {
-			return ev, fmt.Errorf("%w: merge request event: %v", ErrMalformed, err)
+		if err := unmarshal(body, &m); err != nil {
+			return ev, err
 		}
-		ev.Kind = MergeRequestKind
-		ev.MergeRequest = &MergeRequest{
-			ProjectID: m.Project.ID,
-			Project:   m.Project.PathWithNamespace,
-			IID:       m.ObjectAttributes.IID,
-			Action:    m.ObjectAttributes.Action,
+		if m.ObjectKind != "merge_request" {
+			return ev, mismatch(ev.Event, m.ObjectKind)
 		}
-		// System hooks carry no project.id; the merge request's project is its target.
-		if ev.MergeRequest.ProjectID == 0 {
-			ev.MergeRequest.ProjectID = m.ObjectAttributes.TargetProjectID
-		}
+		return mergeRequestEvent(ev, &m), nil
+	case systemHook:
+		return decodeSystemHook(ev, body)
+	}
+	var other struct{}
+	if err := unmarshal(body, &other); err != nil {
+		return ev, err
 	}
 	return ev, nil
 }
 
+// decodeSystemHook reads a system hook, which names push events in event_name
+// and merge requests in object_kind.
+func decodeSystemHook(ev Event, body []byte) (Event, error) {
+	var kind struct {
+		ObjectKind string `json:"object_kind"`
+		EventName  string `json:"event_name"`
+	}
+	if err := unmarshal(body, &kind); err != nil {
+		return ev, err
+	}
+	switch {
+	case kind.ObjectKind == "merge_request":
+		var m gitlab.MergeEvent
+		if err := unmarshal(body, &m); err != nil {
+			return ev, err
+		}
+		return mergeRequestEvent(ev, &m), nil
+	case kind.EventName == "push" || kind.EventName == "tag_push":
+		var e gitlab.PushEvent
+		if err := unmarshal(body, &e); err != nil {
+			return ev, err
+		}
+		return pushEvent(ev, &e, kind.EventName == "tag_push")
+	}
+	return ev, nil
+}
+
+func unmarshal(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: body is not a JSON object of the named event: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+func mismatch(event, kind string) error {
+	return fmt.Errorf("%w: X-Gitlab-Event %q but object_kind %q", ErrMalformed, event, kind)
+}
+
+func pushEvent(ev Event, e *gitlab.PushEvent, tag bool) (Event, error) {
+	p, err := decodePush(e, tag)
+	if err != nil {
+		return ev, err
+	}
+	ev.Kind, ev.Push = PushKind, p
+	return ev, nil
+}
+
+func mergeRequestEvent(ev Event, m *gitlab.MergeEvent) Event {
+	ev.Kind = MergeRequestKind
+	ev.MergeRequest = &MergeRequest{
+		ProjectID: m.Project.ID,
+		Project:   m.Project.PathWithNamespace,
+		IID:       m.ObjectAttributes.IID,
+		Action:    m.ObjectAttributes.Action,
+	}
+	// System hooks carry no project.id; the merge request's project is its target.
+	if ev.MergeRequest.ProjectID == 0 {
+		ev.MergeRequest.ProjectID = m.ObjectAttributes.TargetProjectID
+	}
+	return ev
+}
+
 // decodePush reads a push or tag push. Project hooks and system hooks share these
 // field names, so one client-go type serves both.
-func decodePush(body []byte, tag bool) (*Push, error) {
-	var e gitlab.PushEvent
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("%w: push event: %v", ErrMalformed, err)
-	}
+func decodePush(e *gitlab.PushEvent, tag bool) (*Push, error) {
 	if e.Ref == "" || e.After == "" || (e.Project.PathWithNamespace == "" && e.ProjectID == 0) {
 		return nil, fmt.Errorf("%w: push event without ref, after or project", ErrMalformed)
 	}
@@ -221,7 +259,7 @@ func decodePush(body []byte, tag bool) (*Push, error) {
 		p.CommitSHA = e.After
 	}
 	p.HeadMessage = headMessage(e.Commits, p.CommitSHA)
-	p.ChangedPaths, p.PathsKnown = changedPaths(&e)
+	p.ChangedPaths, p.PathsKnown = changedPaths(e)
 	return p, nil
 }
 

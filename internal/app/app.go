@@ -1,0 +1,91 @@
+// Package app holds pipegate's handlers. Each reads like the INTERFACE.md table it
+// implements: the pure packages (gitlabhook, routing) decide, the adapters behind
+// the small interfaces below do the I/O, and the handlers wire the two.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// Store keeps delivery claims and the pipelines each delivery started
+// (store.Memory and store.Dynamo).
+type Store interface {
+	Claim(ctx context.Context, key string, lease time.Duration) (store.Claim, error)
+	Finish(ctx context.Context, key, owner string) error
+	Release(ctx context.Context, key, owner string) error
+	PutStart(ctx context.Context, s store.Start) (store.Start, error)
+	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
+	MarkPosted(ctx context.Context, delivery, pipeline string) error
+}
+
+// Pipelines starts CodePipeline executions (codepipeline.Client).
+type Pipelines interface {
+	Start(ctx context.Context, in codepipeline.StartInput) (executionID string, err error)
+	ExecutionURL(pipeline, executionID string) string
+}
+
+// GitLab is the part of the GitLab API pipegate calls (gitlab.Client).
+type GitLab interface {
+	SetStatus(ctx context.Context, project, sha string, s gitlab.Status) error
+	ChangedPaths(ctx context.Context, project, from, to string) ([]string, error)
+}
+
+// Queue takes work that failed for a later retry (queue.Queue over SQS).
+type Queue interface {
+	Send(ctx context.Context, body []byte) error
+}
+
+// Time limits. GitLab gives a delivery 10 s and counts a timeout as a failure, so
+// the webhook's work stops after Budget and what is left goes to the retry queue,
+// which still has QueueBudget of its own.
+const (
+	DefaultBudget      = 6 * time.Second
+	DefaultCallTimeout = 2 * time.Second
+	DefaultQueueBudget = 2 * time.Second
+	// DefaultLease outlives the webhook function's 10 s timeout, so a claim is only
+	// taken over from an invocation that is certainly gone.
+	DefaultLease = 30 * time.Second
+)
+
+// App is pipegate with its dependencies. The zero values of the durations mean
+// the defaults above; a nil Queue means failures are answered with 503 so that
+// GitLab redelivers (local use).
+type App struct {
+	Routes    *routing.Config
+	Secret    string // the webhook's secret token; empty refuses every delivery
+	Store     Store
+	Pipelines Pipelines
+	GitLab    GitLab
+	Queue     Queue
+	Log       *slog.Logger
+
+	Budget      time.Duration
+	CallTimeout time.Duration
+	QueueBudget time.Duration
+	Lease       time.Duration
+}
+
+func (a *App) budget() time.Duration      { return or(a.Budget, DefaultBudget) }
+func (a *App) callTimeout() time.Duration { return or(a.CallTimeout, DefaultCallTimeout) }
+func (a *App) queueBudget() time.Duration { return or(a.QueueBudget, DefaultQueueBudget) }
+func (a *App) lease() time.Duration       { return or(a.Lease, DefaultLease) }
+
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// call bounds one request to AWS or GitLab, so one slow dependency cannot use up
+// the whole budget.
+func (a *App) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.callTimeout())
+}

@@ -1,0 +1,85 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipegate/pipegate/internal/emulator"
+)
+
+// BenchmarkWebhookPush is one routed push through the whole webhook: decode,
+// verify, route, claim, one StartPipelineExecution through the real SDK client and
+// one commit status through the real GitLab client, against the in-process
+// stand-ins. Compare it with BenchmarkWebhookLimit in the same run.
+func BenchmarkWebhookPush(b *testing.B) {
+	w := newWorld(b)
+	w.app.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // as to stdout, without keeping it
+	// A commit per delivery, as in real life: GitLab refuses a repeated status.
+	template := string(pushTo(b, 42, "ic/core", "main"))
+	bodies := make([]string, b.N)
+	for i := range bodies {
+		bodies[i] = strings.ReplaceAll(template, headSHA, fmt.Sprintf("%040x", i+1))
+	}
+	h := map[string]string{"x-gitlab-event": "Push Hook", "x-gitlab-token": secret, "content-type": "application/json"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		h["idempotency-key"] = fmt.Sprint("bench-", i)
+		resp, err := w.app.WebhookHTTPAPI(ctx, events.APIGatewayV2HTTPRequest{Headers: h, Body: bodies[i]})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+		}
+	}
+}
+
+// BenchmarkWebhookLimit makes only the two HTTP calls a push cannot avoid, to the
+// same stand-ins, with plain net/http: the floor BenchmarkWebhookPush is held to.
+func BenchmarkWebhookLimit(b *testing.B) {
+	cp := emulator.NewCodePipeline("core-pipeline")
+	gl := emulator.NewGitLab(glToken)
+	gl.AddProject(42, "ic/core", "main")
+	cpSrv, glSrv := httptest.NewServer(cp), httptest.NewServer(gl)
+	defer cpSrv.Close()
+	defer glSrv.Close()
+	client := &http.Client{}
+	statusURL := glSrv.URL + "/api/v4/projects/42/statuses/" + headSHA
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		start := fmt.Sprintf(`{"name":"core-pipeline","clientRequestToken":"t%d","sourceRevisions":[{"actionName":"Source","revisionType":"COMMIT_ID","revisionValue":"%s"}]}`, i, headSHA)
+		req, _ := http.NewRequest(http.MethodPost, cpSrv.URL, bytes.NewBufferString(start))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "CodePipeline_20150709.StartPipelineExecution")
+		do(b, client, req)
+		// Alternate the state so that GitLab accepts every post.
+		state := [...]string{"pending", "running"}[i%2]
+		form := url.Values{"state": {state}, "name": {"core-pipeline"}, "ref": {"main"}}
+		req, _ = http.NewRequest(http.MethodPost, statusURL, bytes.NewBufferString(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("PRIVATE-TOKEN", glToken)
+		do(b, client, req)
+	}
+}
+
+func do(b *testing.B, c *http.Client, req *http.Request) {
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b.Fatalf("%s: %d", req.URL, resp.StatusCode)
+	}
+}

@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// Job is a push whose work is not finished: the webhook queues it when AWS or
+// GitLab keep failing, and the retry consumer runs it again. Running a job twice
+// is safe: pipelines already started are not started again.
+type Job struct {
+	Delivery gitlabhook.Delivery `json:"delivery"`
+	Push     gitlabhook.Push     `json:"push"`
+}
+
+// Started is one pipeline a delivery started.
+type Started struct {
+	Service     string `json:"service"`
+	Pipeline    string `json:"pipeline"`
+	ExecutionID string `json:"execution_id,omitempty"`
+	Commit      string `json:"commit"`
+	// Status is "posted" once GitLab has the pending status, else what is missing.
+	Status string `json:"status"`
+}
+
+// outcome is what running a push did.
+type outcome struct {
+	Started []Started
+	Skipped []routing.Skip
+	Reason  string
+}
+
+// route decides which services the push starts, asking GitLab for the changed
+// files only when a service filters on paths and the payload does not list them all.
+func (a *App) route(ctx context.Context, p *gitlabhook.Push) (routing.Result, error) {
+	r := a.Routes.Match(p)
+	if !r.NeedPaths {
+		return r, nil
+	}
+	ctx, cancel := a.call(ctx)
+	defer cancel()
+	paths, err := a.GitLab.ChangedPaths(ctx, projectRef(p), p.CompareBase(), p.After)
+	if err != nil {
+		return r, fmt.Errorf("list changed paths of %s %s..%s: %w", p.Project, p.CompareBase(), p.After, err)
+	}
+	p.ChangedPaths, p.PathsKnown = paths, true
+	return a.Routes.Match(p), nil
+}
+
+// run starts each routed pipeline that this delivery has not started yet and posts
+// its pending status. It goes on past a failing target so that one bad pipeline
+// does not hold up the others, and returns the joined failures; the job may then be
+// run again (resume), which skips what is done.
+func (a *App) run(ctx context.Context, job *Job, resume bool) (outcome, error) {
+	p := &job.Push
+	r, err := a.route(ctx, p)
+	out := outcome{Skipped: r.Skipped, Reason: r.Reason}
+	if err != nil {
+		return out, err
+	}
+	var errs []error
+	for _, s := range r.Targets {
+		st, err := a.start(ctx, job, s, resume)
+		if err != nil {
+			errs = append(errs, err)
+			out.Started = append(out.Started, Started{Service: s.Name, Pipeline: s.Pipeline, Commit: p.CommitSHA, Status: "not started"})
+			continue
+		}
+		result := Started{Service: s.Name, Pipeline: s.Pipeline, ExecutionID: st.ExecutionID, Commit: p.CommitSHA, Status: "posted"}
+		if !st.StatusPosted {
+			if err := a.postPending(ctx, job, st); err != nil {
+				errs = append(errs, err)
+				result.Status = "status not posted"
+			}
+		}
+		out.Started = append(out.Started, result)
+	}
+	return out, errors.Join(errs...)
+}
+
+// start starts s's pipeline at the pushed commit, unless this delivery already did.
+func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume bool) (store.Start, error) {
+	p := &job.Push
+	if resume {
+		st, found, err := a.Store.GetStart(ctx, job.Delivery.Key, s.Pipeline)
+		if err != nil {
+			return st, fmt.Errorf("look up start of %s: %w", s.Pipeline, err)
+		}
+		if found {
+			return st, nil
+		}
+	}
+	cctx, cancel := a.call(ctx)
+	id, err := a.Pipelines.Start(cctx, codepipeline.StartInput{
+		Pipeline:           s.Pipeline,
+		SourceAction:       s.SourceAction,
+		CommitSHA:          p.CommitSHA,
+		ClientRequestToken: RequestToken(job.Delivery.Key, s.Pipeline),
+	})
+	cancel()
+	if err != nil {
+		return store.Start{}, err
+	}
+	a.Log.Info("pipeline started", "delivery", job.Delivery.Key, "service", s.Name,
+		"pipeline", s.Pipeline, "execution_id", id, "commit", p.CommitSHA, "ref", p.Ref)
+	st, err := a.Store.PutStart(ctx, store.Start{
+		Delivery:    job.Delivery.Key,
+		Pipeline:    s.Pipeline,
+		ExecutionID: id,
+		Service:     s.Name,
+		Project:     projectRef(p),
+		CommitSHA:   p.CommitSHA,
+		Ref:         p.RefName(),
+	})
+	if err != nil {
+		// The pipeline runs; a retry starts it again with the same request token,
+		// which CodePipeline answers with this same execution.
+		return store.Start{}, fmt.Errorf("record start of %s: %w", s.Pipeline, err)
+	}
+	return st, nil
+}
+
+// postPending tells GitLab the pipeline is on its way.
+func (a *App) postPending(ctx context.Context, job *Job, st store.Start) error {
+	p := &job.Push
+	what := "push to " + p.RefName()
+	if p.Tag {
+		what = "tag " + p.RefName()
+	}
+	if p.User != "" {
+		what += " by " + p.User
+	}
+	cctx, cancel := a.call(ctx)
+	err := a.GitLab.SetStatus(cctx, st.Project, st.CommitSHA, gitlab.Status{
+		State:       "pending",
+		Name:        st.Pipeline,
+		Ref:         st.Ref,
+		TargetURL:   a.Pipelines.ExecutionURL(st.Pipeline, st.ExecutionID),
+		Description: fmt.Sprintf("CodePipeline %s started by pipegate for %s", st.Pipeline, what),
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	a.Log.Info("status posted", "delivery", job.Delivery.Key, "pipeline", st.Pipeline,
+		"state", "pending", "commit", st.CommitSHA)
+	if err := a.Store.MarkPosted(ctx, st.Delivery, st.Pipeline); err != nil {
+		// Posting pending again later is harmless: GitLab keeps the state.
+		a.Log.Warn("status posted but not recorded", "delivery", job.Delivery.Key, "pipeline", st.Pipeline, "error", err.Error())
+	}
+	return nil
+}
+
+// RequestToken is the clientRequestToken for starting pipeline for a delivery:
+// the same delivery always gives the same token, so CodePipeline itself refuses
+// to start it twice. It fits the API's 1–128 characters of [a-zA-Z0-9-].
+func RequestToken(delivery, pipeline string) string {
+	sum := sha256.Sum256([]byte(delivery + "\n" + pipeline))
+	return hex.EncodeToString(sum[:])
+}
+
+// projectRef names the push's project for the GitLab API: the numeric id when the
+// payload has it (it survives renames), else the path.
+func projectRef(p *gitlabhook.Push) string {
+	if p.ProjectID != 0 {
+		return strconv.FormatInt(p.ProjectID, 10)
+	}
+	return p.Project
+}
+
+// skippedAttrs renders skip reasons for a log line.
+func skippedAttrs(s []routing.Skip) slog.Attr {
+	attrs := make([]any, 0, len(s))
+	for _, k := range s {
+		attrs = append(attrs, slog.String(k.Service, k.Reason))
+	}
+	return slog.Group("skipped", attrs...)
+}

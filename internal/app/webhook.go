@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/trace"
+)
+
+// Answer is the JSON body of every webhook response: what was started, what was
+// skipped and why. GitLab shows it under the hook's "Recent events".
+type Answer struct {
+	Result   string         `json:"result"` // started, ignored, duplicate, queued, refused, failed
+	Delivery string         `json:"delivery,omitempty"`
+	Event    string         `json:"event,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
+	Started  []Started      `json:"started,omitempty"`
+	Skipped  []routing.Skip `json:"skipped,omitempty"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// Response is an HTTP status and its JSON answer.
+type Response struct {
+	Status int
+	Answer Answer
+}
+
+// JSON is the response body.
+func (r Response) JSON() []byte {
+	b, _ := json.Marshal(r.Answer) // Answer has only strings and slices of them
+	return b
+}
+
+// Webhook handles one GitLab delivery, as the "Webhook function" table of
+// INTERFACE.md says. GitLab disables a hook after 4 failed deliveries in a row,
+// so every authenticated, well-formed delivery gets a 2xx, even when it is ignored
+// or its work has to be finished later from the retry queue.
+func (a *App) Webhook(ctx context.Context, h http.Header, body []byte) Response {
+	if err := gitlabhook.Authenticate(h, a.Secret); err != nil {
+		reason := "missing or wrong X-Gitlab-Token"
+		if a.Secret == "" {
+			reason = "no webhook secret configured (WEBHOOK_SECRET or WEBHOOK_SECRET_ID): refusing every delivery"
+		}
+		a.Log.Warn("webhook refused", "status", http.StatusUnauthorized, "reason", reason)
+		return Response{http.StatusUnauthorized, Answer{Result: "refused", Reason: "missing or wrong X-Gitlab-Token"}}
+	}
+	ev, err := gitlabhook.Decode(h, body)
+	ans := Answer{Delivery: ev.Key, Event: ev.Event}
+	if err != nil {
+		a.Log.Warn("webhook refused", "status", http.StatusBadRequest, "delivery", ev.Key, "event", ev.Event, "reason", err.Error())
+		ans.Result, ans.Reason = "refused", err.Error()
+		return Response{http.StatusBadRequest, ans}
+	}
+	ctx, end := trace.Start(ctx, "webhook", map[string]string{
+		"delivery": ev.Key, "event": ev.Event, "event_uuid": ev.EventUUID, "webhook_uuid": ev.WebhookUUID,
+	})
+	resp := a.dispatch(ctx, ev, ans)
+	end(nil)
+	return resp
+}
+
+func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
+	switch ev.Kind {
+	case gitlabhook.PushKind:
+		return a.push(ctx, ev, ans)
+	case gitlabhook.MergeRequestKind:
+		m := ev.MergeRequest
+		ans.Result = "ignored"
+		ans.Reason = fmt.Sprintf("merge request !%d %s: no production gate is configured to act on it yet", m.IID, m.Action)
+	default:
+		ans.Result, ans.Reason = "ignored", "pipegate does not act on "+ev.Event
+	}
+	a.Log.Info("webhook ignored", "delivery", ev.Key, "event", ev.Event, "reason", ans.Reason)
+	return Response{http.StatusOK, ans}
+}
+
+// push routes a push, claims the delivery, and runs it: started pipelines and
+// pending statuses, or the retry queue for what AWS or GitLab would not do now.
+func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
+	p := ev.Push
+	// Decide from the payload alone first: a push nobody routes costs no API call.
+	if r := a.Routes.Match(p); len(r.Targets) == 0 && !r.NeedPaths {
+		ans.Result, ans.Reason, ans.Skipped = "ignored", r.Reason, r.Skipped
+		if ans.Reason == "" {
+			ans.Reason = "no service is routed for this push"
+		}
+		a.Log.Info("push ignored", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,
+			"reason", ans.Reason, skippedAttrs(r.Skipped))
+		return Response{http.StatusOK, ans}
+	}
+	job := &Job{Delivery: ev.Delivery, Push: *p}
+
+	// The claim makes concurrent and repeated deliveries of one event start nothing
+	// twice. When the store itself fails, the job goes to the retry queue, which
+	// claims it there.
+	claim, err := a.Store.Claim(ctx, ev.Key, a.lease())
+	if err != nil {
+		return a.defer_(ctx, job, ans, nil, fmt.Errorf("claim delivery: %w", err))
+	}
+	switch claim.State {
+	case store.Busy, store.Done:
+		ans.Result = "duplicate"
+		ans.Reason = "this delivery was already received"
+		if claim.State == store.Busy {
+			ans.Reason = "this delivery is being handled by another invocation"
+		}
+		a.Log.Info("delivery duplicate", "delivery", ev.Key, "state", claim.State)
+		return Response{http.StatusOK, ans}
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, a.budget())
+	out, err := a.run(wctx, job, claim.Retry)
+	cancel()
+	ans.Started, ans.Skipped, ans.Reason = out.Started, out.Skipped, out.Reason
+	if err != nil {
+		return a.defer_(ctx, job, ans, &claim, err)
+	}
+	a.finish(ctx, ev.Key, claim.Owner)
+	ans.Result = "started"
+	if len(out.Started) == 0 {
+		ans.Result = "ignored"
+	}
+	a.Log.Info("push handled", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,
+		"commit", p.CommitSHA, "started", len(out.Started), skippedAttrs(out.Skipped))
+	return Response{http.StatusOK, ans}
+}
+
+// defer_ puts an unfinished job on the retry queue and answers 202. Without a
+// queue, or when the queue fails too, it gives the claim back and answers 503 so
+// that GitLab's own redelivery retries it.
+func (a *App) defer_(ctx context.Context, job *Job, ans Answer, claim *store.Claim, cause error) Response {
+	// The queue gets its own time: the work may have used up the budget.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.queueBudget())
+	defer cancel()
+	ans.Error = cause.Error()
+	err := errors.New("no retry queue configured (RETRY_QUEUE_URL)")
+	if a.Queue != nil {
+		err = a.enqueue(qctx, job)
+	}
+	if err != nil {
+		if claim != nil {
+			if rerr := a.Store.Release(qctx, job.Delivery.Key, claim.Owner); rerr != nil {
+				a.Log.Error("claim not released", "delivery", job.Delivery.Key, "error", rerr.Error())
+			}
+		}
+		a.Log.Error("push failed", "status", http.StatusServiceUnavailable, "delivery", job.Delivery.Key,
+			"error", cause.Error(), "queue_error", err.Error())
+		ans.Result = "failed"
+		ans.Error = errors.Join(cause, err).Error()
+		return Response{http.StatusServiceUnavailable, ans}
+	}
+	if claim != nil {
+		// The queue owns the work now; a redelivery from GitLab is a duplicate.
+		a.finish(qctx, job.Delivery.Key, claim.Owner)
+	}
+	a.Log.Warn("push queued for retry", "status", http.StatusAccepted, "delivery", job.Delivery.Key, "error", cause.Error())
+	ans.Result = "queued"
+	return Response{http.StatusAccepted, ans}
+}
+
+func (a *App) enqueue(ctx context.Context, job *Job) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if err := a.Queue.Send(ctx, body); err != nil {
+		return fmt.Errorf("queue job: %w", err)
+	}
+	return nil
+}
+
+// finish marks a delivery done. A failure only costs a possible duplicate delivery
+// later, which the start records and CodePipeline's request token absorb.
+func (a *App) finish(ctx context.Context, key, owner string) {
+	if err := a.Store.Finish(ctx, key, owner); err != nil {
+		a.Log.Warn("delivery not marked done", "delivery", key, "error", err.Error())
+	}
+}
