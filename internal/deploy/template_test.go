@@ -1,0 +1,966 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/global"
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+	"go.yaml.in/yaml/v3"
+)
+
+// root is the repository root, seen from this package's directory.
+const root = "../.."
+
+// What INTERFACE.md, the code and AWS fix, and the template must match.
+const (
+	webhookFunction = "WebhookFunction"
+	retryFunction   = "RetryFunction"
+
+	tableHashKey  = "pk"
+	tableRangeKey = "sk"
+	ttlAttribute  = "expires_at"
+
+	// gitlabTimeout is how long GitLab waits for a delivery, in seconds.
+	gitlabTimeout = 10
+	// maxPipelines is the number of list positions StartPipelinePolicy grants.
+	maxPipelines = 20
+
+	// badTokenEvent is the one event that must carry a wrong X-Gitlab-Token.
+	badTokenEvent = "bad-token.json"
+)
+
+// function is what each function of the template must be.
+type function struct {
+	name    string
+	codeURI string
+	// env: every variable the code reads, with the value the template must give it
+	// as the evaluator prints it ("" for the ones sam local fills in).
+	env map[string]string
+}
+
+func functions() []function {
+	common := map[string]string{
+		"GITLAB_URL":             "https://gitlab.com",
+		"GITLAB_TOKEN":           "",
+		"GITLAB_TOKEN_SECRET_ID": "{Ref:GitLabTokenSecret}",
+		"WEBHOOK_SECRET":         "",
+		"TABLE_NAME":             "{Ref:Table}",
+	}
+	webhook := maps.Clone(common)
+	webhook["WEBHOOK_SECRET_ID"] = "{Ref:WebhookSecret}"
+	webhook["RETRY_QUEUE_URL"] = "{Ref:RetryQueue}"
+	return []function{
+		{name: webhookFunction, codeURI: "functions/webhook", env: webhook},
+		{name: retryFunction, codeURI: "functions/retry", env: common},
+	}
+}
+
+// wantGrants lists, per IAM action, the resources a function needs: exactly
+// what its code calls.
+func wantGrants(fn string, pipelines []string) map[string][]string {
+	var arns []string
+	for _, p := range pipelines {
+		arns = append(arns, pipelineARN(p))
+	}
+	table := []string{"{GetAtt:Table.Arn}"}
+	want := map[string][]string{
+		"codepipeline:startpipelineexecution": arns,
+		"dynamodb:getitem":                    table,
+		"dynamodb:putitem":                    table,
+		"dynamodb:updateitem":                 table,
+		"secretsmanager:getsecretvalue":       {"{Ref:GitLabTokenSecret}"},
+	}
+	if fn == webhookFunction {
+		want["secretsmanager:getsecretvalue"] = append(want["secretsmanager:getsecretvalue"], "{Ref:WebhookSecret}")
+		want["sqs:sendmessage"] = []string{"{GetAtt:RetryQueue.Arn}"}
+	}
+	return want
+}
+
+func pipelineARN(name string) string {
+	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", partition, region, account, name)
+}
+
+// inputs are the files the checks read; the tests break copies of them.
+type inputs struct {
+	root     string            // repository root: functions/ lives here
+	template string            // path of template.yaml
+	envJSON  []byte            // events/env.json
+	events   map[string][]byte // events/*.json but env.json, by base name
+	routing  []byte            // pipegate.yaml
+}
+
+func readInputs(t *testing.T) inputs {
+	t.Helper()
+	in := inputs{root: root, template: filepath.Join(root, "template.yaml"), events: map[string][]byte{}}
+	var err error
+	if in.envJSON, err = os.ReadFile(filepath.Join(root, "events", "env.json")); err != nil {
+		t.Fatal(err)
+	}
+	if in.routing, err = os.ReadFile(filepath.Join(root, "pipegate.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "env.json" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.events[filepath.Base(f)] = data
+	}
+	return in
+}
+
+// checker collects every problem rather than stopping at the first, so one run
+// shows all that is wrong with a template.
+type checker struct {
+	in       inputs
+	cf       *cloudformation.Template // goformation's typed view
+	raw      map[string]any           // the same template with its references kept
+	ev       *evaluator               // parameters at their defaults
+	route    string                   // "POST /webhook", as the template routes it
+	secret   string                   // WEBHOOK_SECRET that env.json gives WebhookFunction
+	problems []string
+}
+
+func check(in inputs) []string {
+	c := &checker{in: in}
+	c.run()
+	return c.problems
+}
+
+func (c *checker) errorf(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) run() {
+	cf, err := goformation.Open(c.in.template)
+	if err != nil {
+		c.errorf("goformation cannot parse the template: %v", err)
+		return
+	}
+	data, err := os.ReadFile(c.in.template)
+	if err != nil {
+		c.errorf("%v", err)
+		return
+	}
+	if c.raw, err = decodeTemplate(data); err != nil {
+		c.errorf("%v", err)
+		return
+	}
+	if c.ev, err = newEvaluator(c.raw, nil); err != nil {
+		c.errorf("%v", err)
+		return
+	}
+	c.cf = cf
+	c.checkFunctions()
+	c.checkWebhookRoute()
+	c.checkRetryEvent()
+	c.checkQueues()
+	c.checkTable()
+	c.checkSecrets()
+	c.checkEnvironment()
+	c.checkPermissions()
+	c.checkOutputs()
+	c.checkLocalEnv()
+	c.checkEvents()
+}
+
+func str[T any](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprint(*p)
+}
+
+// globalFunction is the template's Globals: Function section, or an empty one.
+func (c *checker) globalFunction() *global.Function {
+	if g, ok := c.cf.Globals["Function"].(*global.Function); ok {
+		return g
+	}
+	return &global.Function{}
+}
+
+// timeout is a function's Timeout in seconds, its own or the global one (SAM's
+// default is 3).
+func (c *checker) timeout(fn string) int {
+	f, err := c.cf.GetServerlessFunctionWithName(fn)
+	switch {
+	case err == nil && f.Timeout != nil:
+		return *f.Timeout
+	case c.globalFunction().Timeout != nil:
+		return *c.globalFunction().Timeout
+	}
+	return 3
+}
+
+func (c *checker) checkFunctions() {
+	g := c.globalFunction()
+	for _, spec := range functions() {
+		f, err := c.cf.GetServerlessFunctionWithName(spec.name)
+		if err != nil {
+			c.errorf("%s: no AWS::Serverless::Function of that name", spec.name)
+			continue
+		}
+		pick := func(own, global *string) string {
+			if own != nil {
+				return *own
+			}
+			return str(global)
+		}
+		if got := pick(f.Runtime, g.Runtime); got != "provided.al2023" {
+			c.errorf("%s: Runtime %q, want provided.al2023", spec.name, got)
+		}
+		if got := pick(f.Handler, g.Handler); got != "bootstrap" {
+			c.errorf("%s: Handler %q, want bootstrap (the executable provided.al2023 runs)", spec.name, got)
+		}
+		if got := pick(f.Tracing, g.Tracing); got != "Active" {
+			c.errorf("%s: Tracing %q, want Active", spec.name, got)
+		}
+		arch := f.Architectures
+		if arch == nil && g.Architectures != nil {
+			arch = *g.Architectures
+		}
+		if !slices.Equal(arch, []string{"arm64"}) {
+			c.errorf("%s: Architectures %v, want [arm64]", spec.name, arch)
+		}
+		if got := f.AWSCloudFormationMetadata["BuildMethod"]; got != "go1.x" {
+			c.errorf("%s: Metadata BuildMethod %v, want go1.x", spec.name, got)
+		}
+		codeURI := ""
+		if f.CodeUri != nil {
+			codeURI = str(f.CodeUri.String)
+		}
+		if codeURI != spec.codeURI {
+			c.errorf("%s: CodeUri %q, want %s", spec.name, codeURI, spec.codeURI)
+		} else if gofiles, _ := filepath.Glob(filepath.Join(c.in.root, codeURI, "*.go")); len(gofiles) == 0 {
+			c.errorf("%s: CodeUri %s holds no Go files", spec.name, codeURI)
+		}
+	}
+	if t := c.timeout(webhookFunction); t > gitlabTimeout {
+		c.errorf("%s: Timeout %d s, but GitLab waits only %d s for a delivery", webhookFunction, t, gitlabTimeout)
+	}
+}
+
+// events returns a function's Events in the raw template.
+func (c *checker) events(fn string) map[string]any {
+	m, _ := lookup(c.raw, "Resources", fn, "Properties", "Events").(map[string]any)
+	return m
+}
+
+func (c *checker) checkWebhookRoute() {
+	f, err := c.cf.GetServerlessFunctionWithName(webhookFunction)
+	if err != nil {
+		return // reported by checkFunctions
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Events)) {
+		e := f.Events[name]
+		if e.Type != "HttpApi" || e.Properties == nil || e.Properties.HttpApiEvent == nil {
+			continue
+		}
+		h := e.Properties.HttpApiEvent
+		if !strings.EqualFold(str(h.Method), "POST") || str(h.Path) != "/webhook" {
+			continue
+		}
+		c.route = "POST /webhook"
+		if v := str(h.PayloadFormatVersion); v != "" && v != "2.0" {
+			c.errorf("%s event %s: PayloadFormatVersion %s, want 2.0 (events.APIGatewayV2HTTPRequest)", webhookFunction, name, v)
+		}
+		// goformation resolves ApiId's !Ref to nothing: read it from the YAML.
+		api, err := c.ev.eval(lookup(c.events(webhookFunction)[name], "Properties", "ApiId"))
+		if err != nil {
+			c.errorf("%s event %s: ApiId: %v", webhookFunction, name, err)
+		} else if api != "{Ref:HttpApi}" {
+			c.errorf("%s event %s: ApiId %v, want !Ref HttpApi (the API WebhookUrl names)", webhookFunction, name, api)
+		}
+	}
+	if c.route == "" {
+		c.errorf("%s: no HttpApi event for POST /webhook", webhookFunction)
+	}
+	if _, err := c.cf.GetServerlessHttpApiWithName("HttpApi"); err != nil {
+		c.errorf("HttpApi: no AWS::Serverless::HttpApi of that name")
+	}
+}
+
+func (c *checker) checkRetryEvent() {
+	found := false
+	evs := c.events(retryFunction)
+	for _, name := range slices.Sorted(maps.Keys(evs)) {
+		e := evs[name]
+		if lookup(e, "Type") != "SQS" {
+			continue
+		}
+		found = true
+		props := lookup(e, "Properties")
+		if q, err := c.ev.eval(lookup(props, "Queue")); err != nil || q != "{GetAtt:RetryQueue.Arn}" {
+			c.errorf("%s event %s: Queue %v %v, want !GetAtt RetryQueue.Arn", retryFunction, name, q, err)
+		}
+		types, _ := strings1(lookup(props, "FunctionResponseTypes"))
+		if !slices.Contains(types, "ReportBatchItemFailures") {
+			c.errorf("%s event %s: FunctionResponseTypes %v lacks ReportBatchItemFailures: one failed job would redeliver the whole batch", retryFunction, name, types)
+		}
+		if n, ok := toInt(lookup(props, "BatchSize")); !ok || n < 1 || n > 10 {
+			c.errorf("%s event %s: BatchSize %v, want a small number (1-10) so that a batch finishes within the timeout", retryFunction, name, lookup(props, "BatchSize"))
+		}
+	}
+	if !found {
+		c.errorf("%s: no SQS event", retryFunction)
+	}
+}
+
+func toInt(v any) (int, bool) {
+	switch v := v.(type) {
+	case int:
+		return v, true
+	case float64:
+		return int(v), v == float64(int(v))
+	case string:
+		n, err := strconv.Atoi(v)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func (c *checker) checkQueues() {
+	q, err := c.cf.GetSQSQueueWithName("RetryQueue")
+	if err != nil {
+		c.errorf("RetryQueue: no AWS::SQS::Queue of that name")
+		return
+	}
+	dlq, err := c.cf.GetSQSQueueWithName("RetryDeadLetterQueue")
+	if err != nil {
+		c.errorf("RetryDeadLetterQueue: no AWS::SQS::Queue of that name")
+		return
+	}
+	consumer := c.timeout(retryFunction)
+	visibility := 30 // SQS's default
+	if q.VisibilityTimeout != nil {
+		visibility = *q.VisibilityTimeout
+	}
+	if visibility < 6*consumer {
+		c.errorf("RetryQueue: VisibilityTimeout %d s is under 6 x %s's Timeout (%d s), as AWS advises for an SQS event source", visibility, retryFunction, consumer)
+	}
+	if q.SqsManagedSseEnabled == nil || !*q.SqsManagedSseEnabled {
+		c.errorf("RetryQueue: SqsManagedSseEnabled is not true")
+	}
+	if dlq.SqsManagedSseEnabled == nil || !*dlq.SqsManagedSseEnabled {
+		c.errorf("RetryDeadLetterQueue: SqsManagedSseEnabled is not true")
+	}
+	redrive, err := c.ev.eval(lookup(c.raw, "Resources", "RetryQueue", "Properties", "RedrivePolicy"))
+	if err != nil {
+		c.errorf("RetryQueue RedrivePolicy: %v", err)
+	}
+	if target := lookup(redrive, "deadLetterTargetArn"); target != "{GetAtt:RetryDeadLetterQueue.Arn}" {
+		c.errorf("RetryQueue RedrivePolicy: deadLetterTargetArn %v, want !GetAtt RetryDeadLetterQueue.Arn", target)
+	}
+	if n, ok := toInt(lookup(redrive, "maxReceiveCount")); !ok || n < 3 {
+		c.errorf("RetryQueue RedrivePolicy: maxReceiveCount %v, want at least 3 attempts before the dead-letter queue", lookup(redrive, "maxReceiveCount"))
+	}
+	// A message keeps its first enqueue time when it moves to the dead-letter
+	// queue, so that queue must keep messages longer than the source does.
+	retention := func(p *int) int {
+		if p == nil {
+			return 345600 // SQS's default, 4 days
+		}
+		return *p
+	}
+	if retention(dlq.MessageRetentionPeriod) <= retention(q.MessageRetentionPeriod) {
+		c.errorf("RetryDeadLetterQueue: MessageRetentionPeriod %d s is not longer than RetryQueue's %d s", retention(dlq.MessageRetentionPeriod), retention(q.MessageRetentionPeriod))
+	}
+}
+
+func (c *checker) checkTable() {
+	tbl, err := c.cf.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		c.errorf("Table: no AWS::DynamoDB::Table of that name")
+		return
+	}
+	if got := str(tbl.BillingMode); got != "PAY_PER_REQUEST" {
+		c.errorf("Table: BillingMode %q, want PAY_PER_REQUEST", got)
+	}
+	var keys []string
+	for _, k := range tbl.KeySchema {
+		keys = append(keys, k.AttributeName+" "+k.KeyType)
+	}
+	if want := []string{tableHashKey + " HASH", tableRangeKey + " RANGE"}; !slices.Equal(keys, want) {
+		c.errorf("Table: KeySchema %v, want %v (INTERFACE.md)", keys, want)
+	}
+	var attrs []string
+	for _, a := range tbl.AttributeDefinitions {
+		attrs = append(attrs, a.AttributeName+" "+a.AttributeType)
+	}
+	slices.Sort(attrs)
+	if want := []string{tableHashKey + " S", tableRangeKey + " S"}; !slices.Equal(attrs, want) {
+		c.errorf("Table: AttributeDefinitions %v, want %v (INTERFACE.md)", attrs, want)
+	}
+	switch ttl := tbl.TimeToLiveSpecification; {
+	case ttl == nil:
+		c.errorf("Table: no TimeToLiveSpecification, want TTL on %s (INTERFACE.md): nothing else deletes old items", ttlAttribute)
+	case !ttl.Enabled || str(ttl.AttributeName) != ttlAttribute:
+		c.errorf("Table: TimeToLiveSpecification on %q, enabled %v; want enabled on %s (INTERFACE.md)", str(ttl.AttributeName), ttl.Enabled, ttlAttribute)
+	}
+}
+
+func (c *checker) checkSecrets() {
+	for _, name := range []string{"WebhookSecret", "GitLabTokenSecret"} {
+		s, err := c.cf.GetSecretsManagerSecretWithName(name)
+		if err != nil {
+			c.errorf("%s: no AWS::SecretsManager::Secret of that name", name)
+			continue
+		}
+		if s.SecretString != nil {
+			c.errorf("%s: SecretString is set: a secret's value does not belong in the template", name)
+		}
+		if name == "WebhookSecret" && s.GenerateSecretString == nil {
+			c.errorf("%s: no GenerateSecretString: the webhook secret should be random", name)
+		}
+	}
+}
+
+// envKeys are the variables a function declares, its own and the global ones.
+func (c *checker) envKeys(fn string) map[string]bool {
+	keys := map[string]bool{}
+	if g := c.globalFunction(); g.Environment != nil {
+		for k := range g.Environment.Variables {
+			keys[k] = true
+		}
+	}
+	if f, err := c.cf.GetServerlessFunctionWithName(fn); err == nil && f.Environment != nil {
+		for k := range f.Environment.Variables {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// envValue is a variable's value as the function would see it, with references
+// kept (goformation drops them).
+func (c *checker) envValue(fn, name string) (any, error) {
+	v := lookup(c.raw, "Resources", fn, "Properties", "Environment", "Variables", name)
+	if v == nil {
+		v = lookup(c.raw, "Globals", "Function", "Environment", "Variables", name)
+	}
+	return c.ev.eval(v)
+}
+
+func (c *checker) checkEnvironment() {
+	for _, spec := range functions() {
+		declared := c.envKeys(spec.name)
+		for _, name := range slices.Sorted(maps.Keys(spec.env)) {
+			if !declared[name] {
+				c.errorf("%s: environment variable %s is not declared", spec.name, name)
+				continue
+			}
+			got, err := c.envValue(spec.name, name)
+			if err != nil {
+				c.errorf("%s: %s: %v", spec.name, name, err)
+			} else if got != spec.env[name] {
+				c.errorf("%s: %s is %v, want %q", spec.name, name, got, spec.env[name])
+			}
+		}
+	}
+}
+
+// grant is what one function may do: action (lower case) -> resource -> true.
+type grant map[string]map[string]bool
+
+// grants reads a function's Policies: inline statements and managed policies of
+// this template. Anything else (an AWS managed policy, a SAM policy template)
+// grants more than pipegate calls and is a problem.
+func (c *checker) grants(fn string, ev *evaluator) (grant, []string) {
+	var problems []string
+	got := grant{}
+	props := lookup(c.raw, "Resources", fn, "Properties")
+	if lookup(props, "Role") != nil {
+		problems = append(problems, fn+": has its own Role; the checks expect the role SAM builds from Policies")
+	}
+	list, ok := lookup(props, "Policies").([]any)
+	if !ok && lookup(props, "Policies") != nil {
+		list = []any{lookup(props, "Policies")}
+	}
+	for _, p := range list {
+		doc := p
+		if name, ok := lookup(p, "Ref").(string); ok {
+			if lookup(c.raw, "Resources", name, "Type") != "AWS::IAM::ManagedPolicy" {
+				problems = append(problems, fmt.Sprintf("%s: policy !Ref %s is not a managed policy of this template", fn, name))
+				continue
+			}
+			doc = lookup(c.raw, "Resources", name, "Properties", "PolicyDocument")
+		}
+		stmts := lookup(doc, "Statement")
+		if stmts == nil {
+			problems = append(problems, fmt.Sprintf("%s: policy %v is not a policy document of this template (AWS managed policies and SAM policy templates grant more than pipegate calls)", fn, p))
+			continue
+		}
+		if _, ok := stmts.([]any); !ok {
+			stmts = []any{stmts}
+		}
+		for _, s := range stmts.([]any) {
+			problems = append(problems, statement(fn, s, ev, got)...)
+		}
+	}
+	return got, problems
+}
+
+func statement(fn string, s any, ev *evaluator, got grant) []string {
+	var problems []string
+	for _, k := range []string{"NotAction", "NotResource", "Principal", "NotPrincipal"} {
+		if lookup(s, k) != nil {
+			problems = append(problems, fmt.Sprintf("%s: a statement uses %s", fn, k))
+		}
+	}
+	if lookup(s, "Effect") != "Allow" {
+		problems = append(problems, fmt.Sprintf("%s: a statement's Effect is %v, want Allow", fn, lookup(s, "Effect")))
+	}
+	actions, err := strings1(lookup(s, "Action"))
+	if err != nil {
+		return append(problems, fmt.Sprintf("%s: Action: %v", fn, err))
+	}
+	v, err := ev.eval(lookup(s, "Resource"))
+	if err != nil {
+		return append(problems, fmt.Sprintf("%s: Resource of %v: %v", fn, actions, err))
+	}
+	resources, err := strings1(v)
+	if err != nil {
+		return append(problems, fmt.Sprintf("%s: Resource of %v: %v", fn, actions, err))
+	}
+	for _, r := range resources {
+		if strings.Contains(r, "*") {
+			problems = append(problems, fmt.Sprintf("%s: %v on a wildcard resource %q", fn, actions, r))
+		}
+	}
+	for _, a := range actions {
+		a = strings.ToLower(a)
+		if got[a] == nil {
+			got[a] = map[string]bool{}
+		}
+		for _, r := range resources {
+			got[a][r] = true
+		}
+	}
+	return problems
+}
+
+// compare reports the differences between what a function may do and what it
+// needs; only, when set, limits the comparison to one action.
+func (c *checker) compare(fn string, got grant, want map[string][]string, only string) {
+	for _, a := range slices.Sorted(maps.Keys(want)) {
+		if only != "" && a != only {
+			continue
+		}
+		for _, r := range want[a] {
+			if !got[a][r] {
+				c.errorf("%s cannot call %s on %s", fn, a, r)
+			}
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(got)) {
+		if only != "" && a != only {
+			continue
+		}
+		if want[a] == nil {
+			c.errorf("%s may call %s, which pipegate does not call", fn, a)
+			continue
+		}
+		for _, r := range slices.Sorted(maps.Keys(got[a])) {
+			if !slices.Contains(want[a], r) {
+				c.errorf("%s may call %s on %s, which it does not need", fn, a, r)
+			}
+		}
+	}
+}
+
+func (c *checker) checkPermissions() {
+	defaults, _ := c.ev.params["PipelineNames"].(string)
+	names := strings.Split(defaults, ",")
+	used := map[string]bool{}
+	for _, spec := range functions() {
+		got, problems := c.grants(spec.name, c.ev)
+		c.problems = append(c.problems, problems...)
+		c.compare(spec.name, got, wantGrants(spec.name, names), "")
+		for _, p := range c.policyRefs(spec.name) {
+			used[p] = true
+		}
+	}
+	// Every IAM resource of the template is one of the functions' policies and is
+	// attached only through them.
+	resources, _ := lookup(c.raw, "Resources").(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(resources)) {
+		typ, _ := lookup(resources[name], "Type").(string)
+		if !strings.HasPrefix(typ, "AWS::IAM::") {
+			continue
+		}
+		if !used[name] {
+			c.errorf("%s: %s that no function's Policies names", name, typ)
+		}
+		for _, k := range []string{"Roles", "Users", "Groups"} {
+			if lookup(resources[name], "Properties", k) != nil {
+				c.errorf("%s: attached to %s besides the functions", name, k)
+			}
+		}
+	}
+	c.checkPipelineNames(names)
+}
+
+func (c *checker) policyRefs(fn string) []string {
+	var refs []string
+	list, _ := lookup(c.raw, "Resources", fn, "Properties", "Policies").([]any)
+	for _, p := range list {
+		if name, ok := lookup(p, "Ref").(string); ok {
+			refs = append(refs, name)
+		}
+	}
+	return refs
+}
+
+// checkPipelineNames checks that the pipelines the routing file starts are
+// granted, and that the StartPipelinePolicy expression grants exactly the
+// configured pipelines for every list PipelineNames' pattern accepts.
+func (c *checker) checkPipelineNames(defaults []string) {
+	var routing struct {
+		Services []struct {
+			Pipeline string `yaml:"pipeline"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(c.in.routing, &routing); err != nil {
+		c.errorf("pipegate.yaml: %v", err)
+	}
+	var routed []string
+	for _, s := range routing.Services {
+		routed = append(routed, s.Pipeline)
+		if !slices.Contains(defaults, s.Pipeline) {
+			c.errorf("pipegate.yaml routes to pipeline %s, which the PipelineNames default %v does not name: the functions could not start it", s.Pipeline, defaults)
+		}
+	}
+	pattern, _ := lookup(c.raw, "Parameters", "PipelineNames", "AllowedPattern").(string)
+	re, err := regexp.Compile(pattern)
+	if pattern == "" || err != nil {
+		c.errorf("PipelineNames: AllowedPattern %q %v: it must bound the list to the %d positions StartPipelinePolicy grants", pattern, err, maxPipelines)
+		return
+	}
+	many := func(n int) []string {
+		var names []string
+		for i := range n {
+			names = append(names, fmt.Sprintf("service%02d-pipeline", i+1))
+		}
+		return names
+	}
+	lists := map[string][]string{
+		"one pipeline":          {"solo-pipeline"},
+		"the routing file's":    routed,
+		"the most it may grant": many(maxPipelines),
+	}
+	for _, label := range slices.Sorted(maps.Keys(lists)) {
+		value := strings.Join(lists[label], ",")
+		if !re.MatchString(value) {
+			c.errorf("PipelineNames: AllowedPattern refuses %s list %q", label, value)
+			continue
+		}
+		ev, err := newEvaluator(c.raw, map[string]string{"PipelineNames": value})
+		if err != nil {
+			c.errorf("%v", err)
+			continue
+		}
+		for _, spec := range functions() {
+			got, problems := c.grants(spec.name, ev)
+			if len(problems) > 0 {
+				continue // reported with the defaults
+			}
+			c.compare(spec.name+" (PipelineNames="+value+")", got, wantGrants(spec.name, lists[label]), "codepipeline:startpipelineexecution")
+		}
+	}
+	if tooMany := strings.Join(many(maxPipelines+1), ","); re.MatchString(tooMany) {
+		c.errorf("PipelineNames: AllowedPattern accepts %d names, but StartPipelinePolicy grants only %d list positions", maxPipelines+1, maxPipelines)
+	}
+}
+
+func (c *checker) checkOutputs() {
+	want := map[string]string{
+		"WebhookUrl":         "https://{Ref:HttpApi}.execute-api." + region + ".amazonaws.com/webhook",
+		"WebhookSecretArn":   "{Ref:WebhookSecret}",
+		"RetryQueueUrl":      "{Ref:RetryQueue}",
+		"DeadLetterQueueUrl": "{Ref:RetryDeadLetterQueue}",
+		"TableName":          "{Ref:Table}",
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		got, err := c.ev.eval(lookup(c.raw, "Outputs", name, "Value"))
+		if err != nil || got != want[name] {
+			c.errorf("output %s: %v %v, want %s", name, got, err, want[name])
+		}
+	}
+}
+
+// checkLocalEnv checks events/env.json: `sam local invoke --env-vars` sets only
+// the variables the template declares on that function, silently.
+func (c *checker) checkLocalEnv() {
+	var env map[string]map[string]string
+	if err := json.Unmarshal(c.in.envJSON, &env); err != nil {
+		c.errorf("events/env.json: %v", err)
+		return
+	}
+	for _, fn := range slices.Sorted(maps.Keys(env)) {
+		if _, err := c.cf.GetServerlessFunctionWithName(fn); err != nil {
+			c.errorf("events/env.json configures %s, which is not a function of the template", fn)
+			continue
+		}
+		declared := c.envKeys(fn)
+		for _, name := range slices.Sorted(maps.Keys(env[fn])) {
+			if !declared[name] {
+				c.errorf("events/env.json sets %s on %s, which the template does not declare there, so sam local ignores it", name, fn)
+			}
+		}
+	}
+	if c.secret = env[webhookFunction]["WEBHOOK_SECRET"]; c.secret == "" {
+		c.errorf("events/env.json gives %s no WEBHOOK_SECRET", webhookFunction)
+	}
+}
+
+// eventBodies says what each event's GitLab payload must be, beyond its envelope.
+func eventBodies() map[string]func(ev any) error {
+	return map[string]func(ev any) error{
+		"push.json": func(ev any) error {
+			p, ok := ev.(*gitlab.PushEvent)
+			if !ok || p.Ref != "refs/heads/main" {
+				return fmt.Errorf("want a push to main, got %T", ev)
+			}
+			return pushedCore(p)
+		},
+		badTokenEvent: func(ev any) error {
+			p, ok := ev.(*gitlab.PushEvent)
+			if !ok || p.Ref != "refs/heads/main" {
+				return fmt.Errorf("want a push to main (so that only the token is wrong), got %T", ev)
+			}
+			return pushedCore(p)
+		},
+		"push-unrouted.json": func(ev any) error {
+			p, ok := ev.(*gitlab.PushEvent)
+			if !ok || !strings.HasPrefix(p.Ref, "refs/heads/") || p.Ref == "refs/heads/main" {
+				return fmt.Errorf("want a push to a branch other than main, got %T", ev)
+			}
+			return pushedCore(p)
+		},
+		"tag-push.json": func(ev any) error {
+			p, ok := ev.(*gitlab.TagEvent)
+			if !ok || p.Ref != "refs/tags/v1.4.0" {
+				return fmt.Errorf("want the tag push of v1.4.0, got %T", ev)
+			}
+			if p.After == p.CheckoutSHA || len(p.CheckoutSHA) != 40 {
+				return fmt.Errorf("after %s, checkout_sha %s: an annotated tag's after is the tag object, not the commit", p.After, p.CheckoutSHA)
+			}
+			if p.ProjectID != 42 || p.Project.PathWithNamespace != "ic/core" {
+				return fmt.Errorf("project %d %s, want 42 ic/core", p.ProjectID, p.Project.PathWithNamespace)
+			}
+			return nil
+		},
+	}
+}
+
+func pushedCore(p *gitlab.PushEvent) error {
+	if p.ProjectID != 42 || p.Project.PathWithNamespace != "ic/core" {
+		return fmt.Errorf("project %d %s, want 42 ic/core", p.ProjectID, p.Project.PathWithNamespace)
+	}
+	if len(p.Commits) == 0 || int64(len(p.Commits)) != p.TotalCommitsCount {
+		return fmt.Errorf("%d commits listed of %d", len(p.Commits), p.TotalCommitsCount)
+	}
+	for _, cm := range p.Commits {
+		for _, path := range slices.Concat(cm.Added, cm.Modified, cm.Removed) {
+			if strings.HasPrefix(path, "services/core/") {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no commit changes services/core/")
+}
+
+func (c *checker) checkEvents() {
+	seen := map[string]string{} // idempotency key -> event
+	bodies := eventBodies()
+	for _, name := range slices.Sorted(maps.Keys(bodies)) {
+		if c.in.events[name] == nil {
+			c.errorf("events/%s is missing", name)
+		}
+	}
+	if c.route == "" {
+		return // reported by checkWebhookRoute; there is nothing to compare the events with
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.in.events)) {
+		var req events.APIGatewayV2HTTPRequest
+		dec := json.NewDecoder(bytes.NewReader(c.in.events[name]))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			c.errorf("events/%s: not an API Gateway HTTP API (2.0) event: %v", name, err)
+			continue
+		}
+		if req.Version != "2.0" || req.RouteKey != c.route || req.RequestContext.RouteKey != c.route {
+			c.errorf("events/%s: version %q routeKey %q/%q, want 2.0 and the template's route %q", name, req.Version, req.RouteKey, req.RequestContext.RouteKey, c.route)
+		}
+		method, path, _ := strings.Cut(c.route, " ")
+		if req.RawPath != path || req.RequestContext.HTTP.Path != path || req.RequestContext.HTTP.Method != method {
+			c.errorf("events/%s: %s %s (rawPath %s), want %s", name, req.RequestContext.HTTP.Method, req.RequestContext.HTTP.Path, req.RawPath, c.route)
+		}
+		for k := range req.Headers {
+			if k != strings.ToLower(k) {
+				c.errorf("events/%s: header %q: API Gateway gives header names in lower case", name, k)
+			}
+		}
+		h := req.Headers
+		if n := h["content-length"]; n != "" && n != strconv.Itoa(len(req.Body)) {
+			c.errorf("events/%s: content-length %s, but the body has %d bytes", name, n, len(req.Body))
+		}
+		if req.IsBase64Encoded {
+			c.errorf("events/%s: isBase64Encoded: keep the body readable", name)
+		}
+		key := h["idempotency-key"]
+		if key == "" || h["x-gitlab-event-uuid"] == "" || !strings.HasPrefix(h["user-agent"], "GitLab/") {
+			c.errorf("events/%s: want the idempotency-key, x-gitlab-event-uuid and user-agent GitLab/... headers GitLab sends", name)
+		} else if other, dup := seen[key]; dup {
+			c.errorf("events/%s: idempotency-key %s is also %s's: one would be a duplicate of the other", name, key, other)
+		}
+		seen[key] = name
+		token := h["x-gitlab-token"]
+		switch {
+		case name == badTokenEvent && (token == "" || token == c.secret):
+			c.errorf("events/%s: x-gitlab-token must be present and differ from WEBHOOK_SECRET in events/env.json", name)
+		case name != badTokenEvent && token != c.secret:
+			c.errorf("events/%s: x-gitlab-token %q is not the WEBHOOK_SECRET events/env.json gives %s", name, token, webhookFunction)
+		}
+		ev, err := gitlab.ParseWebhook(gitlab.EventType(h["x-gitlab-event"]), []byte(req.Body))
+		if err != nil {
+			c.errorf("events/%s: body is not the %q event its x-gitlab-event names: %v", name, h["x-gitlab-event"], err)
+			continue
+		}
+		if want := bodies[name]; want != nil {
+			if err := want(ev); err != nil {
+				c.errorf("events/%s: %v", name, err)
+			}
+		}
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	for _, p := range check(readInputs(t)) {
+		t.Error(p)
+	}
+}
+
+// TestChecksCatch breaks a copy of the inputs in one way each and expects a
+// problem that names what broke, so that no check above passes vacuously.
+func TestChecksCatch(t *testing.T) {
+	in := readInputs(t)
+	base, err := os.ReadFile(in.template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace := func(old, new string) func(string) string {
+		return func(s string) string {
+			if !strings.Contains(s, old) {
+				t.Fatalf("the text to replace is not there: %q", old)
+			}
+			return strings.Replace(s, old, new, 1)
+		}
+	}
+	dropLine := func(containing string) func(string) string {
+		return func(s string) string {
+			lines := strings.SplitAfter(s, "\n")
+			i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, containing) })
+			if i < 0 {
+				t.Fatalf("no line contains %q", containing)
+			}
+			return strings.Join(slices.Delete(lines, i, i+1), "")
+		}
+	}
+	tests := []struct {
+		name     string
+		template func(string) string
+		env      func(string) string
+		event    string // file the edit applies to
+		edit     func(string) string
+		want     string
+	}{
+		{name: "TTL removed", template: replace("      TimeToLiveSpecification:\n        AttributeName: expires_at\n        Enabled: true\n", ""), want: "no TimeToLiveSpecification"},
+		{name: "TTL on another attribute", template: replace("AttributeName: expires_at", "AttributeName: ttl"), want: `on "ttl"`},
+		{name: "range key missing", template: replace("          KeyType: RANGE", "          KeyType: HASH"), want: "KeySchema"},
+		{name: "wildcard resource", template: replace("Resource: !GetAtt RetryQueue.Arn", `Resource: "*"`), want: "wildcard"},
+		{name: "wildcard pipeline", template: replace("codepipeline:${AWS::Region}:${AWS::AccountId}:${Name}", "codepipeline:${AWS::Region}:${AWS::AccountId}:*"), want: "wildcard"},
+		{name: "extra action", template: replace("- dynamodb:UpdateItem\n", "- dynamodb:UpdateItem\n                - dynamodb:Scan\n"), want: "dynamodb:scan"},
+		{name: "missing secret", template: dropLine("- !Ref WebhookSecret"), want: "{Ref:WebhookSecret}"},
+		{name: "AWS managed policy", template: replace("        - !Ref StartPipelinePolicy\n", "        - !Ref StartPipelinePolicy\n        - AmazonSQSFullAccess\n"), want: "AmazonSQSFullAccess"},
+		{name: "SAM policy template", template: replace("        - !Ref StartPipelinePolicy\n", "        - !Ref StartPipelinePolicy\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n"), want: "DynamoDBCrudPolicy"},
+		{name: "webhook env var dropped", template: dropLine("RETRY_QUEUE_URL: !Ref RetryQueue"), want: "RETRY_QUEUE_URL"},
+		{name: "global env var dropped", template: dropLine(`GITLAB_TOKEN: ""`), want: "GITLAB_TOKEN"},
+		{name: "token in the template", template: replace(`GITLAB_TOKEN: ""`, `GITLAB_TOKEN: glpat-0123456789`), want: "GITLAB_TOKEN"},
+		{name: "env.json var not declared", template: dropLine("AWS_XRAY_SDK_DISABLED"), want: "AWS_XRAY_SDK_DISABLED"},
+		{name: "partial batch failures off", template: replace("            FunctionResponseTypes:\n              - ReportBatchItemFailures\n", ""), want: "ReportBatchItemFailures"},
+		{name: "SQS event on another queue", template: replace("Queue: !GetAtt RetryQueue.Arn", "Queue: !GetAtt RetryDeadLetterQueue.Arn"), want: "RetryQueue.Arn"},
+		{name: "visibility timeout too short", template: replace("VisibilityTimeout: 360", "VisibilityTimeout: 60"), want: "VisibilityTimeout"},
+		{name: "redrive to itself", template: replace("deadLetterTargetArn: !GetAtt RetryDeadLetterQueue.Arn", "deadLetterTargetArn: !GetAtt RetryQueue.Arn"), want: "deadLetterTargetArn"},
+		{name: "queue unencrypted", template: replace("      SqsManagedSseEnabled: true\n", ""), want: "SqsManagedSseEnabled"},
+		{name: "webhook slower than GitLab", template: replace("Timeout: 10", "Timeout: 30"), want: "waits only"},
+		{name: "x86_64", template: replace("Architectures: [arm64]", "Architectures: [x86_64]"), want: "arm64"},
+		{name: "runtime", template: replace("Runtime: provided.al2023", "Runtime: go1.x"), want: "provided.al2023"},
+		{name: "tracing off", template: dropLine("Tracing: Active"), want: "Tracing"},
+		{name: "build method", template: replace("      BuildMethod: go1.x\n", "      BuildMethod: makefile\n"), want: "BuildMethod"},
+		{name: "code in the wrong place", template: replace("CodeUri: functions/retry", "CodeUri: functions/retry-consumer"), want: "CodeUri"},
+		{name: "route", template: replace("Path: /webhook", "Path: /hooks/gitlab"), want: "POST /webhook"},
+		{name: "payload format 1.0", template: replace(`PayloadFormatVersion: "2.0"`, `PayloadFormatVersion: "1.0"`), want: "PayloadFormatVersion"},
+		{name: "routed pipeline not granted", template: replace("Default: api-gateway-pipeline,auth-pipeline,core-pipeline,files-pipeline", "Default: api-gateway-pipeline,auth-pipeline,core-pipeline"), want: "files-pipeline"},
+		{name: "a list position lost", template: dropLine("!Select [19,"), want: "service20-pipeline"},
+		{name: "pattern allows more than granted", template: replace("{0,19}$", "{0,29}$"), want: "21 names"},
+		{name: "function in a Split delimiter", template: replace(`!Split [",", !Sub [`, `!Split [!Sub ",", !Sub [`), want: "literal"},
+		{name: "output", template: replace("/webhook\n  WebhookSecretArn", "/hook\n  WebhookSecretArn"), want: "WebhookUrl"},
+		{name: "secret value in the template", template: replace("      GenerateSecretString:\n        PasswordLength: 48\n        ExcludePunctuation: true\n\n  GitLabTokenSecret", "      SecretString: hunter2\n\n  GitLabTokenSecret"), want: "SecretString"},
+		{name: "env.json names a missing function", env: replace(`"RetryFunction": {`, `"PipelineEventsFunction": {}, "RetryFunction": {`), want: "PipelineEventsFunction"},
+		{name: "good event with a wrong token", event: "push.json", edit: replace(`"x-gitlab-token": "pipegate-local-secret"`, `"x-gitlab-token": "other"`), want: "push.json"},
+		{name: "bad event with the right token", event: badTokenEvent, edit: replace(`"x-gitlab-token": "not-the-webhook-secret"`, `"x-gitlab-token": "pipegate-local-secret"`), want: badTokenEvent},
+		{name: "not an HTTP API event", event: "push.json", edit: replace(`"rawPath"`, `"path"`), want: "unknown field"},
+		{name: "header not lower case", event: "push.json", edit: replace(`"x-gitlab-event"`, `"X-Gitlab-Event"`), want: "lower case"},
+		{name: "event header names another event", event: "tag-push.json", edit: replace(`"Tag Push Hook"`, `"Push Hook"`), want: "tag-push.json"},
+		{name: "annotated tag flattened", event: "tag-push.json", edit: replace(`checkout_sha\":\"9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c`, `checkout_sha\":\"f3a6d9c2e5b8a1f4d7c0e3b6a9f2d5c8e1b4a7d0`), want: "annotated"},
+	}
+	if got := check(in); len(got) != 0 {
+		t.Fatalf("the unbroken inputs have problems: %q", got)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			broken := in
+			broken.events = maps.Clone(in.events)
+			text := string(base)
+			if tc.template != nil {
+				text = tc.template(text)
+			}
+			broken.template = filepath.Join(t.TempDir(), "template.yaml")
+			if err := os.WriteFile(broken.template, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tc.env != nil {
+				broken.envJSON = []byte(tc.env(string(in.envJSON)))
+			}
+			if tc.edit != nil {
+				broken.events[tc.event] = []byte(tc.edit(string(in.events[tc.event])))
+			}
+			problems := check(broken)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("no problem mentions %q; got %q", tc.want, problems)
+			}
+		})
+	}
+}
