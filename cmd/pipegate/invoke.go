@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// localSecret is the webhook token the sample events in events/ carry.
+const (
+	localSecret = "pipegate-local-secret"
+	localToken  = "glpat-local-example"
+)
+
+// invoke runs the webhook handler on each event file, in order, against one set
+// of stand-ins, so that a repeated event shows up as a duplicate.
+func invoke(ctx context.Context, files []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(files) == 0 {
+		return errors.New("invoke: name at least one event file, e.g. events/push.json")
+	}
+	routes, err := app.LoadRoutes(getenv)
+	if err != nil {
+		return err
+	}
+	cp := emulator.NewCodePipeline()
+	for _, s := range routes.Services {
+		cp.AddPipeline(s.Pipeline)
+	}
+	gl := emulator.NewGitLab(localToken)
+	cpURL, glURL := listen(cp), listen(gl)
+	glClient, err := gitlab.New(glURL, localToken, nil)
+	if err != nil {
+		return err
+	}
+	secret := getenv("WEBHOOK_SECRET")
+	if secret == "" {
+		secret = localSecret
+	}
+	a := &app.App{
+		Routes: routes,
+		Secret: secret,
+		Store:  store.NewMemory(),
+		Pipelines: codepipeline.New(aws.Config{
+			Region:       "eu-west-1",
+			Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""),
+			BaseEndpoint: aws.String(cpURL),
+		}),
+		GitLab: glClient,
+		Log:    slog.New(slog.NewJSONHandler(stderr, nil)),
+	}
+	fmt.Fprintf(stdout, "pipegate: %d services routed; CodePipeline stand-in at %s, GitLab stand-in at %s\n\n", len(routes.Services), cpURL, glURL)
+
+	seenExec, seenStatus := 0, 0
+	for _, f := range files {
+		req, err := readEvent(f)
+		if err != nil {
+			return err
+		}
+		registerProject(gl, req)
+		fmt.Fprintf(stdout, "→ %s  %s\n", f, req.Headers["x-gitlab-event"])
+		resp, err := a.WebhookHTTPAPI(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "← %d %s\n", resp.StatusCode, resp.Body)
+		ex := cp.Executions()
+		for _, e := range ex[seenExec:] {
+			rev := e.SourceRevisions[0]
+			fmt.Fprintf(stdout, "  CodePipeline: started %s, execution %s, %s %s = %s\n", e.Pipeline, e.ID, rev.ActionName, rev.RevisionType, rev.RevisionValue)
+		}
+		st := gl.Statuses()
+		for _, s := range st[seenStatus:] {
+			fmt.Fprintf(stdout, "  GitLab: %s@%.8s status %q = %s (ref %s): %s\n", s.Project, s.SHA, s.Name, s.State, s.Ref, s.Description)
+		}
+		seenExec, seenStatus = len(ex), len(st)
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "%d pipeline executions started, %d commit statuses posted\n", seenExec, seenStatus)
+	return nil
+}
+
+// listen serves h on a loopback port for the life of the command.
+func listen(h http.Handler) string { return httptest.NewServer(h).URL }
+
+func readEvent(path string) (events.APIGatewayV2HTTPRequest, error) {
+	var req events.APIGatewayV2HTTPRequest
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return req, fmt.Errorf("read event: %w", err)
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		return req, fmt.Errorf("%s is not an API Gateway HTTP API event: %w", path, err)
+	}
+	return req, nil
+}
+
+// registerProject tells the GitLab stand-in about the event's project, so that
+// statuses posted by its numeric id land.
+func registerProject(gl *emulator.GitLab, req events.APIGatewayV2HTTPRequest) {
+	h := http.Header{}
+	for k, v := range req.Headers {
+		h.Set(k, v)
+	}
+	ev, err := gitlabhook.Decode(h, []byte(req.Body))
+	if err == nil && ev.Push != nil && ev.Push.ProjectID != 0 {
+		gl.AddProject(ev.Push.ProjectID, ev.Push.Project, ev.Push.DefaultBranch)
+	}
+}
