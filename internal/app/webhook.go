@@ -101,7 +101,7 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	// claims it there.
 	claim, err := a.Store.Claim(ctx, ev.Key, a.lease())
 	if err != nil {
-		return a.defer_(ctx, job, ans, nil, fmt.Errorf("claim delivery: %w", err))
+		return a.toQueue(ctx, job, ans, nil, fmt.Errorf("claim delivery: %w", err))
 	}
 	switch claim.State {
 	case store.Busy, store.Done:
@@ -119,7 +119,7 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	cancel()
 	ans.Started, ans.Skipped, ans.Reason = out.Started, out.Skipped, out.Reason
 	if err != nil {
-		return a.defer_(ctx, job, ans, &claim, err)
+		return a.toQueue(ctx, job, ans, &claim, err)
 	}
 	a.finish(ctx, ev.Key, claim.Owner)
 	ans.Result = "started"
@@ -131,10 +131,10 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	return Response{http.StatusOK, ans}
 }
 
-// defer_ puts an unfinished job on the retry queue and answers 202. Without a
+// toQueue puts an unfinished job on the retry queue and answers 202. Without a
 // queue, or when the queue fails too, it gives the claim back and answers 503 so
 // that GitLab's own redelivery retries it.
-func (a *App) defer_(ctx context.Context, job *Job, ans Answer, claim *store.Claim, cause error) Response {
+func (a *App) toQueue(ctx context.Context, job *Job, ans Answer, claim *store.Claim, cause error) Response {
 	// The queue gets its own time: the work may have used up the budget.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.queueBudget())
 	defer cancel()

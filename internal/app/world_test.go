@@ -14,8 +14,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/codepipeline"
@@ -102,9 +100,9 @@ func newWorld(t testing.TB, opts ...option) *world {
 		Routes:    cfg,
 		Secret:    secret,
 		Store:     w.store,
-		Pipelines: codepipeline.New(awsConfig(serve(t, w.cp))),
+		Pipelines: codepipeline.New(testenv.AWSStandIn(t, w.cp)),
 		GitLab:    glClient,
-		Queue:     queue.New(awsConfig(serve(t, w.sqs)), queueURL),
+		Queue:     queue.New(testenv.AWSStandIn(t, w.sqs), queueURL),
 		Log:       slog.New(slog.NewJSONHandler(w.logs, nil)),
 	}
 	for _, o := range opts {
@@ -118,16 +116,6 @@ func serve(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// awsConfig points an SDK client at a stand-in, with credentials so that requests
-// are signed as in AWS.
-func awsConfig(endpoint string) aws.Config {
-	return aws.Config{
-		Region:       "eu-west-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDPIPEGATETEST", "secret", ""),
-		BaseEndpoint: aws.String(endpoint),
-	}
 }
 
 // delivery is one GitLab webhook delivery as API Gateway hands it to the function.

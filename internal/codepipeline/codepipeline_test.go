@@ -3,15 +3,13 @@ package codepipeline
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -19,13 +17,7 @@ const sha = "0123456789abcdef0123456789abcdef01234567"
 func newTest(t *testing.T) (*Client, *emulator.CodePipeline) {
 	t.Helper()
 	emu := emulator.NewCodePipeline("core-pipeline")
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{
-		Region:       "eu-west-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	}
+	cfg := testenv.AWSStandIn(t, emu)
 	return New(cfg), emu
 }
 

@@ -3,14 +3,12 @@ package queue
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 const url = "https://sqs.eu-west-1.amazonaws.com/000000000000/pipegate-retry"
@@ -18,13 +16,7 @@ const url = "https://sqs.eu-west-1.amazonaws.com/000000000000/pipegate-retry"
 func newTest(t *testing.T) (*Queue, *emulator.SQS) {
 	t.Helper()
 	emu := emulator.NewSQS()
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{
-		Region:       "eu-west-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	}
+	cfg := testenv.AWSStandIn(t, emu)
 	return New(cfg, url), emu
 }
 

@@ -3,28 +3,20 @@ package secrets
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 func newTest(t *testing.T, secrets map[string]string) (*secretsmanager.Client, *emulator.SecretsManager) {
 	t.Helper()
 	emu := emulator.NewSecretsManager(secrets)
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{
-		Region:       "eu-west-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	}
+	cfg := testenv.AWSStandIn(t, emu)
 	return secretsmanager.NewFromConfig(cfg), emu
 }
 

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -72,11 +71,7 @@ func Main(m *testing.M) {
 // with dummy credentials (dynalite wants requests signed, by anyone).
 func AWSConfig(tb testing.TB) aws.Config {
 	tb.Helper()
-	return aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(Dynalite(tb)),
-	}
+	return awsConfig(Dynalite(tb))
 }
 
 // DynamoClient returns a real DynamoDB client talking to dynalite.
