@@ -110,7 +110,7 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 		if claim.State == store.Busy {
 			ans.Reason = "this delivery is being handled by another invocation"
 		}
-		a.Log.Info("delivery duplicate", "delivery", ev.Key, "state", claim.State)
+		a.Log.Info("delivery duplicate", "delivery", ev.Key, "state", claim.State.String())
 		return Response{http.StatusOK, ans}
 	}
 
