@@ -46,7 +46,7 @@ func TestPushStartsPipelineAndPostsPending(t *testing.T) {
 	if len(ans.Started) != 1 || ans.Started[0].ExecutionID != e.ID || ans.Started[0].Status != "posted" {
 		t.Errorf("answer %+v", ans)
 	}
-	if n := len(w.logs.lines("pipeline started")); n != 1 {
+	if n := len(logLines(w.logs, "pipeline started")); n != 1 {
 		t.Errorf("%d 'pipeline started' log lines, want 1:\n%s", n, w.logs)
 	}
 	if strings.Contains(w.logs.String(), secret) || strings.Contains(w.logs.String(), glToken) {

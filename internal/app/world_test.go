@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -64,7 +62,7 @@ type world struct {
 	sqs   *emulator.SQS
 	store app.Store
 	app   *app.App
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 }
 
 type option func(*world)
@@ -82,7 +80,7 @@ func newWorld(t testing.TB, opts ...option) *world {
 		cp:   emulator.NewCodePipeline("core-pipeline", "auth-pipeline", "billing-pipeline", "search-pipeline"),
 		gl:   emulator.NewGitLab(glToken),
 		sqs:  emulator.NewSQS(),
-		logs: &syncBuffer{},
+		logs: &testenv.Buffer{},
 	}
 	w.gl.AddProject(42, "ic/core", "main")
 	w.gl.AddProject(43, "ic/auth", "main")
@@ -236,26 +234,8 @@ func files(paths ...string) func(m map[string]any) {
 	}
 }
 
-// syncBuffer collects log lines from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the decoded log lines whose msg is msg.
-func (s *syncBuffer) lines(msg string) []map[string]any {
+// logLines returns the decoded log lines whose msg is msg.
+func logLines(s *testenv.Buffer, msg string) []map[string]any {
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		var m map[string]any

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 const (
@@ -107,7 +109,7 @@ func repoRoot(t *testing.T) string {
 type function struct {
 	name   string
 	invoke string // the emulator's invocation URL
-	out    *syncBuffer
+	out    *testenv.Buffer
 }
 
 // startFunction runs bootstrap under the emulator with exactly env as the
@@ -146,7 +148,7 @@ func tryStart(t *testing.T, name, rie, bootstrap string, env []string) (*functio
 	f := &function{
 		name:   name,
 		invoke: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
-		out:    &syncBuffer{},
+		out:    &testenv.Buffer{},
 	}
 	// Both addresses always: without --runtime-api-address the emulator binds
 	// 127.0.0.1:9001, and two emulators collide. --log-level keeps the emulator
@@ -313,23 +315,4 @@ func (f *function) reportInitDuration() (ms float64, ok bool) {
 	}
 	ms, err := strconv.ParseFloat(m[1], 64)
 	return ms, err == nil
-}
-
-// syncBuffer is a bytes.Buffer that the emulator's output can be written to
-// while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

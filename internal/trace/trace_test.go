@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +20,13 @@ import (
 	"github.com/aws/aws-xray-sdk-go/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/xray"
 	"github.com/aws/aws-xray-sdk-go/xraylog"
+
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
-// syncBuffer collects what the X-Ray SDK logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // captureLog routes the SDK's log (stdout by default) to a buffer for the test.
-func captureLog(t *testing.T) *syncBuffer {
-	var b syncBuffer
+func captureLog(t *testing.T) *testenv.Buffer {
+	var b testenv.Buffer
 	xray.SetLogger(xraylog.NewDefaultLogger(&b, xraylog.LogLevelInfo))
 	t.Cleanup(func() { xray.SetLogger(xraylog.NewDefaultLogger(os.Stdout, xraylog.LogLevelInfo)) })
 	return &b
