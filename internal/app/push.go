@@ -41,10 +41,9 @@ type outcome struct {
 	Reason  string
 }
 
-// route decides which services the push starts, asking GitLab for the changed
+// route completes the payload-only decision r: it asks GitLab for the changed
 // files only when a service filters on paths and the payload does not list them all.
-func (a *App) route(ctx context.Context, p *gitlabhook.Push) (routing.Result, error) {
-	r := a.Routes.Match(p)
+func (a *App) route(ctx context.Context, p *gitlabhook.Push, r routing.Result) (routing.Result, error) {
 	if !r.NeedPaths {
 		return r, nil
 	}
@@ -60,11 +59,12 @@ func (a *App) route(ctx context.Context, p *gitlabhook.Push) (routing.Result, er
 
 // run starts each routed pipeline that this delivery has not started yet and posts
 // its pending status. It goes on past a failing target so that one bad pipeline
-// does not hold up the others, and returns the joined failures; the job may then be
-// run again (resume), which skips what is done.
-func (a *App) run(ctx context.Context, job *Job, resume bool) (outcome, error) {
+// does not hold up the others, and returns the joined failures; the job may then
+// be run again (resume), which skips what is done. first is Match's answer from
+// the payload alone, so that a push is matched once on the normal path.
+func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bool) (outcome, error) {
 	p := &job.Push
-	r, err := a.route(ctx, p)
+	r, err := a.route(ctx, p, first)
 	out := outcome{Skipped: r.Skipped, Reason: r.Reason}
 	if err != nil {
 		return out, err

@@ -51,7 +51,7 @@ func (a *App) retryOne(ctx context.Context, body string) error {
 		return fmt.Errorf("job %s is being retried by another consumer", job.Delivery.Key)
 	}
 	// Resume: the webhook may have started some pipelines before it gave up.
-	out, err := a.run(ctx, &job, true)
+	out, err := a.run(ctx, &job, a.Routes.Match(&job.Push), true)
 	if err != nil {
 		if rerr := a.Store.Release(ctx, key, claim.Owner); rerr != nil {
 			a.Log.Warn("retry claim not released", "delivery", job.Delivery.Key, "error", rerr.Error())

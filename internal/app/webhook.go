@@ -85,7 +85,8 @@ func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Res
 func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
 	p := ev.Push
 	// Decide from the payload alone first: a push nobody routes costs no API call.
-	if r := a.Routes.Match(p); len(r.Targets) == 0 && !r.NeedPaths {
+	r := a.Routes.Match(p)
+	if len(r.Targets) == 0 && !r.NeedPaths {
 		ans.Result, ans.Reason, ans.Skipped = "ignored", r.Reason, r.Skipped
 		if ans.Reason == "" {
 			ans.Reason = "no service is routed for this push"
@@ -115,7 +116,7 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, a.budget())
-	out, err := a.run(wctx, job, claim.Retry)
+	out, err := a.run(wctx, job, r, claim.Retry)
 	cancel()
 	ans.Started, ans.Skipped, ans.Reason = out.Started, out.Skipped, out.Reason
 	if err != nil {

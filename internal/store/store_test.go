@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/store"
 	"github.com/pipegate/pipegate/internal/testenv"
 )
@@ -19,14 +20,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Store is the interface internal/app declares; both types must satisfy it.
-type Store interface {
-	Claim(ctx context.Context, key string, lease time.Duration) (store.Claim, error)
-	Finish(ctx context.Context, key, owner string) error
-	Release(ctx context.Context, key, owner string) error
-	PutStart(ctx context.Context, s store.Start) (store.Start, error)
-	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
-	MarkPosted(ctx context.Context, delivery, pipeline string) error
-}
+type Store = app.Store
 
 var (
 	_ Store = (*store.Memory)(nil)
