@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,9 +26,11 @@ type DynamoAPI interface {
 // string range key "sk" and TTL on the number attribute "expires_at".
 //
 // Items of one delivery share pk "delivery#<key>"; the claim has sk "claim",
-// each start sk "start#<pipeline>". Every race is settled by a conditional
-// write. DynamoDB deletes expired items only eventually, so items past
-// expires_at are treated as absent.
+// each start sk "start#<pipeline>". An execution has pk
+// "execution#<pipeline>#<id>" and sk "execution"; a commit status pk
+// "status#<project>#<sha>#<name>" and sk "status". Every race is settled by
+// a conditional write. DynamoDB deletes expired items only eventually, so
+// items past expires_at are treated as absent.
 type Dynamo struct {
 	Now       func() time.Time // nil: time.Now
 	Retention time.Duration    // zero: DefaultRetention
@@ -239,6 +243,179 @@ func (d *Dynamo) MarkPosted(ctx context.Context, delivery, pipeline string) erro
 	return nil
 }
 
+// absent is the condition of a write that creates an item: none is there,
+// or only an expired one.
+const absent = "attribute_not_exists(pk) OR expires_at <= :now"
+
+// live is the condition of a write to an existing item that has not expired.
+const live = "attribute_exists(pk) AND expires_at > :now"
+
+// PutExecution records e unless its execution is recorded already; then it
+// fills the recorded one's empty fields from e and lowers its StartedAt to
+// an earlier e.StartedAt. It returns the recorded execution.
+func (d *Dynamo) PutExecution(ctx context.Context, e Execution) (Execution, error) {
+	k := executionKey(e.Pipeline, e.ID)
+	for range maxRounds {
+		now := clock(d.Now)
+		item := map[string]types.AttributeValue{
+			"pk":         k["pk"],
+			"sk":         k["sk"],
+			"expires_at": num(now.Add(retention(d.Retention)).Unix()),
+		}
+		setStr(item, "project", e.Project)
+		setStr(item, "commit_sha", e.CommitSHA)
+		setStr(item, "ref", e.Ref)
+		setTime(item, "started_at", e.StartedAt)
+		err := d.put(ctx, item, absent, nil, map[string]types.AttributeValue{":now": num(now.Unix())})
+		if err == nil {
+			return e, nil
+		}
+		if !conditionFailed(err) {
+			return Execution{}, fmt.Errorf("put execution %s/%s: %w", e.Pipeline, e.ID, err)
+		}
+		got, found, err := d.mergeExecution(ctx, k, e, now)
+		if err != nil {
+			return Execution{}, fmt.Errorf("put execution %s/%s: %w", e.Pipeline, e.ID, err)
+		}
+		if found {
+			return got, nil
+		}
+		// Expired or gone since our write: try to create it again.
+	}
+	return Execution{}, fmt.Errorf("put execution %s/%s: record changed under us %d times", e.Pipeline, e.ID, maxRounds)
+}
+
+// mergeExecution does what merge does, in the table: if_not_exists fills
+// empty attributes in one atomic update, and the condition on started_at
+// makes "lower it if later" one atomic step too. found is false when no
+// live item is there.
+func (d *Dynamo) mergeExecution(ctx context.Context, key map[string]types.AttributeValue, e Execution, now time.Time) (Execution, bool, error) {
+	// Names go through placeholders: "project" and "ref" are reserved words.
+	var sets []string
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{":now": num(now.Unix())}
+	for _, f := range []struct{ name, v string }{
+		{"project", e.Project}, {"commit_sha", e.CommitSHA}, {"ref", e.Ref},
+	} {
+		if f.v != "" {
+			sets = append(sets, fmt.Sprintf("#%s = if_not_exists(#%s, :%s)", f.name, f.name, f.name))
+			names["#"+f.name] = f.name
+			values[":"+f.name] = str(f.v)
+		}
+	}
+
+	if !e.StartedAt.IsZero() {
+		lowerNames := map[string]string{"#started": "started_at"}
+		maps.Copy(lowerNames, names)
+		lowerValues := map[string]types.AttributeValue{":started": str(formatTime(e.StartedAt))}
+		maps.Copy(lowerValues, values)
+		item, err := d.updateNew(ctx, key,
+			"SET "+strings.Join(append(sets, "#started = :started"), ", "),
+			live+" AND (attribute_not_exists(#started) OR #started > :started)", lowerNames, lowerValues)
+		if err == nil {
+			got, err := decodeExecution(e.Pipeline, e.ID, item)
+			return got, err == nil, err
+		}
+		if !conditionFailed(err) {
+			return Execution{}, false, err
+		}
+		// The stored start is as early or earlier (or the item is gone):
+		// only fill.
+	}
+
+	if len(sets) == 0 {
+		item, found, err := d.get(ctx, key, now)
+		if err != nil || !found {
+			return Execution{}, false, err
+		}
+		got, err := decodeExecution(e.Pipeline, e.ID, item)
+		return got, err == nil, err
+	}
+	item, err := d.updateNew(ctx, key, "SET "+strings.Join(sets, ", "), live, names, values)
+	if conditionFailed(err) {
+		return Execution{}, false, nil
+	}
+	if err != nil {
+		return Execution{}, false, err
+	}
+	got, err := decodeExecution(e.Pipeline, e.ID, item)
+	return got, err == nil, err
+}
+
+// GetExecution returns the execution recorded for pipeline and id.
+func (d *Dynamo) GetExecution(ctx context.Context, pipeline, id string) (Execution, bool, error) {
+	item, found, err := d.get(ctx, executionKey(pipeline, id), clock(d.Now))
+	if err != nil {
+		return Execution{}, false, fmt.Errorf("get execution %s/%s: %w", pipeline, id, err)
+	}
+	if !found {
+		return Execution{}, false, nil
+	}
+	e, err := decodeExecution(pipeline, id, item)
+	if err != nil {
+		return Execution{}, false, fmt.Errorf("get execution %s/%s: %w", pipeline, id, err)
+	}
+	return e, true, nil
+}
+
+// GetStatus returns the status recorded for key; when there is none, a
+// Status with only Key set (Version 0).
+func (d *Dynamo) GetStatus(ctx context.Context, key StatusKey) (Status, bool, error) {
+	item, found, err := d.get(ctx, statusKey(key), clock(d.Now))
+	if err != nil {
+		return Status{Key: key}, false, fmt.Errorf("get status %s: %w", key, err)
+	}
+	if !found {
+		return Status{Key: key}, false, nil
+	}
+	s, err := decodeStatus(key, item)
+	if err != nil {
+		return Status{Key: key}, false, fmt.Errorf("get status %s: %w", key, err)
+	}
+	return s, true, nil
+}
+
+// PutStatus stores s if the recorded version is still s.Version (0:
+// nothing recorded) and returns s with its new Version; otherwise it
+// returns ErrConflict. An SDK retry of a write that landed also reads as
+// ErrConflict; the caller's re-read then finds its own write.
+func (d *Dynamo) PutStatus(ctx context.Context, s Status) (Status, error) {
+	now := clock(d.Now)
+	k := statusKey(s.Key)
+	next := s
+	next.Version++
+	item := map[string]types.AttributeValue{
+		"pk":         k["pk"],
+		"sk":         k["sk"],
+		"posted":     &types.AttributeValueMemberBOOL{Value: next.Posted},
+		"version":    num(next.Version),
+		"expires_at": num(now.Add(retention(d.Retention)).Unix()),
+	}
+	setStr(item, "execution_id", s.ExecutionID)
+	setStr(item, "state", s.State)
+	setStr(item, "ref", s.Ref)
+	setStr(item, "description", s.Description)
+	setTime(item, "execution_start", s.ExecutionStart)
+	setTime(item, "at", s.At)
+	setTime(item, "began", s.Began)
+
+	cond, names := absent, map[string]string(nil)
+	values := map[string]types.AttributeValue{":now": num(now.Unix())}
+	if s.Version != 0 {
+		cond = live + " AND #version = :version"
+		names = map[string]string{"#version": "version"}
+		values[":version"] = num(s.Version)
+	}
+	err := d.put(ctx, item, cond, names, values)
+	if conditionFailed(err) {
+		return Status{}, fmt.Errorf("put status %s version %d: %w", s.Key, s.Version, ErrConflict)
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("put status %s: %w", s.Key, err)
+	}
+	return next, nil
+}
+
 func (d *Dynamo) put(ctx context.Context, item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) error {
 	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(d.table),
@@ -260,6 +437,23 @@ func (d *Dynamo) update(ctx context.Context, key map[string]types.AttributeValue
 		ExpressionAttributeValues: values,
 	})
 	return err
+}
+
+// updateNew is update that returns the item as it is after the update.
+func (d *Dynamo) updateNew(ctx context.Context, key map[string]types.AttributeValue, upd, cond string, names map[string]string, values map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       key,
+		UpdateExpression:          aws.String(upd),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Attributes, nil
 }
 
 // get reads an item consistently: it decides races that a conditional write
@@ -294,6 +488,56 @@ func startKey(delivery, pipeline string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str("delivery#" + delivery), "sk": str("start#" + pipeline)}
 }
 
+func executionKey(pipeline, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str("execution#" + pipeline + "#" + id), "sk": str("execution")}
+}
+
+func statusKey(k StatusKey) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str("status#" + k.Project + "#" + k.CommitSHA + "#" + k.Name), "sk": str("status")}
+}
+
+func decodeExecution(pipeline, id string, item map[string]types.AttributeValue) (Execution, error) {
+	e := Execution{
+		Pipeline:  pipeline,
+		ID:        id,
+		Project:   strOf(item["project"]),
+		CommitSHA: strOf(item["commit_sha"]),
+		Ref:       strOf(item["ref"]),
+	}
+	var err error
+	if e.StartedAt, err = timeOf(item["started_at"]); err != nil {
+		return Execution{}, fmt.Errorf("started_at: %w", err)
+	}
+	return e, nil
+}
+
+func decodeStatus(key StatusKey, item map[string]types.AttributeValue) (Status, error) {
+	s := Status{
+		Key:         key,
+		ExecutionID: strOf(item["execution_id"]),
+		State:       strOf(item["state"]),
+		Ref:         strOf(item["ref"]),
+		Description: strOf(item["description"]),
+	}
+	if b, ok := item["posted"].(*types.AttributeValueMemberBOOL); ok {
+		s.Posted = b.Value
+	}
+	var err error
+	if s.Version, err = numOf(item["version"]); err != nil {
+		return Status{}, fmt.Errorf("version: %w", err)
+	}
+	for name, t := range map[string]*time.Time{
+		"execution_start": &s.ExecutionStart,
+		"at":              &s.At,
+		"began":           &s.Began,
+	} {
+		if *t, err = timeOf(item[name]); err != nil {
+			return Status{}, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
 func decodeStart(delivery, pipeline string, item map[string]types.AttributeValue) (Start, error) {
 	s := Start{
 		Delivery:    delivery,
@@ -320,6 +564,36 @@ func decodeStart(delivery, pipeline string, item map[string]types.AttributeValue
 func conditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
+}
+
+// timeFormat is RFC 3339 in UTC with all nine fraction digits: times keep
+// their nanoseconds, and string order is time order, which the condition
+// lowering an execution's started_at relies on.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// setTime stores t under name; a zero t is left out.
+func setTime(item map[string]types.AttributeValue, name string, t time.Time) {
+	if !t.IsZero() {
+		item[name] = str(formatTime(t))
+	}
+}
+
+// timeOf reads a time stored by setTime; a missing one reads as zero.
+func timeOf(v types.AttributeValue) (time.Time, error) {
+	s := strOf(v)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// setStr stores v under name; an empty v is left out.
+func setStr(item map[string]types.AttributeValue, name, v string) {
+	if v != "" {
+		item[name] = str(v)
+	}
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }

@@ -12,9 +12,11 @@ type Memory struct {
 	Now       func() time.Time // nil: time.Now
 	Retention time.Duration    // zero: DefaultRetention
 
-	mu     sync.Mutex
-	claims map[string]*memClaim
-	starts map[[2]string]*memStart
+	mu         sync.Mutex
+	claims     map[string]*memClaim
+	starts     map[[2]string]*memStart
+	executions map[[2]string]*memExecution
+	statuses   map[StatusKey]*memStatus
 }
 
 type memClaim struct {
@@ -29,11 +31,23 @@ type memStart struct {
 	expires time.Time
 }
 
+type memExecution struct {
+	execution Execution
+	expires   time.Time
+}
+
+type memStatus struct {
+	status  Status
+	expires time.Time
+}
+
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory {
 	return &Memory{
-		claims: make(map[string]*memClaim),
-		starts: make(map[[2]string]*memStart),
+		claims:     make(map[string]*memClaim),
+		starts:     make(map[[2]string]*memStart),
+		executions: make(map[[2]string]*memExecution),
+		statuses:   make(map[StatusKey]*memStatus),
 	}
 }
 
@@ -130,4 +144,65 @@ func (m *Memory) MarkPosted(ctx context.Context, delivery, pipeline string) erro
 	}
 	st.start.StatusPosted = true
 	return nil
+}
+
+// PutExecution records e unless its execution is recorded already; then it
+// fills the recorded one's empty fields from e and lowers its StartedAt to
+// an earlier e.StartedAt. It returns the recorded execution.
+func (m *Memory) PutExecution(ctx context.Context, e Execution) (Execution, error) {
+	now := clock(m.Now)
+	k := [2]string{e.Pipeline, e.ID}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old := m.executions[k]; old != nil && now.Before(old.expires) {
+		// Expiry stays as it was, as in Dynamo's update.
+		old.execution = merge(old.execution, e)
+		return old.execution, nil
+	}
+	m.executions[k] = &memExecution{execution: e, expires: now.Add(retention(m.Retention))}
+	return e, nil
+}
+
+// GetExecution returns the execution recorded for pipeline and id.
+func (m *Memory) GetExecution(ctx context.Context, pipeline, id string) (Execution, bool, error) {
+	now := clock(m.Now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.executions[[2]string{pipeline, id}]
+	if e == nil || !now.Before(e.expires) {
+		return Execution{}, false, nil
+	}
+	return e.execution, true, nil
+}
+
+// GetStatus returns the status recorded for key; when there is none, a
+// Status with only Key set (Version 0).
+func (m *Memory) GetStatus(ctx context.Context, key StatusKey) (Status, bool, error) {
+	now := clock(m.Now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.statuses[key]
+	if st == nil || !now.Before(st.expires) {
+		return Status{Key: key}, false, nil
+	}
+	return st.status, true, nil
+}
+
+// PutStatus stores s if the recorded version is still s.Version (0:
+// nothing recorded) and returns s with its new Version; otherwise it
+// returns ErrConflict.
+func (m *Memory) PutStatus(ctx context.Context, s Status) (Status, error) {
+	now := clock(m.Now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var version int64
+	if old := m.statuses[s.Key]; old != nil && now.Before(old.expires) {
+		version = old.status.Version
+	}
+	if s.Version != version {
+		return Status{}, fmt.Errorf("put status %s version %d: %w", s.Key, s.Version, ErrConflict)
+	}
+	s.Version++
+	m.statuses[s.Key] = &memStatus{status: s, expires: now.Add(retention(m.Retention))}
+	return s, nil
 }

@@ -1,5 +1,6 @@
-// Package store keeps the webhook's delivery de-duplication state: who is
-// working on a delivery, and which pipeline executions a delivery started.
+// Package store keeps pipegate's state: who is working on a webhook
+// delivery, which pipeline executions a delivery started, which commit each
+// pipeline execution runs, and the last accepted state of each commit status.
 //
 // Memory serves one process (local use); Dynamo serves every Lambda instance
 // through one DynamoDB table. Both give the same answers to the same calls.
@@ -8,6 +9,7 @@ package store
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -64,7 +66,56 @@ var (
 	ErrNotOwner = errors.New("store: claim is held by another owner")
 	// ErrNotFound is returned by MarkPosted when no start is recorded.
 	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned by PutStatus when the stored version is not
+	// the one the caller read: another writer got there first.
+	ErrConflict = errors.New("store: record changed since it was read")
 )
+
+// Execution is what pipegate knows of one pipeline execution: the commit it runs.
+type Execution struct {
+	Pipeline, ID            string
+	Project, CommitSHA, Ref string    // Project: numeric id as a string or path_with_namespace
+	StartedAt               time.Time // when it began, as far as known
+}
+
+// merge is what PutExecution stores when old is recorded already: old's
+// fields, with the empty ones filled from e and StartedAt lowered to a
+// non-zero earlier e.StartedAt. Different sources (webhook, events,
+// reconciler) learn different parts of an execution, in any order.
+func merge(old, e Execution) Execution {
+	if old.Project == "" {
+		old.Project = e.Project
+	}
+	if old.CommitSHA == "" {
+		old.CommitSHA = e.CommitSHA
+	}
+	if old.Ref == "" {
+		old.Ref = e.Ref
+	}
+	if !e.StartedAt.IsZero() && (old.StartedAt.IsZero() || e.StartedAt.Before(old.StartedAt)) {
+		old.StartedAt = e.StartedAt
+	}
+	return old
+}
+
+// StatusKey names one commit status: its project, commit and status name.
+type StatusKey struct{ Project, CommitSHA, Name string }
+
+func (k StatusKey) String() string { return fmt.Sprintf("%s@%s %s", k.Project, k.CommitSHA, k.Name) }
+
+// Status is the last accepted state of one commit status, with what was posted.
+type Status struct {
+	Key            StatusKey
+	ExecutionID    string
+	ExecutionStart time.Time
+	State          string
+	At             time.Time
+	Began          time.Time
+	Ref            string
+	Description    string
+	Posted         bool  // GitLab has been told this version
+	Version        int64 // set by the store; 0: not stored yet
+}
 
 func clock(now func() time.Time) time.Time {
 	if now == nil {
