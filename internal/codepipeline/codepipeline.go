@@ -1,5 +1,6 @@
 // Package codepipeline is pipegate's thin adapter over the AWS CodePipeline client:
-// start an execution at a commit, look an execution up, and name its console page.
+// start an execution at a commit, look executions and stage states up, and name an
+// execution's console page.
 package codepipeline
 
 import (
@@ -92,6 +93,9 @@ type Execution struct {
 	CommitSHA string
 	// SourceAction is the name CodePipeline gives that revision (the artifact's name).
 	SourceAction string
+	// StatusSummary is CodePipeline's word on the status, e.g. why it stopped or
+	// failed; often empty.
+	StatusSummary string
 }
 
 // Execution looks an execution up with GetPipelineExecution.
@@ -107,10 +111,14 @@ func (c *Client) Execution(ctx context.Context, pipeline, id string) (Execution,
 	if pe == nil {
 		return Execution{}, fmt.Errorf("get execution %s of pipeline %s: empty answer", id, pipeline)
 	}
-	e := Execution{Pipeline: pipeline, ID: id, Status: string(pe.Status)}
-	if r, ok := commitRevision(pe.ArtifactRevisions); ok {
-		e.CommitSHA = aws.ToString(r.RevisionId)
-		e.SourceAction = aws.ToString(r.Name)
+	e := Execution{Pipeline: pipeline, ID: id, Status: string(pe.Status), StatusSummary: aws.ToString(pe.StatusSummary)}
+	ids := make([]string, len(pe.ArtifactRevisions))
+	for i, r := range pe.ArtifactRevisions {
+		ids[i] = aws.ToString(r.RevisionId)
+	}
+	if i := commitIndex(ids); i >= 0 {
+		e.CommitSHA = ids[i]
+		e.SourceAction = aws.ToString(pe.ArtifactRevisions[i].Name)
 	}
 	return e, nil
 }
@@ -118,19 +126,20 @@ func (c *Client) Execution(ctx context.Context, pipeline, id string) (Execution,
 // gitSHA matches a git commit id (SHA-1, or SHA-256 repositories).
 var gitSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
-// commitRevision picks the revision that is a git commit: a pipeline may have other
+// commitIndex picks the revision id that is a git commit: a pipeline may have other
 // sources too (S3 object versions, image digests), and CodePipeline names revisions
 // by their output artifact, not by the source action, so the shape is what tells.
-func commitRevision(revs []types.ArtifactRevision) (types.ArtifactRevision, bool) {
-	for _, r := range revs {
-		if gitSHA.MatchString(aws.ToString(r.RevisionId)) {
-			return r, true
+// Without one it is the first revision; -1 when there is none.
+func commitIndex(revisionIDs []string) int {
+	for i, id := range revisionIDs {
+		if gitSHA.MatchString(id) {
+			return i
 		}
 	}
-	if len(revs) > 0 {
-		return revs[0], true
+	if len(revisionIDs) > 0 {
+		return 0
 	}
-	return types.ArtifactRevision{}, false
+	return -1
 }
 
 // notFound adds ErrNotFound to errors for an unknown pipeline or execution.

@@ -11,15 +11,28 @@ import (
 
 // CodePipeline is a local stand-in for AWS CodePipeline: an http.Handler speaking the
 // AWS JSON 1.1 protocol of the real service, so the aws-sdk-go-v2 client talks to it
-// with only BaseEndpoint changed. It keeps executions in memory; nothing runs them,
-// a test moves them on with SetStatus.
+// with only BaseEndpoint changed. It keeps executions and stage states in memory;
+// nothing runs them, a test moves them on with SetStatus and SetStage.
 type CodePipeline struct {
+	// Now is the clock for start, update and approval times; nil means time.Now.
+	// Set it before the stand-in serves.
+	Now func() time.Time
+
 	faults faults
 
 	mu         sync.Mutex
-	pipelines  map[string]bool
-	executions []*Execution      // start order
+	pipelines  map[string]*cpPipeline
+	executions []*Execution      // in the order they were recorded
+	made       int               // executions ever recorded, for their ids
 	byToken    map[string]string // pipeline + "\x00" + clientRequestToken -> execution id
+	approvals  []Approval
+	actionRuns int // action executions ever set, for their ids
+}
+
+// cpPipeline is what the stand-in knows of one pipeline besides its executions.
+type cpPipeline struct {
+	created time.Time
+	stages  []StageState // the order set; GetPipelineState answers in it
 }
 
 // Execution is a pipeline execution the stand-in recorded.
@@ -28,9 +41,15 @@ type Execution struct {
 	ID                 string
 	ClientRequestToken string
 	SourceRevisions    []SourceRevision
-	Variables          map[string]string
-	Status             string // InProgress, Succeeded, Failed, Stopped, Stopping, Superseded, Cancelled
-	StartedAt          time.Time
+	// CommitSHA is the commit it runs: the value of its COMMIT_ID source revision.
+	// AddExecution turns it into a COMMIT_ID revision of action Source when
+	// SourceRevisions is empty.
+	CommitSHA     string
+	Variables     map[string]string
+	Status        string // InProgress, Succeeded, Failed, Stopped, Stopping, Superseded, Cancelled
+	StatusSummary string // GetPipelineExecution's statusSummary; often empty
+	StartedAt     time.Time
+	LastUpdate    time.Time
 }
 
 // SourceRevision is a source revision override of StartPipelineExecution.
@@ -38,11 +57,44 @@ type SourceRevision struct {
 	ActionName, RevisionType, RevisionValue string
 }
 
+// StageState is what GetPipelineState answers for one stage; it mirrors
+// codepipeline.StageState.
+type StageState struct {
+	Name        string
+	ExecutionID string // latestExecution.pipelineExecutionId; "" if the stage never ran
+	Status      string // latestExecution.status: InProgress, Succeeded, Failed, Stopped, Stopping, Cancelled, Skipped
+	// Updated is the lastStatusChange of actions that have none of their own; zero
+	// means when SetStage was called.
+	Updated time.Time
+	Actions []ActionState
+}
+
+// ActionState is one action of a stage; an action without a Status never ran.
+type ActionState struct {
+	Name    string
+	Status  string // latestExecution.status: InProgress, Succeeded, Failed, Abandoned
+	Summary string // latestExecution.summary
+	Error   string // latestExecution.errorDetails.message (code JobFailed)
+	Token   string // latestExecution.token: an approval action waiting for PutApprovalResult
+	Updated time.Time
+	// ExecutionID is latestExecution.actionExecutionId; SetStage makes one up if empty.
+	ExecutionID string
+}
+
+// Approval is a PutApprovalResult the stand-in accepted.
+type Approval struct {
+	Pipeline, Stage, Action string
+	Token                   string
+	Status                  string // Approved or Rejected
+	Summary                 string
+	At                      time.Time
+}
+
 // NewCodePipeline returns a stand-in that knows the named pipelines.
 func NewCodePipeline(pipelines ...string) *CodePipeline {
-	c := &CodePipeline{pipelines: map[string]bool{}, byToken: map[string]string{}}
+	c := &CodePipeline{pipelines: map[string]*cpPipeline{}, byToken: map[string]string{}}
 	for _, p := range pipelines {
-		c.pipelines[p] = true
+		c.addPipeline(p)
 	}
 	return c
 }
@@ -51,7 +103,67 @@ func NewCodePipeline(pipelines ...string) *CodePipeline {
 func (c *CodePipeline) AddPipeline(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pipelines[name] = true
+	c.addPipeline(name)
+}
+
+// addPipeline makes a pipeline known and returns it; c.mu must be held (or c not yet shared).
+func (c *CodePipeline) addPipeline(name string) *cpPipeline {
+	p := c.pipelines[name]
+	if p == nil {
+		p = &cpPipeline{created: c.now()}
+		c.pipelines[name] = p
+	}
+	return p
+}
+
+func (c *CodePipeline) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// AddExecution records an execution started outside pipegate, e.g. from the console,
+// and returns its id. The pipeline becomes known. Defaults: a fresh ID, Status
+// InProgress, StartedAt now, LastUpdate StartedAt, SourceRevisions from CommitSHA.
+func (c *CodePipeline) AddExecution(pipeline string, e Execution) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.addPipeline(pipeline)
+	x := e.copy()
+	x.Pipeline = pipeline
+	if len(x.SourceRevisions) == 0 && x.CommitSHA != "" {
+		x.SourceRevisions = []SourceRevision{{ActionName: "Source", RevisionType: "COMMIT_ID", RevisionValue: x.CommitSHA}}
+	}
+	if x.CommitSHA == "" {
+		x.CommitSHA = commitOf(x.SourceRevisions)
+	}
+	if x.Status == "" {
+		x.Status = "InProgress"
+	}
+	if x.StartedAt.IsZero() {
+		x.StartedAt = c.now()
+	}
+	if x.LastUpdate.IsZero() {
+		x.LastUpdate = x.StartedAt
+	}
+	c.record(&x)
+	return x.ID
+}
+
+// record adds e, giving it an id if it has none; c.mu must be held.
+func (c *CodePipeline) record(e *Execution) {
+	c.made++
+	if e.ID == "" {
+		e.ID = awsUUID(0xc, c.made)
+	}
+	c.executions = append(c.executions, e)
+	if e.ClientRequestToken != "" {
+		key := e.Pipeline + "\x00" + e.ClientRequestToken
+		if _, seen := c.byToken[key]; !seen {
+			c.byToken[key] = e.ID
+		}
+	}
 }
 
 // Executions returns a copy of the recorded executions in start order.
@@ -65,13 +177,78 @@ func (c *CodePipeline) Executions() []Execution {
 	return out
 }
 
-// SetStatus sets the status of an execution, as CodePipeline would while it runs.
+// SetStatus sets the status of an execution, as CodePipeline would while it runs,
+// and its LastUpdate to now. Its status summary is cleared.
 func (c *CodePipeline) SetStatus(pipeline, id, status string) {
+	c.SetStatusSummary(pipeline, id, status, "")
+}
+
+// SetStatusSummary is SetStatus with the statusSummary CodePipeline gives with it,
+// e.g. why the execution stopped or failed.
+func (c *CodePipeline) SetStatusSummary(pipeline, id, status, summary string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.find(pipeline, id); e != nil {
 		e.Status = status
+		e.StatusSummary = summary
+		e.LastUpdate = c.now()
 	}
+}
+
+// SetStage sets what GetPipelineState answers for the stage s.Name of pipeline,
+// replacing what was set for it before; stages are answered in the order first set.
+// The pipeline becomes known.
+func (c *CodePipeline) SetStage(pipeline string, s StageState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.addPipeline(pipeline)
+	s.Actions = slices.Clone(s.Actions)
+	if s.Updated.IsZero() {
+		s.Updated = c.now()
+	}
+	for i := range s.Actions {
+		a := &s.Actions[i]
+		if a.Status == "" {
+			continue
+		}
+		if a.Updated.IsZero() {
+			a.Updated = s.Updated
+		}
+		if a.ExecutionID == "" {
+			c.actionRuns++
+			a.ExecutionID = awsUUID(0xa, c.actionRuns)
+		}
+	}
+	for i := range p.stages {
+		if p.stages[i].Name == s.Name {
+			p.stages[i] = s
+			return
+		}
+	}
+	p.stages = append(p.stages, s)
+}
+
+// Stages returns a copy of what is set for pipeline's stages, as SetStage and
+// PutApprovalResult left them.
+func (c *CodePipeline) Stages(pipeline string) []StageState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pipelines[pipeline]
+	if p == nil {
+		return nil
+	}
+	out := slices.Clone(p.stages)
+	for i := range out {
+		out[i].Actions = slices.Clone(out[i].Actions)
+	}
+	return out
+}
+
+// Approvals returns the accepted PutApprovalResult calls in order.
+func (c *CodePipeline) Approvals() []Approval {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.approvals)
 }
 
 // Calls is how many requests of op (e.g. "StartPipelineExecution") arrived, faulted
@@ -105,6 +282,10 @@ func (c *CodePipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = c.getPipelineExecution(body)
 	case "ListPipelineExecutions":
 		out, err = c.listPipelineExecutions(body)
+	case "GetPipelineState":
+		out, err = c.getPipelineState(body)
+	case "PutApprovalResult":
+		out, err = c.putApprovalResult(body)
 	default:
 		err = awsErrorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by the stand-in", op)
 	}
@@ -156,7 +337,7 @@ func (c *CodePipeline) startPipelineExecution(body []byte) (any, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.pipelines[in.Name] {
+	if c.pipelines[in.Name] == nil {
 		return nil, cpPipelineNotFound(in.Name)
 	}
 	key := in.Name + "\x00" + in.ClientRequestToken
@@ -164,12 +345,10 @@ func (c *CodePipeline) startPipelineExecution(body []byte) (any, error) {
 		// CodePipeline is idempotent on the token: the same execution, nothing new.
 		return map[string]string{"pipelineExecutionId": id}, nil
 	}
-	e.ID = awsUUID(0xc, len(c.executions)+1)
-	e.StartedAt = time.Now().UTC()
-	c.executions = append(c.executions, e)
-	if in.ClientRequestToken != "" {
-		c.byToken[key] = e.ID
-	}
+	e.CommitSHA = commitOf(e.SourceRevisions)
+	e.StartedAt = c.now()
+	e.LastUpdate = e.StartedAt
+	c.record(e)
 	return map[string]string{"pipelineExecutionId": e.ID}, nil
 }
 
@@ -183,7 +362,7 @@ func (c *CodePipeline) getPipelineExecution(body []byte) (any, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.pipelines[in.PipelineName] {
+	if c.pipelines[in.PipelineName] == nil {
 		return nil, cpPipelineNotFound(in.PipelineName)
 	}
 	e := c.find(in.PipelineName, in.PipelineExecutionID)
@@ -205,6 +384,7 @@ func (c *CodePipeline) getPipelineExecution(body []byte) (any, error) {
 		PipelineVersion     int                `json:"pipelineVersion"`
 		PipelineExecutionID string             `json:"pipelineExecutionId"`
 		Status              string             `json:"status"`
+		StatusSummary       string             `json:"statusSummary,omitempty"`
 		ExecutionMode       string             `json:"executionMode"`
 		ExecutionType       string             `json:"executionType"`
 		ArtifactRevisions   []artifactRevision `json:"artifactRevisions"`
@@ -215,6 +395,7 @@ func (c *CodePipeline) getPipelineExecution(body []byte) (any, error) {
 		PipelineVersion:     1,
 		PipelineExecutionID: e.ID,
 		Status:              e.Status,
+		StatusSummary:       e.StatusSummary,
 		ExecutionMode:       "SUPERSEDED",
 		ExecutionType:       "STANDARD",
 		ArtifactRevisions:   []artifactRevision{},
@@ -232,13 +413,18 @@ func (c *CodePipeline) getPipelineExecution(body []byte) (any, error) {
 func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 	var in struct {
 		PipelineName string `json:"pipelineName"`
-		MaxResults   int    `json:"maxResults"`
+		MaxResults   *int   `json:"maxResults"`
 	}
 	if err := cpProtocol.decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.MaxResults <= 0 {
-		in.MaxResults = 100
+	limit := 100 // the documented default
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 100 {
+			return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
+				"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *in.MaxResults)
+		}
+		limit = *in.MaxResults
 	}
 	type sourceRevision struct {
 		ActionName string `json:"actionName"`
@@ -247,6 +433,7 @@ func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 	type summary struct {
 		PipelineExecutionID string           `json:"pipelineExecutionId"`
 		Status              string           `json:"status"`
+		StatusSummary       string           `json:"statusSummary,omitempty"`
 		StartTime           float64          `json:"startTime"`
 		LastUpdateTime      float64          `json:"lastUpdateTime"`
 		SourceRevisions     []sourceRevision `json:"sourceRevisions"`
@@ -256,20 +443,25 @@ func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.pipelines[in.PipelineName] {
+	if c.pipelines[in.PipelineName] == nil {
 		return nil, cpPipelineNotFound(in.PipelineName)
 	}
-	out := []summary{}
-	for i := len(c.executions) - 1; i >= 0 && len(out) < in.MaxResults; i-- {
-		e := c.executions[i]
-		if e.Pipeline != in.PipelineName {
-			continue
+	// Newest first by start time; of equal starts the one recorded last first.
+	var execs []*Execution
+	for i := len(c.executions) - 1; i >= 0; i-- {
+		if e := c.executions[i]; e.Pipeline == in.PipelineName {
+			execs = append(execs, e)
 		}
+	}
+	slices.SortStableFunc(execs, func(a, b *Execution) int { return b.StartedAt.Compare(a.StartedAt) })
+	out := []summary{}
+	for _, e := range execs[:min(limit, len(execs))] {
 		s := summary{
 			PipelineExecutionID: e.ID,
 			Status:              e.Status,
+			StatusSummary:       e.StatusSummary,
 			StartTime:           awsTime(e.StartedAt),
-			LastUpdateTime:      awsTime(e.StartedAt),
+			LastUpdateTime:      awsTime(e.LastUpdate),
 			SourceRevisions:     []sourceRevision{},
 			Trigger:             cpStartTrigger,
 			ExecutionMode:       "SUPERSEDED",
@@ -281,6 +473,139 @@ func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 		out = append(out, s)
 	}
 	return map[string]any{"pipelineExecutionSummaries": out}, nil
+}
+
+func (c *CodePipeline) getPipelineState(body []byte) (any, error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := cpProtocol.decode(body, &in); err != nil {
+		return nil, err
+	}
+	type errorDetails struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	type actionExecution struct {
+		ActionExecutionID string        `json:"actionExecutionId"`
+		Status            string        `json:"status"`
+		Summary           string        `json:"summary,omitempty"`
+		LastStatusChange  float64       `json:"lastStatusChange"`
+		Token             string        `json:"token,omitempty"`
+		ErrorDetails      *errorDetails `json:"errorDetails,omitempty"`
+	}
+	type actionState struct {
+		ActionName      string           `json:"actionName"`
+		LatestExecution *actionExecution `json:"latestExecution,omitempty"`
+	}
+	type stageExecution struct {
+		PipelineExecutionID string `json:"pipelineExecutionId"`
+		Status              string `json:"status"`
+		Type                string `json:"type"`
+	}
+	type stageState struct {
+		StageName       string          `json:"stageName"`
+		LatestExecution *stageExecution `json:"latestExecution,omitempty"`
+		ActionStates    []actionState   `json:"actionStates"`
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pipelines[in.Name]
+	if p == nil {
+		return nil, cpPipelineNotFound(in.Name)
+	}
+	stages := []stageState{}
+	for _, s := range p.stages {
+		st := stageState{StageName: s.Name, ActionStates: []actionState{}}
+		if s.ExecutionID != "" {
+			st.LatestExecution = &stageExecution{s.ExecutionID, s.Status, "STANDARD"}
+		}
+		for _, a := range s.Actions {
+			as := actionState{ActionName: a.Name}
+			if a.Status != "" {
+				ae := &actionExecution{
+					ActionExecutionID: a.ExecutionID,
+					Status:            a.Status,
+					Summary:           a.Summary,
+					LastStatusChange:  awsTime(a.Updated),
+					Token:             a.Token,
+				}
+				if a.Error != "" {
+					ae.ErrorDetails = &errorDetails{Code: "JobFailed", Message: a.Error}
+				}
+				as.LatestExecution = ae
+			}
+			st.ActionStates = append(st.ActionStates, as)
+		}
+		stages = append(stages, st)
+	}
+	return map[string]any{
+		"pipelineName":    in.Name,
+		"pipelineVersion": 1,
+		"stageStates":     stages,
+		"created":         awsTime(p.created),
+		"updated":         awsTime(p.created),
+	}, nil
+}
+
+// putApprovalResult approves or rejects an approval action that waits. When the
+// action is no longer waiting that is reported before a token mismatch.
+func (c *CodePipeline) putApprovalResult(body []byte) (any, error) {
+	var in struct {
+		PipelineName string `json:"pipelineName"`
+		StageName    string `json:"stageName"`
+		ActionName   string `json:"actionName"`
+		Token        string `json:"token"`
+		Result       *struct {
+			Summary string `json:"summary"`
+			Status  string `json:"status"`
+		} `json:"result"`
+	}
+	if err := cpProtocol.decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Result == nil || in.Result.Summary == "" || (in.Result.Status != "Approved" && in.Result.Status != "Rejected") || in.Token == "" {
+		return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
+			"result with a summary and status Approved or Rejected, and token, are required")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pipelines[in.PipelineName]
+	if p == nil {
+		return nil, cpPipelineNotFound(in.PipelineName)
+	}
+	i := slices.IndexFunc(p.stages, func(s StageState) bool { return s.Name == in.StageName })
+	if i < 0 {
+		return nil, awsErrorf(http.StatusBadRequest, "StageNotFoundException",
+			"Stage %s not found in pipeline %s", in.StageName, in.PipelineName)
+	}
+	stage := &p.stages[i]
+	j := slices.IndexFunc(stage.Actions, func(a ActionState) bool { return a.Name == in.ActionName })
+	if j < 0 {
+		return nil, awsErrorf(http.StatusBadRequest, "ActionNotFoundException",
+			"Action %s not found in stage %s of pipeline %s", in.ActionName, in.StageName, in.PipelineName)
+	}
+	a := &stage.Actions[j]
+	if a.Status != "InProgress" {
+		return nil, awsErrorf(http.StatusBadRequest, "ApprovalAlreadyCompletedException",
+			"Approval for action %s in stage %s of pipeline %s has already been completed", in.ActionName, in.StageName, in.PipelineName)
+	}
+	if a.Token != in.Token {
+		return nil, awsErrorf(http.StatusBadRequest, "InvalidApprovalTokenException",
+			"The approval token %s is not valid for action %s", in.Token, in.ActionName)
+	}
+	now := c.now()
+	a.Status = "Succeeded"
+	if in.Result.Status == "Rejected" {
+		a.Status = "Failed"
+	}
+	a.Summary = in.Result.Summary
+	a.Updated = now
+	c.approvals = append(c.approvals, Approval{
+		Pipeline: in.PipelineName, Stage: in.StageName, Action: in.ActionName,
+		Token: in.Token, Status: in.Result.Status, Summary: in.Result.Summary, At: now,
+	})
+	return map[string]any{"approvedAt": awsTime(now)}, nil
 }
 
 type cpTrigger struct {
@@ -296,6 +621,16 @@ var cpStartTrigger = cpTrigger{
 func cpPipelineNotFound(name string) *awsError {
 	return awsErrorf(http.StatusBadRequest, "PipelineNotFoundException",
 		"Account '000000000000' does not have a pipeline with name '%s'", name)
+}
+
+// commitOf is the value of the first COMMIT_ID revision.
+func commitOf(revs []SourceRevision) string {
+	for _, r := range revs {
+		if r.RevisionType == "COMMIT_ID" {
+			return r.RevisionValue
+		}
+	}
+	return ""
 }
 
 // find returns the execution; c.mu must be held.

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -30,10 +32,43 @@ func awsTestConfig(srv *httptest.Server) aws.Config {
 
 func newCodePipelineTest(t *testing.T) (*codepipeline.Client, *CodePipeline, *httptest.Server) {
 	t.Helper()
+	return newCodePipelineTestAt(t, nil)
+}
+
+// newCodePipelineTestAt is newCodePipelineTest with the stand-in's clock set before
+// it serves.
+func newCodePipelineTestAt(t *testing.T, clock *testClock) (*codepipeline.Client, *CodePipeline, *httptest.Server) {
+	t.Helper()
 	emu := NewCodePipeline("core-pipeline")
+	if clock != nil {
+		emu.Now = clock.Now
+	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	return codepipeline.NewFromConfig(awsTestConfig(srv)), emu, srv
+}
+
+// testClock is a clock a test moves on; the stand-in reads it from its handlers.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 3, 14, 9, 26, 53, 589_000_000, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
 }
 
 func cpStartInput(pipeline, sha, token string) *codepipeline.StartPipelineExecutionInput {
@@ -69,7 +104,7 @@ func TestCodePipelineStartAndGet(t *testing.T) {
 		t.Fatalf("same token: %v, %v; want id %s", again, err, id)
 	}
 	execs := emu.Executions()
-	if len(execs) != 1 || execs[0].Variables["ENV"] != "prod" || execs[0].Status != "InProgress" || execs[0].StartedAt.IsZero() {
+	if len(execs) != 1 || execs[0].Variables["ENV"] != "prod" || execs[0].Status != "InProgress" || execs[0].StartedAt.IsZero() || execs[0].CommitSHA != "aaa111" {
 		t.Fatalf("executions %+v", execs)
 	}
 
@@ -188,5 +223,258 @@ func TestCodePipelineUnknownTarget(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 400 || !strings.Contains(string(body), `"__type":"UnknownOperationException"`) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+func TestCodePipelineTimesAndConsoleExecutions(t *testing.T) {
+	clock := newTestClock()
+	api, emu, _ := newCodePipelineTestAt(t, clock)
+	ctx := context.Background()
+	t0 := clock.Now()
+	out, err := api.StartPipelineExecution(ctx, cpStartInput("core-pipeline", "s1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := aws.ToString(out.PipelineExecutionId)
+	// Started from the console: one before ours, one after; recorded after ours.
+	older := emu.AddExecution("core-pipeline", Execution{
+		StartedAt:       t0.Add(-time.Hour),
+		Status:          "Succeeded",
+		SourceRevisions: []SourceRevision{{ActionName: "Source", RevisionValue: "s0"}},
+	})
+	t1 := clock.Add(time.Minute)
+	newer := emu.AddExecution("core-pipeline", Execution{SourceRevisions: []SourceRevision{{ActionName: "Source", RevisionValue: "s2"}}})
+	if older == "" || newer == "" || older == ours || newer == ours || older == newer {
+		t.Fatalf("ids %q %q %q", ours, older, newer)
+	}
+	t2 := clock.Add(90 * time.Second)
+	emu.SetStatusSummary("core-pipeline", ours, "Stopped", "Stopped by a person")
+
+	got, err := api.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("core-pipeline")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		id, status, summary, sha string
+		start, update            time.Time
+	}
+	var rows []row
+	for _, s := range got.PipelineExecutionSummaries {
+		r := row{aws.ToString(s.PipelineExecutionId), string(s.Status), aws.ToString(s.StatusSummary), "", aws.ToTime(s.StartTime), aws.ToTime(s.LastUpdateTime)}
+		if len(s.SourceRevisions) == 1 && aws.ToString(s.SourceRevisions[0].ActionName) == "Source" {
+			r.sha = aws.ToString(s.SourceRevisions[0].RevisionId)
+		}
+		rows = append(rows, r)
+	}
+	want := []row{
+		{newer, "InProgress", "", "s2", t1, t1},
+		{ours, "Stopped", "Stopped by a person", "s1", t0, t2},
+		{older, "Succeeded", "", "s0", t0.Add(-time.Hour), t0.Add(-time.Hour)},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("got %+v\nwant %+v", rows, want)
+	}
+	for i := range want {
+		g, w := rows[i], want[i]
+		if g.id != w.id || g.status != w.status || g.summary != w.summary || g.sha != w.sha || !g.start.Equal(w.start) || !g.update.Equal(w.update) {
+			t.Errorf("summary %d: got %+v\nwant %+v", i, g, w)
+		}
+	}
+
+	one, err := api.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("core-pipeline"), MaxResults: aws.Int32(1)})
+	if err != nil || len(one.PipelineExecutionSummaries) != 1 || aws.ToString(one.PipelineExecutionSummaries[0].PipelineExecutionId) != newer {
+		t.Fatalf("maxResults 1: %+v, %v", one, err)
+	}
+	_, err = api.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("core-pipeline"), MaxResults: aws.Int32(101)})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Fatalf("maxResults 101: %v, want ValidationException", err)
+	}
+
+	pe, err := api.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("core-pipeline"), PipelineExecutionId: aws.String(ours)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pe.PipelineExecution.Status != types.PipelineExecutionStatusStopped || aws.ToString(pe.PipelineExecution.StatusSummary) != "Stopped by a person" {
+		t.Fatalf("execution %+v", pe.PipelineExecution)
+	}
+	emu.SetStatus("core-pipeline", ours, "Stopped")
+	pe, err = api.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{PipelineName: aws.String("core-pipeline"), PipelineExecutionId: aws.String(ours)})
+	if err != nil || pe.PipelineExecution.StatusSummary != nil {
+		t.Fatalf("SetStatus keeps a summary: %+v, %v", pe, err)
+	}
+
+	execs := emu.Executions()
+	if len(execs) != 3 || execs[1].ID != older || execs[1].Pipeline != "core-pipeline" || !execs[1].LastUpdate.Equal(t0.Add(-time.Hour)) {
+		t.Fatalf("executions %+v", execs)
+	}
+}
+
+func TestCodePipelineAddExecutionMakesPipelineKnown(t *testing.T) {
+	api, emu, _ := newCodePipelineTest(t)
+	id := emu.AddExecution("console-only", Execution{ID: "11111111-2222-4333-8444-555555555555", Status: "Failed", CommitSHA: "c0ffee"})
+	if id != "11111111-2222-4333-8444-555555555555" {
+		t.Fatalf("id %q", id)
+	}
+	got, err := api.GetPipelineExecution(context.Background(), &codepipeline.GetPipelineExecutionInput{
+		PipelineName: aws.String("console-only"), PipelineExecutionId: aws.String(id),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := got.PipelineExecution
+	if pe.Status != types.PipelineExecutionStatusFailed || len(pe.ArtifactRevisions) != 1 || aws.ToString(pe.ArtifactRevisions[0].RevisionId) != "c0ffee" {
+		t.Fatalf("execution %+v", pe)
+	}
+	if e := emu.Executions(); len(e) != 1 || len(e[0].SourceRevisions) != 1 || e[0].SourceRevisions[0] != (SourceRevision{"Source", "COMMIT_ID", "c0ffee"}) {
+		t.Fatalf("executions %+v", e)
+	}
+}
+
+func TestCodePipelineState(t *testing.T) {
+	clock := newTestClock()
+	api, emu, _ := newCodePipelineTestAt(t, clock)
+	ctx := context.Background()
+	t0 := clock.Now()
+	emu.SetStage("core-pipeline", StageState{Name: "Source", ExecutionID: "e1", Status: "Succeeded",
+		Actions: []ActionState{{Name: "Source", Status: "Succeeded", Summary: "Merge branch 'x'", Updated: t0.Add(-time.Minute)}}})
+	emu.SetStage("core-pipeline", StageState{Name: "Build", ExecutionID: "e1", Status: "InProgress",
+		Actions: []ActionState{{Name: "Build", Status: "InProgress"}}})
+	emu.SetStage("core-pipeline", StageState{Name: "Deploy", Actions: []ActionState{{Name: "Deploy"}}})
+	t1 := clock.Add(2 * time.Minute)
+	// Replacing a stage keeps its place.
+	emu.SetStage("core-pipeline", StageState{Name: "Build", ExecutionID: "e1", Status: "Failed",
+		Actions: []ActionState{
+			{Name: "Unit", Status: "Succeeded"},
+			{Name: "Build", Status: "Failed", Summary: "Build terminated with state: FAILED", Error: "exit status 2"},
+			{Name: "Approve", Status: "InProgress", Token: "tok-1", ExecutionID: "act-1"},
+		}})
+
+	out, err := api.GetPipelineState(ctx, &codepipeline.GetPipelineStateInput{Name: aws.String("core-pipeline")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.PipelineName) != "core-pipeline" || aws.ToInt32(out.PipelineVersion) != 1 || out.Created == nil || out.Updated == nil {
+		t.Fatalf("state %+v", out)
+	}
+	var names []string
+	for _, s := range out.StageStates {
+		names = append(names, aws.ToString(s.StageName))
+	}
+	if strings.Join(names, ",") != "Source,Build,Deploy" {
+		t.Fatalf("stages %v", names)
+	}
+	src, build, deploy := out.StageStates[0], out.StageStates[1], out.StageStates[2]
+	if le := src.LatestExecution; le == nil || aws.ToString(le.PipelineExecutionId) != "e1" || le.Status != types.StageExecutionStatusSucceeded || le.Type != types.ExecutionTypeStandard {
+		t.Fatalf("Source latest execution %+v", src.LatestExecution)
+	}
+	if a := src.ActionStates[0].LatestExecution; a == nil || !aws.ToTime(a.LastStatusChange).Equal(t0.Add(-time.Minute)) || aws.ToString(a.Summary) != "Merge branch 'x'" {
+		t.Fatalf("Source action %+v", a)
+	}
+	if le := build.LatestExecution; le == nil || le.Status != types.StageExecutionStatusFailed {
+		t.Fatalf("Build latest execution %+v", build.LatestExecution)
+	}
+	if len(build.ActionStates) != 3 {
+		t.Fatalf("Build actions %+v", build.ActionStates)
+	}
+	failed := build.ActionStates[1].LatestExecution
+	if failed == nil || failed.Status != types.ActionExecutionStatusFailed || aws.ToString(failed.Summary) != "Build terminated with state: FAILED" ||
+		failed.ErrorDetails == nil || aws.ToString(failed.ErrorDetails.Message) != "exit status 2" || aws.ToString(failed.ErrorDetails.Code) != "JobFailed" ||
+		!aws.ToTime(failed.LastStatusChange).Equal(t1) || !awsUUIDPattern.MatchString(aws.ToString(failed.ActionExecutionId)) || failed.Token != nil {
+		t.Fatalf("failed action %+v", failed)
+	}
+	approve := build.ActionStates[2].LatestExecution
+	if approve == nil || aws.ToString(approve.Token) != "tok-1" || aws.ToString(approve.ActionExecutionId) != "act-1" || approve.Status != types.ActionExecutionStatusInProgress {
+		t.Fatalf("approval action %+v", approve)
+	}
+	if deploy.LatestExecution != nil || len(deploy.ActionStates) != 1 || deploy.ActionStates[0].LatestExecution != nil || aws.ToString(deploy.ActionStates[0].ActionName) != "Deploy" {
+		t.Fatalf("Deploy never ran: %+v", deploy)
+	}
+
+	_, err = api.GetPipelineState(ctx, &codepipeline.GetPipelineStateInput{Name: aws.String("nope")})
+	var pnf *types.PipelineNotFoundException
+	if !errors.As(err, &pnf) {
+		t.Fatalf("unknown pipeline: %v", err)
+	}
+}
+
+func TestCodePipelinePutApprovalResult(t *testing.T) {
+	clock := newTestClock()
+	api, emu, _ := newCodePipelineTestAt(t, clock)
+	ctx := context.Background()
+	emu.SetStage("core-pipeline", StageState{Name: "Prod", ExecutionID: "e1", Status: "InProgress", Actions: []ActionState{
+		{Name: "Approve", Status: "InProgress", Token: "tok-1"},
+		{Name: "Gate", Status: "InProgress", Token: "tok-2"},
+	}})
+	put := func(stage, action, token, status string) (*codepipeline.PutApprovalResultOutput, error) {
+		return api.PutApprovalResult(ctx, &codepipeline.PutApprovalResultInput{
+			PipelineName: aws.String("core-pipeline"), StageName: aws.String(stage), ActionName: aws.String(action),
+			Token:  aws.String(token),
+			Result: &types.ApprovalResult{Status: types.ApprovalStatus(status), Summary: aws.String(status + " by @ada via Slack")},
+		})
+	}
+
+	_, err := put("Prod", "Approve", "tok-old", "Approved")
+	var bad *types.InvalidApprovalTokenException
+	if !errors.As(err, &bad) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	_, err = put("Staging", "Approve", "tok-1", "Approved")
+	var snf *types.StageNotFoundException
+	if !errors.As(err, &snf) {
+		t.Fatalf("unknown stage: %v", err)
+	}
+	_, err = put("Prod", "Nope", "tok-1", "Approved")
+	var anf *types.ActionNotFoundException
+	if !errors.As(err, &anf) {
+		t.Fatalf("unknown action: %v", err)
+	}
+	_, err = put("Prod", "Approve", "tok-1", "Maybe")
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Fatalf("bad status: %v", err)
+	}
+	if n := len(emu.Approvals()); n != 0 {
+		t.Fatalf("%d approvals after errors", n)
+	}
+
+	at := clock.Add(time.Minute)
+	out, err := put("Prod", "Approve", "tok-1", "Approved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToTime(out.ApprovedAt).Equal(at) {
+		t.Fatalf("approvedAt %v, want %v", out.ApprovedAt, at)
+	}
+	_, err = put("Prod", "Approve", "tok-1", "Approved")
+	var done *types.ApprovalAlreadyCompletedException
+	if !errors.As(err, &done) {
+		t.Fatalf("second approval: %v", err)
+	}
+	if _, err := put("Prod", "Gate", "tok-2", "Rejected"); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []Approval{
+		{Pipeline: "core-pipeline", Stage: "Prod", Action: "Approve", Token: "tok-1", Status: "Approved", Summary: "Approved by @ada via Slack", At: at},
+		{Pipeline: "core-pipeline", Stage: "Prod", Action: "Gate", Token: "tok-2", Status: "Rejected", Summary: "Rejected by @ada via Slack", At: at},
+	}
+	got := emu.Approvals()
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("approvals %+v\nwant %+v", got, want)
+	}
+	st, err := api.GetPipelineState(ctx, &codepipeline.GetPipelineStateInput{Name: aws.String("core-pipeline")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := st.StageStates[0].ActionStates
+	if a := acts[0].LatestExecution; a.Status != types.ActionExecutionStatusSucceeded || aws.ToString(a.Summary) != "Approved by @ada via Slack" || !aws.ToTime(a.LastStatusChange).Equal(at) {
+		t.Fatalf("approved action %+v", a)
+	}
+	if a := acts[1].LatestExecution; a.Status != types.ActionExecutionStatusFailed {
+		t.Fatalf("rejected action %+v", a)
+	}
+	if s := emu.Stages("core-pipeline"); len(s) != 1 || s[0].Actions[0].Status != "Succeeded" {
+		t.Fatalf("stages %+v", s)
 	}
 }

@@ -48,6 +48,13 @@ func (fs *faults) add(op string, n int, f Fault) {
 	}
 }
 
+// clear drops the faults still queued for op: the dependency has recovered.
+func (fs *faults) clear(op string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	delete(fs.next, op)
+}
+
 // take counts a call of op and returns the fault to answer it with, if one is queued.
 func (fs *faults) take(op string) (Fault, bool) {
 	fs.mu.Lock()

@@ -133,6 +133,9 @@ func (g *GitLab) AddMergeRequest(project string, mr MergeRequest) {
 // "statuses", "compare", "merge_requests", "approvals".
 func (g *GitLab) FailNext(route string, n int, f Fault) { g.faults.add(route, n, f) }
 
+// Recover drops the faults still queued for route.
+func (g *GitLab) Recover(route string) { g.faults.clear(route) }
+
 // Calls is how many requests route received, faulted and refused ones included.
 func (g *GitLab) Calls(route string) int { return g.faults.count(route) }
 
