@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,8 +30,12 @@ const (
 	localToken  = "glpat-local-example"
 )
 
-// invoke runs the webhook handler on each event file, in order, against one set
-// of stand-ins, so that a repeated event shows up as a duplicate.
+// invoke runs each event file, in order, through the handler of the function that
+// would receive it in AWS (webhook events through the webhook function's, EventBridge
+// events through the pipeline-events function's), against one set of stand-ins, so
+// that a repeated event shows up as a duplicate and a CodePipeline event finds the
+// execution a push started. The stand-in numbers executions from
+// 00000001-0000-4000-800c-000000000001, as the samples in events/ do.
 func invoke(ctx context.Context, files []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(files) == 0 {
 		return errors.New("invoke: name at least one event file, e.g. events/push.json")
@@ -44,6 +49,13 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 		cp.AddPipeline(s.Pipeline)
 	}
 	gl := emulator.NewGitLab(localToken)
+	for i, s := range routes.Services {
+		// Known by path from the start, so that a CodePipeline event alone finds its
+		// project; a push event adds the project's real id (registerProject).
+		if _, err := strconv.ParseInt(s.Project, 10, 64); err != nil {
+			gl.AddProject(int64(900000+i), s.Project, "main")
+		}
+	}
 	cpURL, glURL := listen(cp), listen(gl)
 	glClient, err := gitlab.New(glURL, localToken, nil)
 	if err != nil {
@@ -69,17 +81,32 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 
 	seenExec, seenStatus := 0, 0
 	for _, f := range files {
-		req, err := readEvent(f)
+		b, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return fmt.Errorf("read event: %w", err)
 		}
-		registerProject(gl, req)
-		fmt.Fprintf(stdout, "→ %s  %s\n", f, req.Headers["x-gitlab-event"])
-		resp, err := a.WebhookHTTPAPI(ctx, req)
-		if err != nil {
-			return err
+		if isEventBridge(b) {
+			// A CodePipeline event (or the reconciler's schedule): the pipeline-events function's.
+			fmt.Fprintf(stdout, "→ %s  EventBridge\n", f)
+			ans, err := a.PipelineEvent(ctx, b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			out, _ := json.Marshal(ans)
+			fmt.Fprintf(stdout, "← %s\n", out)
+		} else {
+			req, err := webhookEvent(f, b)
+			if err != nil {
+				return err
+			}
+			registerProject(gl, req)
+			fmt.Fprintf(stdout, "→ %s  %s\n", f, req.Headers["x-gitlab-event"])
+			resp, err := a.WebhookHTTPAPI(ctx, req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "← %d %s\n", resp.StatusCode, resp.Body)
 		}
-		fmt.Fprintf(stdout, "← %d %s\n", resp.StatusCode, resp.Body)
 		ex := cp.Executions()
 		for _, e := range ex[seenExec:] {
 			rev := e.SourceRevisions[0]
@@ -99,16 +126,20 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 // listen serves h on a loopback port for the life of the command.
 func listen(h http.Handler) string { return httptest.NewServer(h).URL }
 
-func readEvent(path string) (events.APIGatewayV2HTTPRequest, error) {
+func webhookEvent(path string, b []byte) (events.APIGatewayV2HTTPRequest, error) {
 	var req events.APIGatewayV2HTTPRequest
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return req, fmt.Errorf("read event: %w", err)
-	}
 	if err := json.Unmarshal(b, &req); err != nil {
 		return req, fmt.Errorf("%s is not an API Gateway HTTP API event: %w", path, err)
 	}
 	return req, nil
+}
+
+// isEventBridge tells an EventBridge envelope from an API Gateway event.
+func isEventBridge(b []byte) bool {
+	var env struct {
+		DetailType *string `json:"detail-type"`
+	}
+	return json.Unmarshal(b, &env) == nil && env.DetailType != nil
 }
 
 // registerProject tells the GitLab stand-in about the event's project, so that

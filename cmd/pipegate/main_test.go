@@ -59,3 +59,31 @@ func TestInvokeRefusesBrokenRoutingFile(t *testing.T) {
 		t.Fatalf("error %v, want one naming line 4", err)
 	}
 }
+
+// The CodePipeline samples follow the push they belong to: the stand-in hands out
+// the execution id they name, so GitLab's statuses move on that push's commit.
+func TestInvokePipelineEvents(t *testing.T) {
+	var out, logs bytes.Buffer
+	events := []string{"push.json", "pipeline-started.json", "stage-build-succeeded.json",
+		"action-approval-started.json", "pipeline-succeeded.json", "scheduled.json"}
+	for i, e := range events {
+		events[i] = "../../events/" + e
+	}
+	if err := run(context.Background(), append([]string{"invoke"}, events...), noEnv, &out, &logs); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		`status "core-pipeline" = pending (ref main)`,
+		`ic/core@9c1e4b7d status "core-pipeline" = running (ref main): core-pipeline running`,
+		`ic/core@9c1e4b7d status "core-pipeline/Build" = success (ref main): Build succeeded`,
+		`← {"result":"ignored","reason":"action events set no status"`,
+		`ic/core@9c1e4b7d status "core-pipeline" = success (ref main): core-pipeline succeeded in 28m 52s`,
+		`← {"result":"reconciled"}`,
+		"1 pipeline executions started, 4 commit statuses posted",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -23,12 +23,23 @@ type Store interface {
 	PutStart(ctx context.Context, s store.Start) (store.Start, error)
 	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
 	MarkPosted(ctx context.Context, delivery, pipeline string) error
+
+	// The commit each execution runs, and the last state of each commit status
+	// (the ordering of CodePipeline's events).
+	PutExecution(ctx context.Context, e store.Execution) (store.Execution, error)
+	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
+	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
+	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
 }
 
-// Pipelines starts CodePipeline executions (codepipeline.Client).
+// Pipelines starts CodePipeline executions and reads their progress
+// (codepipeline.Client).
 type Pipelines interface {
 	Start(ctx context.Context, in codepipeline.StartInput) (executionID string, err error)
 	ExecutionURL(pipeline, executionID string) string
+	Execution(ctx context.Context, pipeline, id string) (codepipeline.Execution, error)
+	Recent(ctx context.Context, pipeline string, n int) ([]codepipeline.Summary, error)
+	State(ctx context.Context, pipeline string) ([]codepipeline.StageState, error)
 }
 
 // GitLab is the part of the GitLab API pipegate calls (gitlab.Client).
@@ -65,11 +76,19 @@ type App struct {
 	GitLab    GitLab
 	Queue     Queue
 	Log       *slog.Logger
+	Now       func() time.Time // nil: time.Now
 
 	Budget      time.Duration
 	CallTimeout time.Duration
 	QueueBudget time.Duration
 	Lease       time.Duration
+}
+
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 func (a *App) budget() time.Duration      { return or(a.Budget, DefaultBudget) }

@@ -54,15 +54,28 @@ func LoadRoutes(getenv func(string) string) (*routing.Config, error) {
 // INTERFACE.md describes. It runs once per cold start: secrets are fetched here,
 // not per delivery.
 func ForWebhook(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
-	return fromEnv(ctx, getenv, log, true)
+	return fromEnv(ctx, getenv, log, needs{secret: true, queue: true})
 }
 
 // ForRetry builds the retry consumer's pipegate, which needs no webhook secret.
 func ForRetry(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
-	return fromEnv(ctx, getenv, log, false)
+	return fromEnv(ctx, getenv, log, needs{queue: true})
 }
 
-func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, webhook bool) (*App, error) {
+// ForPipelineEvents builds the pipeline-events function's pipegate: no webhook
+// secret and no retry queue (Lambda's asynchronous retries and its on-failure
+// destination play that part).
+func ForPipelineEvents(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
+	return fromEnv(ctx, getenv, log, needs{})
+}
+
+// needs says which optional parts a function uses.
+type needs struct {
+	secret bool // the webhook's secret token
+	queue  bool // the retry queue
+}
+
+func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, need needs) (*App, error) {
 	routes, err := LoadRoutes(getenv)
 	if err != nil {
 		return nil, err
@@ -78,7 +91,7 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 		sm = secretsmanager.NewFromConfig(awsCfg)
 	}
 	var secret string
-	if webhook {
+	if need.secret {
 		secret, err = resolve(ctx, getenv, sm, log, "WEBHOOK_SECRET",
 			"every webhook delivery will be refused with 401")
 		if err != nil {
@@ -112,13 +125,13 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 		log.Warn("TABLE_NAME not set: using the in-memory store (one process, local use only)")
 		a.Store = store.NewMemory()
 	}
-	if url := getenv("RETRY_QUEUE_URL"); url != "" {
+	if url := getenv("RETRY_QUEUE_URL"); url != "" && need.queue {
 		a.Queue = queue.New(awsCfg, url)
-	} else {
+	} else if need.queue {
 		log.Warn("RETRY_QUEUE_URL not set: work that fails against AWS or GitLab is answered with 503")
 	}
 	log.Info("pipegate ready", "services", len(routes.Services), "gitlab_url", gitlabURL,
-		"region", awsCfg.Region, "store", storeKind(getenv), "retry_queue", getenv("RETRY_QUEUE_URL") != "")
+		"region", awsCfg.Region, "store", storeKind(getenv), "retry_queue", a.Queue != nil)
 	return a, nil
 }
 

@@ -98,7 +98,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 			return st, fmt.Errorf("look up start of %s: %w", s.Pipeline, err)
 		}
 		if found {
-			return st, nil
+			return st, a.recordExecution(ctx, st)
 		}
 	}
 	cctx, cancel := a.call(ctx)
@@ -122,13 +122,28 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		Project:     projectRef(p),
 		CommitSHA:   p.CommitSHA,
 		Ref:         p.RefName(),
+		StartedAt:   a.now(),
 	})
 	if err != nil {
 		// The pipeline runs; a retry starts it again with the same request token,
 		// which CodePipeline answers with this same execution.
 		return store.Start{}, fmt.Errorf("record start of %s: %w", s.Pipeline, err)
 	}
-	return st, nil
+	return st, a.recordExecution(ctx, st)
+}
+
+// recordExecution lets the pipeline-events function know the commit, project and
+// ref of an execution pipegate started without asking CodePipeline. Recording it
+// again is harmless.
+func (a *App) recordExecution(ctx context.Context, st store.Start) error {
+	_, err := a.Store.PutExecution(ctx, store.Execution{
+		Pipeline: st.Pipeline, ID: st.ExecutionID, Project: st.Project,
+		CommitSHA: st.CommitSHA, Ref: st.Ref, StartedAt: st.StartedAt,
+	})
+	if err != nil {
+		return fmt.Errorf("record execution %s of %s: %w", st.ExecutionID, st.Pipeline, err)
+	}
+	return nil
 }
 
 // postPending tells GitLab the pipeline is on its way.

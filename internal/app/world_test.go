@@ -63,6 +63,7 @@ type world struct {
 	store app.Store
 	app   *app.App
 	logs  *testenv.Buffer
+	clock testClock // see withClock
 }
 
 type option func(*world)

@@ -1,0 +1,300 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// EventAnswer is what handling one EventBridge event did. Lambda keeps it as the
+// invocation's result; the log has the same in its decision lines.
+type EventAnswer struct {
+	// Result is "posted", "unchanged", "ignored" or "reconciled".
+	Result   string `json:"result"`
+	Reason   string `json:"reason,omitempty"`
+	Pipeline string `json:"pipeline,omitempty"`
+	Status   string `json:"status,omitempty"` // the commit status's name
+	State    string `json:"state,omitempty"`  // the GitLab state it shows
+	Commit   string `json:"commit,omitempty"`
+	// Repaired counts the statuses a reconciler run posted.
+	Repaired int `json:"repaired,omitempty"`
+}
+
+// statusWriteAttempts bounds the read-decide-write loop on one status record: each
+// conflict means another event for the same status was written in between, which
+// settles quickly.
+const statusWriteAttempts = 5
+
+// PipelineEvent handles one event of the EventBridge rule (functions/pipeline-events):
+// a CodePipeline state change becomes a commit status, a Scheduled Event runs the
+// reconciler. Events it cannot use are answered without error: Lambda would only
+// retry them. An error means AWS, GitLab or the store failed and a retry can help.
+func (a *App) PipelineEvent(ctx context.Context, raw json.RawMessage) (EventAnswer, error) {
+	var env events.CloudWatchEvent
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return a.ignore(EventAnswer{}, "not an EventBridge event: "+err.Error()), nil
+	}
+	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+		return a.Reconcile(ctx)
+	}
+	ev, ok, err := progress.FromEventBridge(env)
+	if err != nil {
+		return a.ignore(EventAnswer{}, err.Error()), nil
+	}
+	if !ok {
+		return a.ignore(EventAnswer{}, fmt.Sprintf("not a CodePipeline state change (source %q, detail-type %q)", env.Source, env.DetailType)), nil
+	}
+	return a.stateChange(ctx, ev)
+}
+
+func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, error) {
+	ans := EventAnswer{Pipeline: ev.Pipeline}
+	svc, ok := a.Routes.Service(ev.Pipeline)
+	if !ok {
+		return a.ignore(ans, "no service names this pipeline"), nil
+	}
+	switch {
+	case ev.Level == progress.ActionLevel:
+		return a.ignore(ans, "action events set no status"), nil
+	case ev.Level == progress.StageLevel && ev.Stage == "":
+		return a.ignore(ans, "stage event names no stage"), nil
+	}
+	if _, ok := progress.GitLabState(ev.State); !ok {
+		return a.ignore(ans, "state "+ev.State+" has no GitLab counterpart"), nil
+	}
+	// The execution's start orders it against others on the same commit: the event
+	// says it when it carries start-time, else the event's own time stands for it.
+	seen := ev.Started
+	if seen.IsZero() {
+		seen = ev.Time
+	}
+	ex, err := a.execution(ctx, svc, ev.ExecutionID, seen)
+	if errors.Is(err, codepipeline.ErrNotFound) {
+		return a.ignore(ans, err.Error()), nil
+	}
+	if err != nil {
+		return ans, err
+	}
+	return a.apply(ctx, svc, ex, ev.Stage, progress.Update{
+		ExecutionID:    ev.ExecutionID,
+		ExecutionStart: ex.StartedAt,
+		State:          ev.State,
+		At:             ev.Time,
+	})
+}
+
+// ignore logs an event pipegate has no use for.
+func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
+	ans.Result, ans.Reason = "ignored", reason
+	a.Log.Info("event ignored", "pipeline", ans.Pipeline, "reason", reason)
+	return ans
+}
+
+// execution finds the commit an execution runs: from the store when pipegate
+// started it or has looked it up before, else from CodePipeline (an execution
+// started in the console, by a retry, or by another tool), which is then kept.
+// seen is when the caller saw the execution; it stands for the start time until a
+// better one is known.
+func (a *App) execution(ctx context.Context, svc routing.Service, id string, seen time.Time) (store.Execution, error) {
+	ex, found, err := a.Store.GetExecution(ctx, svc.Pipeline, id)
+	if err != nil {
+		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
+	}
+	if found && ex.CommitSHA != "" {
+		if ex.StartedAt.IsZero() || (!seen.IsZero() && seen.Before(ex.StartedAt)) {
+			// Events come out of order: the earliest seen is the best guess of the start.
+			ex.StartedAt = seen
+			if ex, err = a.Store.PutExecution(ctx, ex); err != nil {
+				return ex, fmt.Errorf("record start of execution %s of %s: %w", id, svc.Pipeline, err)
+			}
+		}
+		return ex, nil
+	}
+	cctx, cancel := a.call(ctx)
+	got, err := a.Pipelines.Execution(cctx, svc.Pipeline, id)
+	cancel()
+	if err != nil {
+		return ex, err
+	}
+	if got.CommitSHA == "" {
+		// The source action has not produced its revision yet; Lambda retries the
+		// event in a minute or two, by when it has.
+		return ex, fmt.Errorf("execution %s of %s has no source revision yet", id, svc.Pipeline)
+	}
+	ex, err = a.Store.PutExecution(ctx, store.Execution{
+		Pipeline: svc.Pipeline, ID: id, Project: svc.Project, CommitSHA: got.CommitSHA, StartedAt: seen,
+	})
+	if err != nil {
+		return ex, fmt.Errorf("record execution %s of %s: %w", id, svc.Pipeline, err)
+	}
+	a.Log.Info("execution looked up", "pipeline", svc.Pipeline, "execution_id", id, "commit", ex.CommitSHA)
+	return ex, nil
+}
+
+// apply decides what one update means for the status of stage ("" for the
+// pipeline's own) on the execution's commit, records the decision, and posts it.
+//
+// The record is written before GitLab is told, with a conditional write on its
+// version, so of two events racing for one status only the newer is ever posted
+// last: see post.
+func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution, stage string, u progress.Update) (EventAnswer, error) {
+	key := store.StatusKey{Project: svc.Project, CommitSHA: ex.CommitSHA, Name: progress.StatusName(svc.Pipeline, stage)}
+	ans := EventAnswer{Pipeline: svc.Pipeline, Status: key.Name, Commit: key.CommitSHA}
+	for range statusWriteAttempts {
+		cur, _, err := a.Store.GetStatus(ctx, key)
+		if err != nil {
+			return ans, fmt.Errorf("read status %s of %s: %w", key.Name, key.CommitSHA, err)
+		}
+		next, changed, why := progress.Next(toProgress(cur), u)
+		if !changed {
+			if cur.Version > 0 && !cur.Posted {
+				// Written but never posted (GitLab failed, or that invocation died).
+				return a.post(ctx, svc, cur, ans)
+			}
+			ans.Result, ans.Reason, ans.State = "unchanged", why, glState(cur.State)
+			a.Log.Info("status unchanged", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
+				"execution_id", u.ExecutionID, "event_state", u.State, "kept_state", cur.State, "reason", why)
+			return ans, nil
+		}
+		rec := fromProgress(key, next, cur.Version)
+		rec.Ref = ex.Ref
+		if rec.Ref == "" && cur.ExecutionID == rec.ExecutionID {
+			rec.Ref = cur.Ref
+		}
+		subject := stage
+		if subject == "" {
+			subject = svc.Pipeline
+		}
+		rec.Description = progress.Describe(subject, next, a.failure(ctx, svc.Pipeline, next, stage))
+		stored, err := a.Store.PutStatus(ctx, rec)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return ans, fmt.Errorf("record status %s of %s: %w", key.Name, key.CommitSHA, err)
+		}
+		a.Log.Info("status decided", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
+			"execution_id", rec.ExecutionID, "state", rec.State, "reason", why)
+		return a.post(ctx, svc, stored, ans)
+	}
+	return ans, fmt.Errorf("record status %s of %s: still contended after %d attempts", key.Name, key.CommitSHA, statusWriteAttempts)
+}
+
+// failure asks CodePipeline why a failed execution or stage failed, for the
+// status's description. It is best effort: the status matters more than its words.
+func (a *App) failure(ctx context.Context, pipeline string, s progress.Status, stage string) string {
+	if gl, _ := progress.GitLabState(s.State); gl != "failed" {
+		return ""
+	}
+	cctx, cancel := a.call(ctx)
+	defer cancel()
+	stages, err := a.Pipelines.State(cctx, pipeline)
+	if err != nil {
+		a.Log.Warn("failure summary unavailable", "pipeline", pipeline, "execution_id", s.ExecutionID, "error", err.Error())
+		return ""
+	}
+	return codepipeline.FailureSummary(stages, s.ExecutionID, stage)
+}
+
+// post tells GitLab what rec says, then marks rec posted with a write conditional
+// on its version. When that write loses to a different decision, the two may have
+// reached GitLab in either order; so the newer one is posted again, until a post
+// is followed by a successful mark or by the same decision marked by someone else.
+// A repeated state is harmless: GitLab answers it with "Cannot transition status".
+func (a *App) post(ctx context.Context, svc routing.Service, rec store.Status, ans EventAnswer) (EventAnswer, error) {
+	posted := false
+	for range statusWriteAttempts {
+		if posted {
+			if err := a.markPosted(ctx, rec); !errors.Is(err, store.ErrConflict) {
+				return ans, err
+			}
+			cur, _, err := a.Store.GetStatus(ctx, rec.Key)
+			if err != nil {
+				return ans, fmt.Errorf("read status %s of %s: %w", rec.Key.Name, rec.Key.CommitSHA, err)
+			}
+			if sameDecision(cur, rec) {
+				if cur.Posted {
+					return ans, nil
+				}
+				rec = cur // a rewrite of the same decision: GitLab has it, mark again
+				continue
+			}
+			rec = cur
+		}
+		state := glState(rec.State)
+		cctx, cancel := a.call(ctx)
+		err := a.GitLab.SetStatus(cctx, rec.Key.Project, rec.Key.CommitSHA, gitlab.Status{
+			State:       state,
+			Name:        rec.Key.Name,
+			Ref:         rec.Ref,
+			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, rec.ExecutionID),
+			Description: rec.Description,
+		})
+		cancel()
+		if err != nil {
+			// The record stays unposted: Lambda's retry of this event, a later event or
+			// the reconciler posts it.
+			return ans, fmt.Errorf("post status %s of %s: %w", rec.Key.Name, rec.Key.CommitSHA, err)
+		}
+		a.Log.Info("status posted", "pipeline", svc.Pipeline, "status", rec.Key.Name, "commit", rec.Key.CommitSHA,
+			"execution_id", rec.ExecutionID, "state", state, "description", rec.Description)
+		ans.Result, ans.State, ans.Reason = "posted", state, ""
+		posted = true
+	}
+	return ans, fmt.Errorf("post status %s of %s: still contended after %d attempts", rec.Key.Name, rec.Key.CommitSHA, statusWriteAttempts)
+}
+
+// markPosted records that GitLab has rec. Only ErrConflict matters to the caller:
+// any other failure leaves a record that the next event or the reconciler posts
+// again, harmlessly.
+func (a *App) markPosted(ctx context.Context, rec store.Status) error {
+	rec.Posted = true
+	_, err := a.Store.PutStatus(ctx, rec)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		a.Log.Warn("status posted but not recorded", "status", rec.Key.Name, "commit", rec.Key.CommitSHA, "error", err.Error())
+		return nil
+	}
+	return err
+}
+
+// sameDecision reports whether two records say the same thing to GitLab.
+func sameDecision(a, b store.Status) bool {
+	return a.ExecutionID == b.ExecutionID && a.State == b.State && a.At.Equal(b.At)
+}
+
+func glState(cpState string) string {
+	s, _ := progress.GitLabState(cpState)
+	return s
+}
+
+func toProgress(s store.Status) progress.Status {
+	return progress.Status{
+		ExecutionID:    s.ExecutionID,
+		ExecutionStart: s.ExecutionStart,
+		State:          s.State,
+		At:             s.At,
+		Began:          s.Began,
+	}
+}
+
+func fromProgress(key store.StatusKey, s progress.Status, version int64) store.Status {
+	return store.Status{
+		Key:            key,
+		ExecutionID:    s.ExecutionID,
+		ExecutionStart: s.ExecutionStart,
+		State:          s.State,
+		At:             s.At,
+		Began:          s.Began,
+		Version:        version,
+	}
+}

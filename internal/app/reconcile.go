@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// What the reconciler looks at. EventBridge documents CodePipeline events as best
+// effort, so a lost event must not leave a status at "running" for ever; the
+// reconciler runs every few minutes (template.yaml), so a day of history is far
+// more than it ever needs, and ten executions per pipeline cover every execution
+// that can still be moving.
+const (
+	ReconcileDepth  = 10
+	ReconcileWindow = 24 * time.Hour
+)
+
+// Reconcile compares what CodePipeline reports of the configured pipelines' recent
+// executions with the statuses pipegate last posted, and posts what lost events
+// left behind. It feeds what it reads through the same decision as the events, so
+// it never overrides a newer state, and it costs two CodePipeline calls and a few
+// store reads per pipeline when nothing changed.
+func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
+	ans := EventAnswer{Result: "reconciled"}
+	var errs []error
+	for _, svc := range a.Routes.Services {
+		n, err := a.reconcile(ctx, svc)
+		ans.Repaired += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reconcile %s: %w", svc.Pipeline, err))
+		}
+	}
+	a.Log.Info("reconciled", "pipelines", len(a.Routes.Services), "repaired", ans.Repaired, "failures", len(errs))
+	return ans, errors.Join(errs...)
+}
+
+func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int, err error) {
+	cctx, cancel := a.call(ctx)
+	recent, err := a.Pipelines.Recent(cctx, svc.Pipeline, ReconcileDepth)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	horizon := a.now().Add(-ReconcileWindow)
+	known := make(map[string]store.Execution, len(recent))
+	var errs []error
+	count := func(ans EventAnswer, err error) {
+		if err != nil {
+			errs = append(errs, err)
+		} else if ans.Result == "posted" {
+			repaired++
+		}
+	}
+	for _, s := range recent {
+		if s.LastUpdate.Before(horizon) || s.CommitSHA == "" {
+			continue
+		}
+		ex, err := a.recentExecution(ctx, svc, s.ID, s.CommitSHA, s.StartTime)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		known[s.ID] = ex
+		count(a.apply(ctx, svc, ex, "", progress.Update{
+			ExecutionID: s.ID, ExecutionStart: ex.StartedAt, State: s.Status, At: s.LastUpdate,
+		}))
+	}
+	if len(known) == 0 {
+		return repaired, errors.Join(errs...)
+	}
+	cctx, cancel = a.call(ctx)
+	stages, err := a.Pipelines.State(cctx, svc.Pipeline)
+	cancel()
+	if err != nil {
+		return repaired, errors.Join(append(errs, err)...)
+	}
+	for _, st := range stages {
+		ex, ok := known[st.ExecutionID]
+		if !ok || st.Status == "" || st.Updated.IsZero() {
+			continue
+		}
+		count(a.apply(ctx, svc, ex, st.Name, progress.Update{
+			ExecutionID: st.ExecutionID, ExecutionStart: ex.StartedAt, State: st.Status, At: st.Updated,
+		}))
+	}
+	return repaired, errors.Join(errs...)
+}
+
+// recentExecution is execution for the reconciler, which already has the commit
+// and the exact start time from ListPipelineExecutions.
+func (a *App) recentExecution(ctx context.Context, svc routing.Service, id, sha string, started time.Time) (store.Execution, error) {
+	ex, found, err := a.Store.GetExecution(ctx, svc.Pipeline, id)
+	if err != nil {
+		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
+	}
+	if found && ex.CommitSHA != "" && !ex.StartedAt.IsZero() && !started.Before(ex.StartedAt) {
+		return ex, nil
+	}
+	ex, err = a.Store.PutExecution(ctx, store.Execution{
+		Pipeline: svc.Pipeline, ID: id, Project: svc.Project, CommitSHA: sha, StartedAt: started,
+	})
+	if err != nil {
+		return ex, fmt.Errorf("record execution %s of %s: %w", id, svc.Pipeline, err)
+	}
+	return ex, nil
+}
