@@ -35,7 +35,8 @@ const (
 
 	// gitlabTimeout is how long GitLab waits for a delivery, in seconds.
 	gitlabTimeout = 10
-	// maxPipelines is the number of list positions StartPipelinePolicy grants.
+	// maxPipelines is the number of list positions StartPipelinePolicy and
+	// ReadPipelinesPolicy grant.
 	maxPipelines = 20
 
 	// badTokenEvent is the one event that must carry a wrong X-Gitlab-Token.
@@ -52,19 +53,25 @@ type function struct {
 }
 
 func functions() []function {
+	// PIPEGATE_CONFIG is read too, but left undeclared: unset means the routing
+	// file bundled into the binary.
 	common := map[string]string{
 		"GITLAB_URL":             "https://gitlab.com",
 		"GITLAB_TOKEN":           "",
 		"GITLAB_TOKEN_SECRET_ID": "{Ref:GitLabTokenSecret}",
-		"WEBHOOK_SECRET":         "",
 		"TABLE_NAME":             "{Ref:Table}",
+		"LOG_LEVEL":              "info",
+		"AWS_XRAY_SDK_DISABLED":  "false",
 	}
 	webhook := maps.Clone(common)
+	webhook["WEBHOOK_SECRET"] = ""
 	webhook["WEBHOOK_SECRET_ID"] = "{Ref:WebhookSecret}"
 	webhook["RETRY_QUEUE_URL"] = "{Ref:RetryQueue}"
 	return []function{
 		{name: webhookFunction, codeURI: "functions/webhook", env: webhook},
 		{name: retryFunction, codeURI: "functions/retry", env: common},
+		// No webhook secret and no retry queue: Lambda retries its invocations.
+		{name: pipelineEventsFunction, codeURI: "functions/pipeline-events", env: maps.Clone(common)},
 	}
 }
 
@@ -77,15 +84,25 @@ func wantGrants(fn string, pipelines []string) map[string][]string {
 	}
 	table := []string{"{GetAtt:Table.Arn}"}
 	want := map[string][]string{
-		"codepipeline:startpipelineexecution": arns,
-		"dynamodb:getitem":                    table,
-		"dynamodb:putitem":                    table,
-		"dynamodb:updateitem":                 table,
-		"secretsmanager:getsecretvalue":       {"{Ref:GitLabTokenSecret}"},
+		"dynamodb:getitem":              table,
+		"dynamodb:putitem":              table,
+		"dynamodb:updateitem":           table,
+		"secretsmanager:getsecretvalue": {"{Ref:GitLabTokenSecret}"},
 	}
-	if fn == webhookFunction {
+	switch fn {
+	case webhookFunction:
+		want["codepipeline:startpipelineexecution"] = arns
 		want["secretsmanager:getsecretvalue"] = append(want["secretsmanager:getsecretvalue"], "{Ref:WebhookSecret}")
 		want["sqs:sendmessage"] = []string{"{GetAtt:RetryQueue.Arn}"}
+	case retryFunction:
+		want["codepipeline:startpipelineexecution"] = arns
+	case pipelineEventsFunction:
+		// The commit of an execution, the reconciler's recent executions and stage
+		// states. sqs:SendMessage to its dead-letter queue is not listed: SAM adds
+		// it to the role for the EventInvokeConfig OnFailure destination.
+		want["codepipeline:getpipelineexecution"] = arns
+		want["codepipeline:listpipelineexecutions"] = arns
+		want["codepipeline:getpipelinestate"] = arns
 	}
 	return want
 }
@@ -138,6 +155,7 @@ type checker struct {
 	raw      map[string]any           // the same template with its references kept
 	ev       *evaluator               // parameters at their defaults
 	route    string                   // "POST /webhook", as the template routes it
+	pattern  any                      // the StateChanges rule's Pattern, parameters at their defaults
 	secret   string                   // WEBHOOK_SECRET that env.json gives WebhookFunction
 	problems []string
 }
@@ -175,11 +193,13 @@ func (c *checker) run() {
 	c.checkFunctions()
 	c.checkWebhookRoute()
 	c.checkRetryEvent()
+	c.checkPipelineEventsFunction()
 	c.checkQueues()
 	c.checkTable()
 	c.checkSecrets()
 	c.checkEnvironment()
 	c.checkPermissions()
+	c.checkLogGroups()
 	c.checkOutputs()
 	c.checkLocalEnv()
 	c.checkEvents()
@@ -465,6 +485,11 @@ func (c *checker) envValue(fn, name string) (any, error) {
 func (c *checker) checkEnvironment() {
 	for _, spec := range functions() {
 		declared := c.envKeys(spec.name)
+		for _, name := range slices.Sorted(maps.Keys(declared)) {
+			if _, ok := spec.env[name]; !ok {
+				c.errorf("%s declares %s, which its code does not read", spec.name, name)
+			}
+		}
 		for _, name := range slices.Sorted(maps.Keys(spec.env)) {
 			if !declared[name] {
 				c.errorf("%s: environment variable %s is not declared", spec.name, name)
@@ -561,10 +586,10 @@ func statement(fn string, s any, ev *evaluator, got grant) []string {
 }
 
 // compare reports the differences between what a function may do and what it
-// needs; only, when set, limits the comparison to one action.
+// needs; only, when set, limits the comparison to the actions it prefixes.
 func (c *checker) compare(fn string, got grant, want map[string][]string, only string) {
 	for _, a := range slices.Sorted(maps.Keys(want)) {
-		if only != "" && a != only {
+		if !strings.HasPrefix(a, only) {
 			continue
 		}
 		for _, r := range want[a] {
@@ -574,7 +599,7 @@ func (c *checker) compare(fn string, got grant, want map[string][]string, only s
 		}
 	}
 	for _, a := range slices.Sorted(maps.Keys(got)) {
-		if only != "" && a != only {
+		if !strings.HasPrefix(a, only) {
 			continue
 		}
 		if want[a] == nil {
@@ -633,8 +658,9 @@ func (c *checker) policyRefs(fn string) []string {
 }
 
 // checkPipelineNames checks that the pipelines the routing file starts are
-// granted, and that the StartPipelinePolicy expression grants exactly the
-// configured pipelines for every list PipelineNames' pattern accepts.
+// granted, and that the StartPipelinePolicy and ReadPipelinesPolicy expressions
+// grant, and the StateChanges rule matches, exactly the configured pipelines for
+// every list PipelineNames' pattern accepts.
 func (c *checker) checkPipelineNames(defaults []string) {
 	var routing struct {
 		Services []struct {
@@ -685,11 +711,12 @@ func (c *checker) checkPipelineNames(defaults []string) {
 			if len(problems) > 0 {
 				continue // reported with the defaults
 			}
-			c.compare(spec.name+" (PipelineNames="+value+")", got, wantGrants(spec.name, lists[label]), "codepipeline:startpipelineexecution")
+			c.compare(spec.name+" (PipelineNames="+value+")", got, wantGrants(spec.name, lists[label]), "codepipeline:")
 		}
+		c.checkRulePattern(ev, lists[label], " (PipelineNames="+value+")")
 	}
 	if tooMany := strings.Join(many(maxPipelines+1), ","); re.MatchString(tooMany) {
-		c.errorf("PipelineNames: AllowedPattern accepts %d names, but StartPipelinePolicy grants only %d list positions", maxPipelines+1, maxPipelines)
+		c.errorf("PipelineNames: AllowedPattern accepts %d names, but StartPipelinePolicy and ReadPipelinesPolicy grant only %d list positions", maxPipelines+1, maxPipelines)
 	}
 }
 
@@ -699,7 +726,9 @@ func (c *checker) checkOutputs() {
 		"WebhookSecretArn":   "{Ref:WebhookSecret}",
 		"RetryQueueUrl":      "{Ref:RetryQueue}",
 		"DeadLetterQueueUrl": "{Ref:RetryDeadLetterQueue}",
-		"TableName":          "{Ref:Table}",
+		// Where to look when statuses stop moving.
+		"PipelineEventsDeadLetterQueueUrl": "{Ref:" + pipelineEventsDLQ + "}",
+		"TableName":                        "{Ref:Table}",
 	}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		got, err := c.ev.eval(lookup(c.raw, "Outputs", name, "Value"))
@@ -727,6 +756,11 @@ func (c *checker) checkLocalEnv() {
 			if !declared[name] {
 				c.errorf("events/env.json sets %s on %s, which the template does not declare there, so sam local ignores it", name, fn)
 			}
+		}
+	}
+	for _, spec := range functions() {
+		if env[spec.name] == nil {
+			c.errorf("events/env.json has no entry for %s: sam local invoke would run it with the template's references and no GitLab token", spec.name)
 		}
 	}
 	if c.secret = env[webhookFunction]["WEBHOOK_SECRET"]; c.secret == "" {
@@ -799,10 +833,14 @@ func (c *checker) checkEvents() {
 			c.errorf("events/%s is missing", name)
 		}
 	}
+	c.checkPipelineEvents()
 	if c.route == "" {
 		return // reported by checkWebhookRoute; there is nothing to compare the events with
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.in.events)) {
+		if isEventBridge(c.in.events[name]) {
+			continue // PipelineEventsFunction's, checked by checkPipelineEvents
+		}
 		var req events.APIGatewayV2HTTPRequest
 		dec := json.NewDecoder(bytes.NewReader(c.in.events[name]))
 		dec.DisallowUnknownFields()
@@ -888,6 +926,52 @@ func TestChecksCatch(t *testing.T) {
 			return strings.Join(slices.Delete(lines, i, i+1), "")
 		}
 	}
+	// dropLineAfter removes the first line containing containing after the
+	// first line containing anchor.
+	dropLineAfter := func(anchor, containing string) func(string) string {
+		return func(s string) string {
+			lines := strings.SplitAfter(s, "\n")
+			i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, anchor) })
+			if i < 0 {
+				t.Fatalf("no line contains %q", anchor)
+			}
+			j := slices.IndexFunc(lines[i:], func(l string) bool { return strings.Contains(l, containing) })
+			if j < 0 {
+				t.Fatalf("no line after %q contains %q", anchor, containing)
+			}
+			return strings.Join(slices.Delete(lines, i+j, i+j+1), "")
+		}
+	}
+	// cut removes the lines from the first one containing from through the next
+	// one containing to.
+	cut := func(from, to string) func(string) string {
+		return func(s string) string {
+			lines := strings.SplitAfter(s, "\n")
+			i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, from) })
+			if i < 0 {
+				t.Fatalf("no line contains %q", from)
+			}
+			j := slices.IndexFunc(lines[i:], func(l string) bool { return strings.Contains(l, to) })
+			if j < 0 {
+				t.Fatalf("no line after %q contains %q", from, to)
+			}
+			return strings.Join(slices.Delete(lines, i, i+j+1), "")
+		}
+	}
+	dropEnv := func(fn string) func(string) string {
+		return func(s string) string {
+			var env map[string]any
+			if err := json.Unmarshal([]byte(s), &env); err != nil || env[fn] == nil {
+				t.Fatalf("events/env.json has no entry %s to drop: %v", fn, err)
+			}
+			delete(env, fn)
+			out, err := json.Marshal(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}
+	}
 	tests := []struct {
 		name     string
 		template func(string) string
@@ -928,13 +1012,55 @@ func TestChecksCatch(t *testing.T) {
 		{name: "function in a Split delimiter", template: replace(`!Split [",", !Sub [`, `!Split [!Sub ",", !Sub [`), want: "literal"},
 		{name: "output", template: replace("/webhook\n  WebhookSecretArn", "/hook\n  WebhookSecretArn"), want: "WebhookUrl"},
 		{name: "secret value in the template", template: replace("      GenerateSecretString:\n        PasswordLength: 48\n        ExcludePunctuation: true\n\n  GitLabTokenSecret", "      SecretString: hunter2\n\n  GitLabTokenSecret"), want: "SecretString"},
-		{name: "env.json names a missing function", env: replace(`"RetryFunction": {`, `"PipelineEventsFunction": {}, "RetryFunction": {`), want: "PipelineEventsFunction"},
+		{name: "env.json names a missing function", env: replace(`"RetryFunction": {`, `"NoSuchFunction": {}, "RetryFunction": {`), want: "NoSuchFunction"},
 		{name: "good event with a wrong token", event: "push.json", edit: replace(`"x-gitlab-token": "pipegate-local-secret"`, `"x-gitlab-token": "other"`), want: "push.json"},
 		{name: "bad event with the right token", event: badTokenEvent, edit: replace(`"x-gitlab-token": "not-the-webhook-secret"`, `"x-gitlab-token": "pipegate-local-secret"`), want: badTokenEvent},
 		{name: "not an HTTP API event", event: "push.json", edit: replace(`"rawPath"`, `"path"`), want: "unknown field"},
 		{name: "header not lower case", event: "push.json", edit: replace(`"x-gitlab-event"`, `"X-Gitlab-Event"`), want: "lower case"},
 		{name: "event header names another event", event: "tag-push.json", edit: replace(`"Tag Push Hook"`, `"Push Hook"`), want: "tag-push.json"},
 		{name: "annotated tag flattened", event: "tag-push.json", edit: replace(`checkout_sha\":\"9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c`, `checkout_sha\":\"f3a6d9c2e5b8a1f4d7c0e3b6a9f2d5c8e1b4a7d0`), want: "annotated"},
+
+		// PipelineEventsFunction.
+		{name: "pipeline events code in the wrong place", template: replace("CodeUri: functions/pipeline-events", "CodeUri: functions/pipeline_events"), want: "CodeUri"},
+		{name: "rule without action events", template: dropLine("- CodePipeline Action Execution State Change"), want: "detail-type"},
+		{name: "rule on another source", template: replace("- aws.codepipeline\n", "- aws.codebuild\n"), want: "source"},
+		{name: "pattern pipelines not from PipelineNames", template: replace(`pipeline: !Split [",", !Ref PipelineNames]`, `pipeline: [core-pipeline]`), want: "detail.pipeline [core-pipeline]"},
+		{name: "pattern pipelines written out", template: replace(`pipeline: !Split [",", !Ref PipelineNames]`, `pipeline: [api-gateway-pipeline, auth-pipeline, core-pipeline, files-pipeline]`), want: "(PipelineNames=service01-pipeline,"},
+		{name: "pattern filters on state", template: replace(`pipeline: !Split [",", !Ref PipelineNames]`+"\n", `pipeline: !Split [",", !Ref PipelineNames]`+"\n                state: [SUCCEEDED, FAILED]\n"), want: "pipeline only"},
+		{name: "rule reshapes the event", template: replace("          Type: EventBridgeRule\n          Properties:\n", "          Type: EventBridgeRule\n          Properties:\n            InputPath: $.detail\n"), want: "InputPath"},
+		{name: "missing schedule", template: cut("        Reconcile:", "Schedule: rate(5 minutes)"), want: "no Schedule event"},
+		{name: "schedule too slow", template: replace("Schedule: rate(5 minutes)", "Schedule: rate(1 hour)"), want: "rate(5 minutes)"},
+		{name: "schedule disabled", template: replace("            Schedule: rate(5 minutes)\n", "            Schedule: rate(5 minutes)\n            Enabled: false\n"), want: "disabled"},
+		{name: "missing GetPipelineExecution grant", template: dropLine("- codepipeline:GetPipelineExecution"), want: "PipelineEventsFunction cannot call codepipeline:getpipelineexecution"},
+		{name: "pipeline events may start pipelines", template: replace("        - !Ref ReadPipelinesPolicy\n", "        - !Ref ReadPipelinesPolicy\n        - !Ref StartPipelinePolicy\n"), want: "PipelineEventsFunction may call codepipeline:startpipelineexecution"},
+		{name: "pipeline events may delete items", template: replace("                - dynamodb:UpdateItem\n              Resource: !GetAtt Table.Arn\n            # The GitLab token only", "                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n              Resource: !GetAtt Table.Arn\n            # The GitLab token only"), want: "PipelineEventsFunction may call dynamodb:deleteitem"},
+		{name: "webhook secret granted to pipeline events", template: replace("delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Ref GitLabTokenSecret\n", "delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource:\n                - !Ref GitLabTokenSecret\n                - !Ref WebhookSecret\n"), want: "PipelineEventsFunction may call secretsmanager:getsecretvalue on {Ref:WebhookSecret}"},
+		{name: "a read list position lost", template: dropLineAfter("ReadPipelinesPolicy:", "!Select [0,"), want: "cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:service01-pipeline"},
+		{name: "webhook secret in the pipeline events env", template: replace("      Timeout: 30\n", "      Timeout: 30\n      Environment:\n        Variables:\n          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n"), want: "PipelineEventsFunction declares WEBHOOK_SECRET_ID"},
+		{name: "webhook secret back in the globals", template: replace("        GITLAB_TOKEN: \"\"\n", "        GITLAB_TOKEN: \"\"\n        WEBHOOK_SECRET: \"\"\n"), want: "RetryFunction declares WEBHOOK_SECRET"},
+		{name: "missing on-failure destination", template: cut("        DestinationConfig:", "Destination: !GetAtt PipelineEventsDeadLetterQueue.Arn"), want: "OnFailure"},
+		{name: "on-failure to the retry dead-letter queue", template: replace("Destination: !GetAtt PipelineEventsDeadLetterQueue.Arn", "Destination: !GetAtt RetryDeadLetterQueue.Arn"), want: "Destination {GetAtt:RetryDeadLetterQueue.Arn}"},
+		{name: "no invoke config", template: cut("      EventInvokeConfig:", "Destination: !GetAtt PipelineEventsDeadLetterQueue.Arn"), want: "no EventInvokeConfig"},
+		{name: "no retries", template: replace("MaximumRetryAttempts: 2", "MaximumRetryAttempts: 0"), want: "MaximumRetryAttempts"},
+		{name: "event age beyond Lambda's", template: replace("MaximumEventAgeInSeconds: 3600", "MaximumEventAgeInSeconds: 86400"), want: "MaximumEventAgeInSeconds"},
+		{name: "dead-letter queue keeps 4 days", template: replace("take no FIFO queue.\n      MessageRetentionPeriod: 1209600", "take no FIFO queue.\n      MessageRetentionPeriod: 345600"), want: "PipelineEventsDeadLetterQueue: MessageRetentionPeriod"},
+		{name: "dead-letter queue unencrypted", template: replace("take no FIFO queue.\n      MessageRetentionPeriod: 1209600 # 14 days, the most SQS allows\n      SqsManagedSseEnabled: true\n", "take no FIFO queue.\n      MessageRetentionPeriod: 1209600 # 14 days, the most SQS allows\n"), want: "PipelineEventsDeadLetterQueue: SqsManagedSseEnabled"},
+		{name: "dead-letter queue output", template: dropLine("Value: !Ref PipelineEventsDeadLetterQueue"), want: "PipelineEventsDeadLetterQueueUrl"},
+		{name: "log group missing", template: cut("  PipelineEventsLogGroup:", "RetentionInDays: 30"), want: "/aws/lambda/${PipelineEventsFunction}"},
+		{name: "env.json without pipeline events", env: dropEnv(pipelineEventsFunction), want: "no entry for PipelineEventsFunction"},
+		{name: "event of an unrouted pipeline", event: "pipeline-started.json", edit: replace(`"pipeline": "core-pipeline"`, `"pipeline": "billing-pipeline"`), want: "pipeline-started.json: the StateChanges rule's pattern does not match it"},
+		{name: "event of another execution", event: "pipeline-succeeded.json", edit: replace(`"execution-id": "00000001-0000-4000-800c-000000000001"`, `"execution-id": "00000002-0000-4000-800c-000000000002"`), want: "pipeline-succeeded.json: pipeline"},
+		{name: "event from another region", event: "stage-build-succeeded.json", edit: replace(`"region": "eu-west-1"`, `"region": "us-east-1"`), want: "stage-build-succeeded.json: version"},
+		{name: "stage event without its stage", event: "stage-build-succeeded.json", edit: replace(`"stage": "Build",`, ``), want: `stage "" action ""`},
+		{name: "approval of another action", event: "action-approval-started.json", edit: replace(`"action": "ApproveProduction"`, `"action": "ApproveStaging"`), want: `want "Production" "ApproveProduction"`},
+		{name: "action type version as a number", event: "action-approval-started.json", edit: replace(`"version": "1"`, `"version": 1`), want: "type.version"},
+		{name: "pipeline version as a string", event: "pipeline-succeeded.json", edit: replace(`"version": 3.0`, `"version": "3"`), want: "detail.version"},
+		{name: "state the level does not have", event: "stage-build-succeeded.json", edit: replace(`"state": "SUCCEEDED"`, `"state": "SUPERSEDED"`), want: "not one CodePipeline sends"},
+		{name: "envelope with a field EventBridge does not send", event: "pipeline-started.json", edit: replace(`"source": "aws.codepipeline",`, `"source": "aws.codepipeline", "detailType": "x",`), want: "not an EventBridge envelope"},
+		{name: "events out of order", event: "pipeline-succeeded.json", edit: replace(`"time": "2025-11-27T11:31:40Z"`, `"time": "2025-11-27T11:10:00Z"`), want: "is not after action-approval-started.json's"},
+		{name: "two events with one id", event: "pipeline-succeeded.json", edit: replace(`"id": "e27b80ff-22a6-46ad-bbf5-ca434dad3de1"`, `"id": "95140aca-b521-4418-8fc5-7427b62f96e5"`), want: "is also"},
+		{name: "scheduled event that looks like a state change", event: "scheduled.json", edit: replace(`"source": "aws.events"`, `"source": "aws.codepipeline"`), want: "scheduled.json: source"},
+		{name: "scheduled event with detail", event: "scheduled.json", edit: replace(`"detail": {}`, `"detail": {"reconcile": true}`), want: "scheduled.json: detail"},
 	}
 	if got := check(in); len(got) != 0 {
 		t.Fatalf("the unbroken inputs have problems: %q", got)
