@@ -1,6 +1,6 @@
 // Package codepipeline is pipegate's thin adapter over the AWS CodePipeline client:
-// start an execution at a commit, look executions and stage states up, and name an
-// execution's console page.
+// start an execution at a commit, look executions and stage states up, answer a
+// manual approval, and name an execution's console page.
 package codepipeline
 
 import (
@@ -142,11 +142,14 @@ func commitIndex(revisionIDs []string) int {
 	return -1
 }
 
-// notFound adds ErrNotFound to errors for an unknown pipeline or execution.
+// notFound adds ErrNotFound to errors for an unknown pipeline, execution, stage
+// or action.
 func notFound(err error) error {
 	var p *types.PipelineNotFoundException
 	var e *types.PipelineExecutionNotFoundException
-	if errors.As(err, &p) || errors.As(err, &e) {
+	var s *types.StageNotFoundException
+	var a *types.ActionNotFoundException
+	if errors.As(err, &p) || errors.As(err, &e) || errors.As(err, &s) || errors.As(err, &a) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err

@@ -37,9 +37,11 @@ type Service struct {
 
 // Production names the approval pipegate gates and the policy it applies.
 type Production struct {
-	Stage          string
-	ApprovalAction string
-	MinApprovals   int
+	Stage            string
+	ApprovalAction   string
+	MinApprovals     int
+	AuthorCanApprove bool   // whether the MR author's own approval counts
+	NoMergeRequest   string // "wait" or "reject": what a commit that has no MR gets
 }
 
 // file mirrors the YAML; pointers tell "unset" from "empty" so defaults merge.
@@ -60,9 +62,26 @@ type rawService struct {
 }
 
 type rawProduction struct {
-	Stage          string `yaml:"stage"`
-	ApprovalAction string `yaml:"approval_action"`
-	MinApprovals   *int   `yaml:"min_approvals"`
+	Stage            string         `yaml:"stage"`
+	ApprovalAction   string         `yaml:"approval_action"`
+	MinApprovals     *int           `yaml:"min_approvals"`
+	AuthorCanApprove *bool          `yaml:"author_can_approve"`
+	NoMergeRequest   noMergeRequest `yaml:"no_merge_request"`
+}
+
+// noMergeRequest is no_merge_request's value. It checks itself while the file is
+// decoded, where the value's own line is known.
+type noMergeRequest string
+
+func (v *noMergeRequest) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: no_merge_request must be wait or reject", n.Line)
+	}
+	if n.Value != "wait" && n.Value != "reject" {
+		return fmt.Errorf("line %d: no_merge_request must be wait or reject, not %q", n.Line, n.Value)
+	}
+	*v = noMergeRequest(n.Value)
+	return nil
 }
 
 // Built-in defaults, the names the shipped pipeline template uses.
@@ -71,6 +90,7 @@ const (
 	defaultStage          = "Production"
 	defaultApprovalAction = "ApproveProduction"
 	defaultMinApprovals   = 1
+	defaultNoMergeRequest = "wait" // never opens the gate: the safe answer
 )
 
 // Parse reads a routing file strictly: unknown fields, missing names, bad globs and
@@ -155,6 +175,7 @@ func merge(d, s rawService) (Service, error) {
 			Stage:          defaultStage,
 			ApprovalAction: defaultApprovalAction,
 			MinApprovals:   defaultMinApprovals,
+			NoMergeRequest: defaultNoMergeRequest,
 		},
 	}
 	for _, p := range []*rawProduction{d.Production, s.Production} {
@@ -166,6 +187,10 @@ func merge(d, s rawService) (Service, error) {
 		if p.MinApprovals != nil {
 			out.Production.MinApprovals = *p.MinApprovals
 		}
+		if p.AuthorCanApprove != nil {
+			out.Production.AuthorCanApprove = *p.AuthorCanApprove
+		}
+		out.Production.NoMergeRequest = first(string(p.NoMergeRequest), out.Production.NoMergeRequest)
 	}
 	switch {
 	case out.Name == "":

@@ -48,8 +48,9 @@ func TestParseBundled(t *testing.T) {
 			SourceAction: "Source",
 			Branches:     []string{"main"},
 			Tags:         []string{"v*"},
-			Production:   routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1},
-			Line:         lineOf(t, data, "- name: "+s.Name),
+			Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
+				AuthorCanApprove: false, NoMergeRequest: "wait"},
+			Line: lineOf(t, data, "- name: "+s.Name),
 		}
 		if !reflect.DeepEqual(s, want) {
 			t.Errorf("service\n got %+v\nwant %+v", s, want)
@@ -78,18 +79,21 @@ func TestParseMerge(t *testing.T) {
 	}
 	// Unset branches stay unset (the project's default branch); an explicit empty tags
 	// list overrides the default's; production merges field by field, and an explicit
-	// min_approvals 0 overrides the default's 2.
+	// min_approvals 0 and no_merge_request wait override the defaults' 2 and reject.
 	want := routing.Service{
 		Name: "docs", Project: "ic/docs", Pipeline: "docs-pipeline", SourceAction: "Source",
-		Tags:       []string{},
-		Production: routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction", MinApprovals: 0},
-		Line:       lineOf(t, data, "- name: docs"),
+		Tags: []string{},
+		Production: routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction", MinApprovals: 0,
+			AuthorCanApprove: true, NoMergeRequest: "wait"},
+		Line: lineOf(t, data, "- name: docs"),
 	}
 	if !reflect.DeepEqual(docs, want) {
 		t.Errorf("docs\n got %+v\nwant %+v", docs, want)
 	}
 	billing, _ := cfg.Service("billing-pipeline")
-	if billing.Production.MinApprovals != 2 || !slices.Equal(billing.Tags, []string{"v*"}) ||
+	wantProd := routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 2,
+		AuthorCanApprove: false, NoMergeRequest: "reject"}
+	if billing.Production != wantProd || !slices.Equal(billing.Tags, []string{"v*"}) ||
 		!slices.Equal(billing.Paths, []string{"services/billing/**", "libs/money/**"}) {
 		t.Errorf("billing %+v", billing)
 	}
@@ -102,11 +106,58 @@ func TestParseWithoutDefaults(t *testing.T) {
 	}
 	want := []routing.Service{{
 		Name: "core", Project: "ic/core", Pipeline: "core-pipeline", SourceAction: "Source",
-		Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1},
-		Line:       2,
+		Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
+			NoMergeRequest: "wait"},
+		Line: 2,
 	}}
 	if !reflect.DeepEqual(cfg.Services, want) {
 		t.Fatalf("services\n got %+v\nwant %+v", cfg.Services, want)
+	}
+}
+
+// TestParseProductionPolicy checks how the gate's policy fields merge: a service's
+// explicit value, false and wait included, beats the defaults'.
+func TestParseProductionPolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		defaults string // the defaults' production block, indented
+		service  string // the service's production block, indented
+		want     routing.Production
+	}{
+		{"built-in", "", "", routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction",
+			MinApprovals: 1, AuthorCanApprove: false, NoMergeRequest: "wait"}},
+		{"from defaults", "    author_can_approve: true\n    no_merge_request: reject\n", "",
+			routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction",
+				MinApprovals: 1, AuthorCanApprove: true, NoMergeRequest: "reject"}},
+		{"service overrides with false and wait", "    author_can_approve: true\n    no_merge_request: reject\n",
+			"      author_can_approve: false\n      no_merge_request: wait\n",
+			routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction",
+				MinApprovals: 1, AuthorCanApprove: false, NoMergeRequest: "wait"}},
+		{"service alone", "", "      min_approvals: 2\n      author_can_approve: true\n      no_merge_request: reject\n",
+			routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction",
+				MinApprovals: 2, AuthorCanApprove: true, NoMergeRequest: "reject"}},
+		{"service sets other fields: defaults' policy stays", "    no_merge_request: reject\n", "      stage: Live\n",
+			routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction",
+				MinApprovals: 1, AuthorCanApprove: false, NoMergeRequest: "reject"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if tt.defaults != "" {
+				b.WriteString("defaults:\n  production:\n" + tt.defaults)
+			}
+			b.WriteString("services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n")
+			if tt.service != "" {
+				b.WriteString("    production:\n" + tt.service)
+			}
+			cfg, err := routing.Parse([]byte(b.String()))
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", b.String(), err)
+			}
+			if got := cfg.Services[0].Production; got != tt.want {
+				t.Errorf("production\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -185,6 +236,53 @@ services:
     pipeline: core-pipeline
     production: {min_approvals: one}
 `, []string{"line 5"}},
+		{"unknown no_merge_request in a service", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production:
+      no_merge_request: allow
+`, []string{"line 6: no_merge_request must be wait or reject, not \"allow\""}},
+		{"unknown no_merge_request in defaults", `defaults:
+  production:
+    min_approvals: 1
+    no_merge_request: Reject
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 4: no_merge_request must be wait or reject, not \"Reject\""}},
+		{"empty no_merge_request", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production: {no_merge_request: ""}
+`, []string{"line 5: no_merge_request must be wait or reject, not \"\""}},
+		{"no_merge_request a list", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production:
+      no_merge_request: [wait, reject]
+`, []string{"line 6: no_merge_request must be wait or reject"}},
+		{"author_can_approve not a bool", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production:
+      author_can_approve: sometimes
+`, []string{"line 6", "into bool"}},
+		{"author_can_approve a number", `defaults:
+  production:
+    author_can_approve: 1
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 3", "into bool"}},
+		{"unknown production field near the new ones", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production:
+      authors_can_approve: true
+`, []string{"line 6: field authors_can_approve not found"}},
 		{"not YAML", `services:
   - name: core
     project: ic/core: platform

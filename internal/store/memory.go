@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,6 +18,7 @@ type Memory struct {
 	starts     map[[2]string]*memStart
 	executions map[[2]string]*memExecution
 	statuses   map[StatusKey]*memStatus
+	decisions  map[[2]string][]memDecision // by pipeline and execution, in the order recorded
 }
 
 type memClaim struct {
@@ -41,6 +43,11 @@ type memStatus struct {
 	expires time.Time
 }
 
+type memDecision struct {
+	decision GateDecision
+	expires  time.Time
+}
+
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory {
 	return &Memory{
@@ -48,6 +55,7 @@ func NewMemory() *Memory {
 		starts:     make(map[[2]string]*memStart),
 		executions: make(map[[2]string]*memExecution),
 		statuses:   make(map[StatusKey]*memStatus),
+		decisions:  make(map[[2]string][]memDecision),
 	}
 }
 
@@ -205,4 +213,37 @@ func (m *Memory) PutStatus(ctx context.Context, s Status) (Status, error) {
 	s.Version++
 	m.statuses[s.Key] = &memStatus{status: s, expires: now.Add(retention(m.Retention))}
 	return s, nil
+}
+
+// RecordDecision keeps d for Retention: one record per call, so every
+// evaluation of a gate stays on file.
+func (m *Memory) RecordDecision(ctx context.Context, d GateDecision) error {
+	if err := checkDecision(d); err != nil {
+		return err
+	}
+	now := clock(m.Now)
+	d = normalDecision(d, now)
+	k := [2]string{d.Pipeline, d.ExecutionID}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Expired records go now: nothing else would ever drop them.
+	kept := slices.DeleteFunc(m.decisions[k], func(r memDecision) bool { return !now.Before(r.expires) })
+	m.decisions[k] = append(kept, memDecision{decision: d, expires: now.Add(retention(m.Retention))})
+	return nil
+}
+
+// Decisions returns the decisions recorded for one execution of pipeline,
+// oldest first (by At).
+func (m *Memory) Decisions(ctx context.Context, pipeline, executionID string) ([]GateDecision, error) {
+	now := clock(m.Now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []GateDecision
+	for _, r := range m.decisions[[2]string{pipeline, executionID}] {
+		if now.Before(r.expires) {
+			out = append(out, normalDecision(r.decision, now))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b GateDecision) int { return a.At.Compare(b.At) })
+	return out, nil
 }

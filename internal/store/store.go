@@ -1,6 +1,7 @@
 // Package store keeps pipegate's state: who is working on a webhook
 // delivery, which pipeline executions a delivery started, which commit each
-// pipeline execution runs, and the last accepted state of each commit status.
+// pipeline execution runs, the last accepted state of each commit status, and
+// the production gate's decisions, for audit.
 //
 // Memory serves one process (local use); Dynamo serves every Lambda instance
 // through one DynamoDB table. Both give the same answers to the same calls.
@@ -98,10 +99,14 @@ func merge(old, e Execution) Execution {
 	return old
 }
 
-// StatusKey names one commit status: its project, commit and status name.
-type StatusKey struct{ Project, CommitSHA, Name string }
+// StatusKey names one commit status: its project, commit, status name and ref.
+// GitLab keeps a commit's statuses per ref, so a branch's and a tag's executions
+// of one commit each have their own.
+type StatusKey struct{ Project, CommitSHA, Name, Ref string }
 
-func (k StatusKey) String() string { return fmt.Sprintf("%s@%s %s", k.Project, k.CommitSHA, k.Name) }
+func (k StatusKey) String() string {
+	return fmt.Sprintf("%s@%s %s (ref %s)", k.Project, k.CommitSHA, k.Name, k.Ref)
+}
 
 // Status is the last accepted state of one commit status, with what was posted.
 type Status struct {
@@ -133,3 +138,40 @@ func retention(d time.Duration) time.Duration {
 
 // newOwner returns a token that no other claimer will draw.
 func newOwner() string { return rand.Text() }
+
+// GateDecision is one evaluation of a production gate, kept for audit: what was
+// decided for which execution, on what grounds, and what made pipegate look.
+type GateDecision struct {
+	Pipeline, ExecutionID string
+	At                    time.Time // when it was decided; zero: when recorded
+	Verdict               string    // wait, approve, reject
+	Commit                string
+	MergeRequest          int64    // the IID of the merge request it names; 0: none
+	Approvers             []string // the approvals that counted
+	Reason                string   // the summary given to CodePipeline, or what is missing
+	Trigger               string   // "approval action", "merge request !42 approved", "reconciler"
+}
+
+// checkDecision refuses a decision that names no execution: it could never be
+// found again.
+func checkDecision(d GateDecision) error {
+	if d.Pipeline == "" || d.ExecutionID == "" {
+		return fmt.Errorf("record gate decision: pipeline %q execution %q: both are needed", d.Pipeline, d.ExecutionID)
+	}
+	return nil
+}
+
+// normalDecision is d as both stores keep it: At in UTC (now when zero), no
+// empty Approvers, and no slice shared with the caller.
+func normalDecision(d GateDecision, now time.Time) GateDecision {
+	if d.At.IsZero() {
+		d.At = now
+	}
+	d.At = d.At.UTC()
+	if len(d.Approvers) == 0 {
+		d.Approvers = nil
+	} else {
+		d.Approvers = append([]string(nil), d.Approvers...)
+	}
+	return d
+}

@@ -482,6 +482,7 @@ func conformance(t *testing.T, newStore newStore) {
 			{Project: "ic/core", CommitSHA: "0123abcd", Name: "core-pipeline"},
 			{Project: "ic/core", CommitSHA: "ffff", Name: "core-pipeline/Build"},
 			{Project: "ic/web", CommitSHA: "0123abcd", Name: "core-pipeline/Build"},
+			{Project: "ic/core", CommitSHA: "0123abcd", Name: "core-pipeline/Build", Ref: "v1.4.0"},
 		} {
 			if _, found, err := s.GetStatus(ctx, k); err != nil || found {
 				t.Fatalf("get status %+v = found %v, %v; want not found", k, found, err)
@@ -812,7 +813,7 @@ func TestDynamoExecutionStatusItems(t *testing.T) {
 		"commit_sha": &types.AttributeValueMemberS{Value: "0123abcd"},
 		"started_at": &types.AttributeValueMemberS{Value: "2026-03-02T10:00:00.000000005Z"},
 	}, "ref")
-	item = getItem(t, client, table, "status#ic/core#0123abcd#core-pipeline/Build", "status")
+	item = getItem(t, client, table, "status#ic/core#0123abcd#core-pipeline/Build", "status#")
 	wantAttrs(t, "status", item, map[string]types.AttributeValue{
 		"expires_at":   &types.AttributeValueMemberN{Value: exp},
 		"version":      &types.AttributeValueMemberN{Value: "1"},
@@ -831,7 +832,7 @@ func TestDynamoExecutionStatusItems(t *testing.T) {
 	if _, err := d.PutExecution(ctx, store.Execution{Pipeline: "core-pipeline", ID: "exec-1", Ref: "main"}); err != nil {
 		t.Fatalf("second put execution: %v", err)
 	}
-	item = getItem(t, client, table, "status#ic/core#0123abcd#core-pipeline/Build", "status")
+	item = getItem(t, client, table, "status#ic/core#0123abcd#core-pipeline/Build", "status#")
 	wantAttrs(t, "updated status", item, map[string]types.AttributeValue{
 		"expires_at": &types.AttributeValueMemberN{Value: itoa(clk.Now().Add(store.DefaultRetention).Unix())},
 		"version":    &types.AttributeValueMemberN{Value: "2"},

@@ -1,0 +1,105 @@
+package codepipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscp "github.com/aws/aws-sdk-go-v2/service/codepipeline"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+)
+
+// ErrApprovalGone is wrapped into Approve's error when CodePipeline no longer
+// accepts the token (InvalidApprovalTokenException: answered already, or timed
+// out) or the approval is already completed (ApprovalAlreadyCompletedException).
+// For the gate that is not a failure: someone, perhaps an earlier evaluation,
+// decided first.
+var ErrApprovalGone = errors.New("approval no longer pending")
+
+// MaxSummary is the most characters PutApprovalResult takes in result.summary
+// (ApprovalResult in the CodePipeline API reference: length 0 to 512).
+const MaxSummary = 512
+
+// Approval is the answer to one manual approval request.
+type Approval struct {
+	Pipeline, Stage, Action string
+	Token                   string // latestExecution.token of the action, from GetPipelineState
+	Approved                bool   // false: Rejected
+	Summary                 string // cut to MaxSummary characters
+}
+
+// Approve answers the approval request with PutApprovalResult. A request that is
+// no longer pending gives an error wrapping ErrApprovalGone; an unknown pipeline,
+// stage or action one wrapping ErrNotFound.
+func (c *Client) Approve(ctx context.Context, a Approval) error {
+	status, verb := types.ApprovalStatusApproved, "approve"
+	if !a.Approved {
+		status, verb = types.ApprovalStatusRejected, "reject"
+	}
+	where := fmt.Sprintf("%s %s/%s/%s", verb, a.Pipeline, a.Stage, a.Action)
+	if a.Token == "" {
+		return fmt.Errorf("%s: no approval token", where)
+	}
+	summary := a.Summary
+	if summary == "" {
+		// The field is required; an empty one would leave the console blank.
+		summary = "Rejected by pipegate"
+		if a.Approved {
+			summary = "Approved by pipegate"
+		}
+	}
+	_, err := c.api.PutApprovalResult(ctx, &awscp.PutApprovalResultInput{
+		PipelineName: aws.String(a.Pipeline),
+		StageName:    aws.String(a.Stage),
+		ActionName:   aws.String(a.Action),
+		Token:        aws.String(a.Token),
+		Result: &types.ApprovalResult{
+			Status:  status,
+			Summary: aws.String(cut(summary, MaxSummary)),
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	var invalid *types.InvalidApprovalTokenException
+	var done *types.ApprovalAlreadyCompletedException
+	if errors.As(err, &invalid) || errors.As(err, &done) {
+		return fmt.Errorf("%s: %w: %w", where, ErrApprovalGone, err)
+	}
+	return fmt.Errorf("%s: %w", where, notFound(err))
+}
+
+// cut shortens s to at most n characters, ending a shortened one with "…" so that
+// a reader sees it was cut. AWS counts a string's length in characters, not bytes.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// Waiting reports the execution waiting at an approval action and the token to
+// answer it with, from a State answer: ok when stage's latest execution is
+// InProgress and action's latest execution is InProgress with a token. The
+// execution is the stage's: CodePipeline says which execution a stage runs, not
+// which one an action's latest run belongs to, and while the stage is InProgress
+// the action's run is that execution's.
+func Waiting(stages []StageState, stage, action string) (executionID, token string, ok bool) {
+	for _, s := range stages {
+		if s.Name != stage {
+			continue
+		}
+		if s.Status != string(types.StageExecutionStatusInProgress) || s.ExecutionID == "" {
+			return "", "", false
+		}
+		for _, a := range s.Actions {
+			if a.Name == action && a.Status == string(types.ActionExecutionStatusInProgress) && a.Token != "" {
+				return s.ExecutionID, a.Token, true
+			}
+		}
+		return "", "", false
+	}
+	return "", "", false
+}

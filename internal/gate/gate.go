@@ -1,0 +1,245 @@
+// Package gate decides whether a commit may go to production, from what GitLab
+// says of the commit's merge requests and the service's policy. It does no I/O:
+// the caller fetches the merge requests and their approvals and acts on the Decision.
+package gate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Policy is a service's production policy (routing file).
+type Policy struct {
+	MinApprovals     int    // approvals needed on the MR (routing default 1)
+	AuthorCanApprove bool   // whether the MR author's own approval counts (default false)
+	NoMergeRequest   string // "wait" (default, also for "") or "reject": what a commit with no MR gets
+}
+
+// MergeRequest is what GitLab says of one MR of the commit, with its approvals.
+type MergeRequest struct {
+	IID               int64
+	Title, WebURL     string
+	State             string   // opened, closed, locked, merged
+	Author            string   // username
+	ApprovedBy        []string // usernames (approved_by), every tier
+	ApprovalsRequired int64    // Premium+: approvals_required; 0 on Free
+	ApprovalsLeft     int64    // Premium+: approvals_left; 0 on Free
+}
+
+// Verdict is what the gate does with the approval action.
+type Verdict int
+
+const (
+	Wait Verdict = iota
+	Approve
+	Reject
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Wait:
+		return "wait"
+	case Approve:
+		return "approve"
+	case Reject:
+		return "reject"
+	}
+	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// Decision is the gate's answer for one commit.
+type Decision struct {
+	Verdict      Verdict
+	MergeRequest *MergeRequest // the MR that opened the gate, else the one closest to opening it; nil if none
+	Approvers    []string      // approvals that counted (author excluded unless AuthorCanApprove), sorted
+	// Summary is for PutApprovalResult when Verdict is Approve or Reject, at most
+	// MaxSummary bytes (so at most MaxSummary characters however they are counted).
+	Summary string
+	// Missing says, for Wait, what is missing, at most MaxMissing bytes so that it
+	// fits a GitLab commit status description.
+	Missing string
+}
+
+const (
+	// MaxSummary is PutApprovalResult's limit on ApprovalResult.summary (API reference:
+	// "Length Constraints: Minimum length of 0. Maximum length of 512").
+	MaxSummary = 512
+	// MaxMissing is GitLab's limit on a commit status description.
+	MaxMissing = 255
+)
+
+// Decide is the gate: it opens when one of the commit's MRs is merged, GitLab reports no approvals
+// left on it, and it has at least MinApprovals counted approvals. sha is only for messages.
+// Several MRs: any one that qualifies opens it (prefer the one with most counted approvals, then
+// lowest IID, deterministic). No MR: Wait or Reject per policy. Unmerged MRs never open it.
+func Decide(p Policy, sha string, mrs []MergeRequest) Decision {
+	if len(mrs) == 0 {
+		return noMergeRequest(p, sha)
+	}
+	cands := make([]candidate, len(mrs))
+	for i := range mrs {
+		cands[i] = assess(p, mrs[i])
+	}
+	best := slices.MinFunc(cands, closer)
+	mr := best.mr
+	d := Decision{MergeRequest: &mr, Approvers: best.counted}
+	if best.opens() {
+		d.Verdict = Approve
+		d.Summary = approvedSummary(mr, best.counted)
+		return d
+	}
+	d.Verdict = Wait
+	d.Missing = cut(best.why(), MaxMissing)
+	return d
+}
+
+// candidate is one MR weighed against the policy.
+type candidate struct {
+	mr            MergeRequest
+	counted       []string // approvers that count, sorted
+	need          int      // approvals pipegate still wants (MinApprovals - counted, at least 0)
+	authorSkipped bool     // the author approved, and that approval did not count
+	mergeRank     int      // 0 merged, 1 may still merge (opened, locked), 2 closed
+	approvalsGap  int64    // the larger of need and GitLab's approvals_left
+}
+
+func assess(p Policy, mr MergeRequest) candidate {
+	mr.ApprovedBy = slices.Clone(mr.ApprovedBy) // the Decision must not share the caller's slice
+	c := candidate{mr: mr}
+	for _, u := range mr.ApprovedBy {
+		if u == "" || slices.Contains(c.counted, u) {
+			continue
+		}
+		// GitLab usernames are unique regardless of case.
+		if !p.AuthorCanApprove && strings.EqualFold(u, mr.Author) {
+			c.authorSkipped = true
+			continue
+		}
+		c.counted = append(c.counted, u)
+	}
+	slices.Sort(c.counted)
+	c.need = max(p.MinApprovals-len(c.counted), 0)
+	c.approvalsGap = max(int64(c.need), mr.ApprovalsLeft)
+	switch mr.State {
+	case "merged":
+		c.mergeRank = 0
+	case "closed":
+		c.mergeRank = 2
+	default: // opened, or locked while GitLab merges it
+		c.mergeRank = 1
+	}
+	return c
+}
+
+// opens reports whether the candidate opens the gate.
+func (c candidate) opens() bool {
+	return c.mergeRank == 0 && c.approvalsGap == 0
+}
+
+// closer orders candidates by how close each is to opening the gate: merged first,
+// then fewest approvals missing, most counted approvals, lowest IID. Among those
+// that open it, that is most counted approvals, then lowest IID.
+func closer(a, b candidate) int {
+	return cmp.Or(
+		cmp.Compare(a.mergeRank, b.mergeRank),
+		cmp.Compare(a.approvalsGap, b.approvalsGap),
+		-cmp.Compare(len(a.counted), len(b.counted)),
+		cmp.Compare(a.mr.IID, b.mr.IID),
+	)
+}
+
+// why says what the candidate lacks, for the commit status.
+func (c candidate) why() string {
+	ref := fmt.Sprintf("!%d", c.mr.IID)
+	switch {
+	case c.mergeRank == 2:
+		return ref + " was closed without merging"
+	case c.mergeRank == 1 && c.approvalsGap == 0:
+		return ref + " is not merged yet"
+	case c.mergeRank == 1:
+		return fmt.Sprintf("%s is not merged yet and needs %s", ref, approvals(c.approvalsGap))
+	case c.mr.ApprovalsLeft > int64(c.need):
+		// GitLab's own rules (Premium+) ask for more than pipegate's count does.
+		return fmt.Sprintf("GitLab requires %s on %s", approvals(c.mr.ApprovalsLeft), ref)
+	case c.authorSkipped:
+		return fmt.Sprintf("needs %s on %s (the author's own does not count)", approvals(int64(c.need)), ref)
+	default:
+		return fmt.Sprintf("needs %s on %s", approvals(int64(c.need)), ref)
+	}
+}
+
+func approvals(n int64) string {
+	if n == 1 {
+		return "1 more approval"
+	}
+	return fmt.Sprintf("%d more approvals", n)
+}
+
+func noMergeRequest(p Policy, sha string) Decision {
+	if p.NoMergeRequest != "reject" {
+		return Decision{Verdict: Wait, Missing: "no merge request for this commit"}
+	}
+	return Decision{
+		Verdict: Reject,
+		Summary: cut(fmt.Sprintf("Rejected by pipegate: %s has no merge request; production takes only reviewed changes", commit(sha)), MaxSummary),
+	}
+}
+
+func commit(sha string) string {
+	if sha == "" {
+		return "the commit"
+	}
+	if len(sha) > 8 {
+		sha = sha[:8]
+	}
+	return "commit " + sha
+}
+
+// approvedSummary names the MR and its approvers within the API's limit: the
+// IID and URL always stay; a long title and a long list of approvers give way,
+// the list ending in "and N more".
+func approvedSummary(mr MergeRequest, approvers []string) string {
+	const format = "Approved by pipegate: !%d \"%s\" (%s), %s"
+	const minTitle = 60 // bytes of title kept before approvers are dropped
+	for k := len(approvers); ; k-- {
+		by := approvedBy(approvers, k)
+		room := MaxSummary - len(fmt.Sprintf(format, mr.IID, "", mr.WebURL, by))
+		if room >= min(len(mr.Title), minTitle) || k == 0 {
+			title := cut(mr.Title, max(room, 0))
+			return cut(fmt.Sprintf(format, mr.IID, title, mr.WebURL, by), MaxSummary)
+		}
+	}
+}
+
+// approvedBy lists the first k approvers and counts the rest.
+func approvedBy(approvers []string, k int) string {
+	switch n := len(approvers); {
+	case n == 0:
+		return "no approval required"
+	case k == n:
+		return "approved by " + strings.Join(approvers, ", ")
+	case k == 0:
+		return fmt.Sprintf("approved by %d users", n)
+	default:
+		return fmt.Sprintf("approved by %s and %d more", strings.Join(approvers[:k], ", "), n-k)
+	}
+}
+
+// cut shortens s to at most n bytes on a rune boundary, ending in "…" when it cuts.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	if n < len(ellipsis) {
+		return ""
+	}
+	i := n - len(ellipsis)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + ellipsis
+}
