@@ -77,7 +77,7 @@ func TestInvokePipelineEvents(t *testing.T) {
 		`status "core-pipeline" = pending (ref main)`,
 		`ic/core@9c1e4b7d status "core-pipeline" = running (ref main): core-pipeline running`,
 		`ic/core@9c1e4b7d status "core-pipeline/Build" = success (ref main): Build succeeded`,
-		`← {"result":"ignored","reason":"action events set no status"`,
+		`← {"result":"gate not waiting"`, // the stand-in runs no stages
 		`ic/core@9c1e4b7d status "core-pipeline" = success (ref main): core-pipeline succeeded in 28m 52s`,
 		`← {"result":"reconciled"}`,
 		"1 pipeline executions started, 4 commit statuses posted",

@@ -30,6 +30,9 @@ type Store interface {
 	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
 	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
 	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
+
+	// The production gate's decisions, kept for audit.
+	RecordDecision(ctx context.Context, d store.GateDecision) error
 }
 
 // Pipelines starts CodePipeline executions and reads their progress
@@ -40,12 +43,15 @@ type Pipelines interface {
 	Execution(ctx context.Context, pipeline, id string) (codepipeline.Execution, error)
 	Recent(ctx context.Context, pipeline string, n int) ([]codepipeline.Summary, error)
 	State(ctx context.Context, pipeline string) ([]codepipeline.StageState, error)
+	Approve(ctx context.Context, a codepipeline.Approval) error
 }
 
 // GitLab is the part of the GitLab API pipegate calls (gitlab.Client).
 type GitLab interface {
 	SetStatus(ctx context.Context, project, sha string, s gitlab.Status) error
 	ChangedPaths(ctx context.Context, project, from, to string) ([]string, error)
+	MergeRequestsOfCommit(ctx context.Context, project, sha string) ([]gitlab.MergeRequest, error)
+	Approvals(ctx context.Context, project string, iid int64) (gitlab.Approvals, error)
 }
 
 // Queue takes work that failed for a later retry (queue.Queue over SQS).

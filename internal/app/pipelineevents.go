@@ -64,6 +64,10 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 		return a.ignore(ans, "no service names this pipeline"), nil
 	}
 	switch {
+	case ev.Level == progress.ActionLevel && isGate(svc, ev):
+		res, err := a.evaluateGate(ctx, svc, ev.ExecutionID, "approval action started")
+		ans.Result, ans.Reason, ans.Commit = "gate "+res.Verdict, res.Reason, res.Commit
+		return ans, err
 	case ev.Level == progress.ActionLevel:
 		return a.ignore(ans, "action events set no status"), nil
 	case ev.Level == progress.StageLevel && ev.Stage == "":
@@ -93,6 +97,20 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 	})
 }
 
+// isGate reports whether ev is the start of svc's production approval action.
+func isGate(svc routing.Service, ev progress.Event) bool {
+	return ev.Category == "Approval" && progress.Normalize(ev.State) == "STARTED" &&
+		ev.Stage == svc.Production.Stage && ev.Action == svc.Production.ApprovalAction
+}
+
+// gateOwns reports whether the status of stage is the production gate's to post
+// while the stage runs: GitLab keeps a running status's description when it is
+// posted running again, so if the stage's start were posted, the gate could
+// never say what it waits for.
+func gateOwns(svc routing.Service, stage string, s progress.Status) bool {
+	return stage != "" && stage == svc.Production.Stage && progress.Normalize(s.State) == "STARTED"
+}
+
 // ignore logs an event pipegate has no use for.
 func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
 	ans.Result, ans.Reason = "ignored", reason
@@ -111,7 +129,7 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
 	}
 	if found && ex.CommitSHA != "" {
-		if ex.StartedAt.IsZero() || (!seen.IsZero() && seen.Before(ex.StartedAt)) {
+		if !seen.IsZero() && (ex.StartedAt.IsZero() || seen.Before(ex.StartedAt)) {
 			// Events come out of order: the earliest seen is the best guess of the start.
 			ex.StartedAt = seen
 			if ex, err = a.Store.PutExecution(ctx, ex); err != nil {
@@ -148,7 +166,9 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 // version, so of two events racing for one status only the newer is ever posted
 // last: see post.
 func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution, stage string, u progress.Update) (EventAnswer, error) {
-	key := store.StatusKey{Project: svc.Project, CommitSHA: ex.CommitSHA, Name: progress.StatusName(svc.Pipeline, stage)}
+	// GitLab keeps statuses per ref: a branch's and a tag's executions of one commit
+	// are ordered apart. An execution pipegate did not start has no known ref ("").
+	key := store.StatusKey{Project: svc.Project, CommitSHA: ex.CommitSHA, Name: progress.StatusName(svc.Pipeline, stage), Ref: ex.Ref}
 	ans := EventAnswer{Pipeline: svc.Pipeline, Status: key.Name, Commit: key.CommitSHA}
 	for range statusWriteAttempts {
 		cur, _, err := a.Store.GetStatus(ctx, key)
@@ -167,15 +187,16 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			return ans, nil
 		}
 		rec := fromProgress(key, next, cur.Version)
-		rec.Ref = ex.Ref
-		if rec.Ref == "" && cur.ExecutionID == rec.ExecutionID {
-			rec.Ref = cur.Ref
-		}
+		rec.Ref = key.Ref
 		subject := stage
 		if subject == "" {
 			subject = svc.Pipeline
 		}
 		rec.Description = progress.Describe(subject, next, a.failure(ctx, svc.Pipeline, next, stage))
+		deferred := gateOwns(svc, stage, next)
+		if deferred {
+			rec.Posted, rec.Description = true, stage+" waits for the production gate"
+		}
 		stored, err := a.Store.PutStatus(ctx, rec)
 		if errors.Is(err, store.ErrConflict) {
 			continue
@@ -184,7 +205,11 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			return ans, fmt.Errorf("record status %s of %s: %w", key.Name, key.CommitSHA, err)
 		}
 		a.Log.Info("status decided", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
-			"execution_id", rec.ExecutionID, "state", rec.State, "reason", why)
+			"execution_id", rec.ExecutionID, "state", rec.State, "reason", why, "left_to_gate", deferred)
+		if deferred {
+			ans.Result, ans.Reason = "unchanged", "the production gate posts this status while it waits"
+			return ans, nil
+		}
 		return a.post(ctx, svc, stored, ans)
 	}
 	return ans, fmt.Errorf("record status %s of %s: still contended after %d attempts", key.Name, key.CommitSHA, statusWriteAttempts)

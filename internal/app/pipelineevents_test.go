@@ -338,3 +338,33 @@ func TestPipelineEventsConcurrentOnDynamo(t *testing.T) {
 		}
 	}
 }
+
+// GitLab keeps statuses per ref: a tag's execution of a commit that a branch's
+// execution is still running does not take over the branch's status.
+func TestPipelineEventsBranchAndTagOfOneCommit(t *testing.T) {
+	w := newWorld(t, withClock)
+	branch := w.pushed()
+	code, ans := w.deliver(delivery{event: "Tag Push Hook", body: payload(t, "webhook_tag_push.json", func(m map[string]any) {
+		project(m, 42, "ic/core")
+		m["ref"], m["checkout_sha"] = "refs/tags/v1.4.0", headSHA
+	})})
+	if code != http.StatusOK || len(ans.Started) != 1 {
+		t.Fatalf("tag push: %d %+v", code, ans)
+	}
+	tag := ans.Started[0].ExecutionID
+	w.event(emulator.PipelineEvent("core-pipeline", branch, "STARTED", at(0)))
+	w.event(emulator.PipelineEvent("core-pipeline", tag, "STARTED", at(10)))
+	w.event(emulator.PipelineEvent("core-pipeline", branch, "SUCCEEDED", at(200)))
+	w.event(emulator.PipelineEvent("core-pipeline", tag, "SUCCEEDED", at(210)))
+	for _, ref := range []string{"main", "v1.4.0"} {
+		var last string
+		for _, s := range w.gl.Statuses() {
+			if s.Name == "core-pipeline" && s.Ref == ref {
+				last = s.State
+			}
+		}
+		if last != "success" {
+			t.Errorf("core-pipeline on %s ended %q, want success", ref, last)
+		}
+	}
+}

@@ -22,6 +22,9 @@ import (
 type Job struct {
 	Delivery gitlabhook.Delivery `json:"delivery"`
 	Push     gitlabhook.Push     `json:"push"`
+	// MergeRequest, when set, makes this the re-evaluation of its project's
+	// production gates instead of a push.
+	MergeRequest *gitlabhook.MergeRequest `json:"merge_request,omitempty"`
 }
 
 // Started is one pipeline a delivery started.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
@@ -25,7 +26,9 @@ const (
 // executions with the statuses pipegate last posted, and posts what lost events
 // left behind. It feeds what it reads through the same decision as the events, so
 // it never overrides a newer state, and it costs two CodePipeline calls and a few
-// store reads per pipeline when nothing changed.
+// store reads per pipeline when nothing changed. It also re-evaluates production
+// gates that wait, so that a lost merge request webhook delays production by
+// minutes, not for ever.
 func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 	ans := EventAnswer{Result: "reconciled"}
 	var errs []error
@@ -71,14 +74,17 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 			ExecutionID: s.ID, ExecutionStart: ex.StartedAt, State: s.Status, At: s.LastUpdate,
 		}))
 	}
-	if len(known) == 0 {
-		return repaired, errors.Join(errs...)
-	}
 	cctx, cancel = a.call(ctx)
 	stages, err := a.Pipelines.State(cctx, svc.Pipeline)
 	cancel()
 	if err != nil {
 		return repaired, errors.Join(append(errs, err)...)
+	}
+	// A gate waits until it is told; the merge request's webhook may have been lost.
+	if exec, _, ok := codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction); ok {
+		if _, err := a.evaluateGate(ctx, svc, exec, "reconciler"); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, st := range stages {
 		ex, ok := known[st.ExecutionID]

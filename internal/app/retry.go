@@ -50,8 +50,15 @@ func (a *App) retryOne(ctx context.Context, body string) error {
 	case store.Busy:
 		return fmt.Errorf("job %s is being retried by another consumer", job.Delivery.Key)
 	}
-	// Resume: the webhook may have started some pipelines before it gave up.
-	out, err := a.run(ctx, &job, a.Routes.Match(&job.Push), true)
+	var started int
+	if m := job.MergeRequest; m != nil {
+		_, err = a.gatesOfProject(ctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s (retry)", m.IID, m.Action))
+	} else {
+		// Resume: the webhook may have started some pipelines before it gave up.
+		var out outcome
+		out, err = a.run(ctx, &job, a.Routes.Match(&job.Push), true)
+		started = len(out.Started)
+	}
 	if err != nil {
 		if rerr := a.Store.Release(ctx, key, claim.Owner); rerr != nil {
 			a.Log.Warn("retry claim not released", "delivery", job.Delivery.Key, "error", rerr.Error())
@@ -59,6 +66,6 @@ func (a *App) retryOne(ctx context.Context, body string) error {
 		return fmt.Errorf("retry %s: %w", job.Delivery.Key, err)
 	}
 	a.finish(ctx, key, claim.Owner)
-	a.Log.Info("retry done", "delivery", job.Delivery.Key, "started", len(out.Started))
+	a.Log.Info("retry done", "delivery", job.Delivery.Key, "started", started)
 	return nil
 }

@@ -16,13 +16,15 @@ import (
 // Answer is the JSON body of every webhook response: what was started, what was
 // skipped and why. GitLab shows it under the hook's "Recent events".
 type Answer struct {
-	Result   string         `json:"result"` // started, ignored, duplicate, queued, refused, failed
+	Result   string         `json:"result"` // started, evaluated, ignored, duplicate, queued, refused, failed
 	Delivery string         `json:"delivery,omitempty"`
 	Event    string         `json:"event,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
 	Started  []Started      `json:"started,omitempty"`
 	Skipped  []routing.Skip `json:"skipped,omitempty"`
-	Error    string         `json:"error,omitempty"`
+	// Gates are the production gates a merge request event re-evaluated.
+	Gates []GateResult `json:"gates,omitempty"`
+	Error string       `json:"error,omitempty"`
 }
 
 // Response is an HTTP status and its JSON answer.
@@ -70,9 +72,12 @@ func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Res
 	case gitlabhook.PushKind:
 		return a.push(ctx, ev, ans)
 	case gitlabhook.MergeRequestKind:
+		if opensGate(ev.MergeRequest.Action) {
+			return a.mergeRequest(ctx, ev, ans)
+		}
 		m := ev.MergeRequest
 		ans.Result = "ignored"
-		ans.Reason = fmt.Sprintf("merge request !%d %s: no production gate is configured to act on it yet", m.IID, m.Action)
+		ans.Reason = fmt.Sprintf("merge request !%d %s: only approval, approved and merge can open a production gate", m.IID, m.Action)
 	default:
 		ans.Result, ans.Reason = "ignored", "pipegate does not act on "+ev.Event
 	}
@@ -129,6 +134,38 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	}
 	a.Log.Info("push handled", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,
 		"commit", p.CommitSHA, "started", len(out.Started), skippedAttrs(out.Skipped))
+	return Response{http.StatusOK, ans}
+}
+
+// opensGate reports whether a merge request hook's action can open a production
+// gate: one user approved, all required approvals are given, or it was merged.
+func opensGate(action string) bool {
+	switch action {
+	case "approval", "approved", "merge":
+		return true
+	}
+	return false
+}
+
+// mergeRequest re-evaluates the waiting production gates of the merge request's
+// project. Evaluating twice is harmless (approving twice is not an error), so
+// there is no claim; what fails goes to the retry queue, and the reconciler
+// evaluates waiting gates every few minutes anyway.
+func (a *App) mergeRequest(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
+	m := ev.MergeRequest
+	wctx, cancel := context.WithTimeout(ctx, a.budget())
+	gates, err := a.gatesOfProject(wctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s", m.IID, m.Action))
+	cancel()
+	ans.Gates = gates
+	if err != nil {
+		return a.toQueue(ctx, &Job{Delivery: ev.Delivery, MergeRequest: m}, ans, nil, err)
+	}
+	ans.Result = "evaluated"
+	if len(gates) == 0 {
+		ans.Result, ans.Reason = "ignored", "no service of project "+m.Project+" has a production gate"
+	}
+	a.Log.Info("merge request handled", "delivery", ev.Key, "project", m.Project, "merge_request", m.IID,
+		"action", m.Action, "gates", len(gates))
 	return Response{http.StatusOK, ans}
 }
 

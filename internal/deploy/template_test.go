@@ -35,9 +35,16 @@ const (
 
 	// gitlabTimeout is how long GitLab waits for a delivery, in seconds.
 	gitlabTimeout = 10
-	// maxPipelines is the number of list positions StartPipelinePolicy and
-	// ReadPipelinesPolicy grant.
+	// maxPipelines is the number of list positions the pipeline policies grant.
 	maxPipelines = 20
+
+	// approvalParam names the production <stage>/<action> the approve grant is
+	// for; its default must be the routing file's.
+	approvalParam = "ProductionApproval"
+
+	// mergeCommit is the commit events/push.json pushes: the merge commit of
+	// merge request !118, which the merge request events name.
+	mergeCommit = "9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c"
 
 	// badTokenEvent is the one event that must carry a wrong X-Gitlab-Token.
 	badTokenEvent = "bad-token.json"
@@ -76,11 +83,22 @@ func functions() []function {
 }
 
 // wantGrants lists, per IAM action, the resources a function needs: exactly
-// what its code calls.
-func wantGrants(fn string, pipelines []string) map[string][]string {
-	var arns []string
+// what its code calls. approval is the production <stage>/<action>.
+func wantGrants(fn string, pipelines []string, approval string) map[string][]string {
+	var arns, approvals []string
 	for _, p := range pipelines {
 		arns = append(arns, pipelineARN(p))
+		approvals = append(approvals, actionARN(p, approval))
+	}
+	// Every function evaluates production gates: the webhook on a merge request
+	// hook, the retry consumer when that failed, pipeline-events on the approval
+	// action's event and in the reconciler. A gate reads which execution waits,
+	// with which token (GetPipelineState), the commit of an execution the table
+	// does not know (GetPipelineExecution), and answers the approval action.
+	gate := func(want map[string][]string) {
+		want["codepipeline:getpipelinestate"] = arns
+		want["codepipeline:getpipelineexecution"] = arns
+		want["codepipeline:putapprovalresult"] = approvals
 	}
 	table := []string{"{GetAtt:Table.Arn}"}
 	want := map[string][]string{
@@ -89,6 +107,7 @@ func wantGrants(fn string, pipelines []string) map[string][]string {
 		"dynamodb:updateitem":           table,
 		"secretsmanager:getsecretvalue": {"{Ref:GitLabTokenSecret}"},
 	}
+	gate(want)
 	switch fn {
 	case webhookFunction:
 		want["codepipeline:startpipelineexecution"] = arns
@@ -97,18 +116,23 @@ func wantGrants(fn string, pipelines []string) map[string][]string {
 	case retryFunction:
 		want["codepipeline:startpipelineexecution"] = arns
 	case pipelineEventsFunction:
-		// The commit of an execution, the reconciler's recent executions and stage
-		// states. sqs:SendMessage to its dead-letter queue is not listed: SAM adds
-		// it to the role for the EventInvokeConfig OnFailure destination.
-		want["codepipeline:getpipelineexecution"] = arns
+		// Besides the gate: the reconciler's recent executions and stage states.
+		// sqs:SendMessage to its dead-letter queue is not listed: SAM adds it to
+		// the role for the EventInvokeConfig OnFailure destination.
 		want["codepipeline:listpipelineexecutions"] = arns
-		want["codepipeline:getpipelinestate"] = arns
 	}
 	return want
 }
 
 func pipelineARN(name string) string {
 	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", partition, region, account, name)
+}
+
+// actionARN is the ARN PutApprovalResult is authorized on: the action's
+// (resource type "action" of CodePipeline in the Service Authorization
+// Reference), <pipeline ARN>/<stage>/<action>.
+func actionARN(pipeline, stageAndAction string) string {
+	return pipelineARN(pipeline) + "/" + stageAndAction
 }
 
 // inputs are the files the checks read; the tests break copies of them.
@@ -617,11 +641,12 @@ func (c *checker) compare(fn string, got grant, want map[string][]string, only s
 func (c *checker) checkPermissions() {
 	defaults, _ := c.ev.params["PipelineNames"].(string)
 	names := strings.Split(defaults, ",")
+	approval, _ := c.ev.params[approvalParam].(string)
 	used := map[string]bool{}
 	for _, spec := range functions() {
 		got, problems := c.grants(spec.name, c.ev)
 		c.problems = append(c.problems, problems...)
-		c.compare(spec.name, got, wantGrants(spec.name, names), "")
+		c.compare(spec.name, got, wantGrants(spec.name, names, approval), "")
 		for _, p := range c.policyRefs(spec.name) {
 			used[p] = true
 		}
@@ -643,7 +668,8 @@ func (c *checker) checkPermissions() {
 			}
 		}
 	}
-	c.checkPipelineNames(names)
+	c.checkPipelineNames(names, approval)
+	c.checkApprovals(approval)
 }
 
 func (c *checker) policyRefs(fn string) []string {
@@ -661,7 +687,7 @@ func (c *checker) policyRefs(fn string) []string {
 // granted, and that the StartPipelinePolicy and ReadPipelinesPolicy expressions
 // grant, and the StateChanges rule matches, exactly the configured pipelines for
 // every list PipelineNames' pattern accepts.
-func (c *checker) checkPipelineNames(defaults []string) {
+func (c *checker) checkPipelineNames(defaults []string, approval string) {
 	var routing struct {
 		Services []struct {
 			Pipeline string `yaml:"pipeline"`
@@ -680,7 +706,7 @@ func (c *checker) checkPipelineNames(defaults []string) {
 	pattern, _ := lookup(c.raw, "Parameters", "PipelineNames", "AllowedPattern").(string)
 	re, err := regexp.Compile(pattern)
 	if pattern == "" || err != nil {
-		c.errorf("PipelineNames: AllowedPattern %q %v: it must bound the list to the %d positions StartPipelinePolicy grants", pattern, err, maxPipelines)
+		c.errorf("PipelineNames: AllowedPattern %q %v: it must bound the list to the %d positions the pipeline policies grant", pattern, err, maxPipelines)
 		return
 	}
 	many := func(n int) []string {
@@ -711,12 +737,83 @@ func (c *checker) checkPipelineNames(defaults []string) {
 			if len(problems) > 0 {
 				continue // reported with the defaults
 			}
-			c.compare(spec.name+" (PipelineNames="+value+")", got, wantGrants(spec.name, lists[label]), "codepipeline:")
+			c.compare(spec.name+" (PipelineNames="+value+")", got, wantGrants(spec.name, lists[label], approval), "codepipeline:")
 		}
 		c.checkRulePattern(ev, lists[label], " (PipelineNames="+value+")")
 	}
 	if tooMany := strings.Join(many(maxPipelines+1), ","); re.MatchString(tooMany) {
-		c.errorf("PipelineNames: AllowedPattern accepts %d names, but StartPipelinePolicy and ReadPipelinesPolicy grant only %d list positions", maxPipelines+1, maxPipelines)
+		c.errorf("PipelineNames: AllowedPattern accepts %d names, but the pipeline policies grant only %d list positions", maxPipelines+1, maxPipelines)
+	}
+}
+
+// routedApprovals reads the production approval each service of the routing
+// file gates, its own or the defaults', as <stage>/<action> by pipeline.
+func (c *checker) routedApprovals() map[string]string {
+	type production struct {
+		Stage          string `yaml:"stage"`
+		ApprovalAction string `yaml:"approval_action"`
+	}
+	var routing struct {
+		Defaults struct {
+			Production production `yaml:"production"`
+		} `yaml:"defaults"`
+		Services []struct {
+			Name       string      `yaml:"name"`
+			Pipeline   string      `yaml:"pipeline"`
+			Production *production `yaml:"production"`
+		} `yaml:"services"`
+	}
+	_ = yaml.Unmarshal(c.in.routing, &routing) // a bad file is reported by checkPipelineNames
+	out := map[string]string{}
+	for _, s := range routing.Services {
+		p := routing.Defaults.Production
+		if o := s.Production; o != nil {
+			if o.Stage != "" {
+				p.Stage = o.Stage
+			}
+			if o.ApprovalAction != "" {
+				p.ApprovalAction = o.ApprovalAction
+			}
+		}
+		out[s.Pipeline] = p.Stage + "/" + p.ApprovalAction
+	}
+	return out
+}
+
+// checkApprovals checks that every function may answer the production approval
+// of every service in the routing file, and that ProductionApproval takes only
+// one stage and one action, never a wildcard.
+func (c *checker) checkApprovals(approval string) {
+	routed := c.routedApprovals()
+	for _, spec := range functions() {
+		got, problems := c.grants(spec.name, c.ev)
+		if len(problems) > 0 {
+			continue // reported by checkPermissions
+		}
+		for _, pipeline := range slices.Sorted(maps.Keys(routed)) {
+			if arn := actionARN(pipeline, routed[pipeline]); !got["codepipeline:putapprovalresult"][arn] {
+				c.errorf("pipegate.yaml gates %s at %s, but %s may not approve %s (%s is %q)", pipeline, routed[pipeline], spec.name, arn, approvalParam, approval)
+			}
+		}
+	}
+	pattern, _ := lookup(c.raw, "Parameters", approvalParam, "AllowedPattern").(string)
+	re, err := regexp.Compile(pattern)
+	if pattern == "" || err != nil {
+		c.errorf("%s: AllowedPattern %q %v: it must take one <stage>/<action> and no wildcard", approvalParam, pattern, err)
+		return
+	}
+	for _, pipeline := range slices.Sorted(maps.Keys(routed)) {
+		if !re.MatchString(routed[pipeline]) {
+			c.errorf("%s: AllowedPattern refuses %q, which pipegate.yaml gates in %s", approvalParam, routed[pipeline], pipeline)
+		}
+	}
+	if !re.MatchString(approval) {
+		c.errorf("%s: the default %q does not match its AllowedPattern", approvalParam, approval)
+	}
+	for _, bad := range []string{"*", "Production/*", "*/ApproveProduction", "Production/Approve*", "Production", "Production/ApproveProduction/Deploy", "Production/Approve Production", "/ApproveProduction", "Production/"} {
+		if re.MatchString(bad) {
+			c.errorf("%s: AllowedPattern accepts %q: the grant would cover other actions than the production approval, or none", approvalParam, bad)
+		}
 	}
 }
 
@@ -776,8 +873,15 @@ func eventBodies() map[string]func(ev any) error {
 			if !ok || p.Ref != "refs/heads/main" {
 				return fmt.Errorf("want a push to main, got %T", ev)
 			}
+			if p.After != mergeCommit {
+				return fmt.Errorf("after %s, want %s: the merge commit of !118 that the merge request events name", p.After, mergeCommit)
+			}
 			return pushedCore(p)
 		},
+		// The merge request of push.json's commit: merged, then approved after
+		// the merge, which opens the production gate that waits for it.
+		"merge-request-merged.json":   mergeRequestOfPush("merge"),
+		"merge-request-approved.json": mergeRequestOfPush("approved"),
 		badTokenEvent: func(ev any) error {
 			p, ok := ev.(*gitlab.PushEvent)
 			if !ok || p.Ref != "refs/heads/main" {
@@ -805,6 +909,35 @@ func eventBodies() map[string]func(ev any) error {
 			}
 			return nil
 		},
+	}
+}
+
+// mergeRequestOfPush checks a merge request hook of !118, the merge request that
+// push.json's commit merged.
+func mergeRequestOfPush(action string) func(ev any) error {
+	return func(ev any) error {
+		m, ok := ev.(*gitlab.MergeEvent)
+		if !ok {
+			return fmt.Errorf("want a merge request event, got %T", ev)
+		}
+		if m.Project.ID != 42 || m.Project.PathWithNamespace != "ic/core" {
+			return fmt.Errorf("project %d %s, want 42 ic/core", m.Project.ID, m.Project.PathWithNamespace)
+		}
+		a := m.ObjectAttributes
+		if a.IID != 118 || a.TargetProjectID != 42 || a.TargetBranch != "main" {
+			return fmt.Errorf("merge request !%d of project %d into %s, want !118 of 42 into main", a.IID, a.TargetProjectID, a.TargetBranch)
+		}
+		if a.Action != action {
+			return fmt.Errorf("action %q, want %q", a.Action, action)
+		}
+		// merge_commit_sha is set only once the merge request is merged.
+		if a.State != "merged" || a.StateID != gitlab.StateIDMerged || a.MergeCommitSHA != mergeCommit {
+			return fmt.Errorf("state %q (%d), merge_commit_sha %q; want merged with push.json's commit %s", a.State, a.StateID, a.MergeCommitSHA, mergeCommit)
+		}
+		if m.User == nil || m.User.Username == "" {
+			return fmt.Errorf("no user: GitLab names who %s", action)
+		}
+		return nil
 	}
 }
 
@@ -916,6 +1049,14 @@ func TestChecksCatch(t *testing.T) {
 			return strings.Replace(s, old, new, 1)
 		}
 	}
+	replaceAll := func(old, new string) func(string) string {
+		return func(s string) string {
+			if !strings.Contains(s, old) {
+				t.Fatalf("the text to replace is not there: %q", old)
+			}
+			return strings.ReplaceAll(s, old, new)
+		}
+	}
 	dropLine := func(containing string) func(string) string {
 		return func(s string) string {
 			lines := strings.SplitAfter(s, "\n")
@@ -976,7 +1117,8 @@ func TestChecksCatch(t *testing.T) {
 		name     string
 		template func(string) string
 		env      func(string) string
-		event    string // file the edit applies to
+		routing  func(string) string // edits pipegate.yaml
+		event    string              // file the edit applies to
 		edit     func(string) string
 		want     string
 	}{
@@ -1032,7 +1174,7 @@ func TestChecksCatch(t *testing.T) {
 		{name: "schedule too slow", template: replace("Schedule: rate(5 minutes)", "Schedule: rate(1 hour)"), want: "rate(5 minutes)"},
 		{name: "schedule disabled", template: replace("            Schedule: rate(5 minutes)\n", "            Schedule: rate(5 minutes)\n            Enabled: false\n"), want: "disabled"},
 		{name: "missing GetPipelineExecution grant", template: dropLine("- codepipeline:GetPipelineExecution"), want: "PipelineEventsFunction cannot call codepipeline:getpipelineexecution"},
-		{name: "pipeline events may start pipelines", template: replace("        - !Ref ReadPipelinesPolicy\n", "        - !Ref ReadPipelinesPolicy\n        - !Ref StartPipelinePolicy\n"), want: "PipelineEventsFunction may call codepipeline:startpipelineexecution"},
+		{name: "pipeline events may start pipelines", template: replace("        - !Ref ListExecutionsPolicy\n", "        - !Ref ListExecutionsPolicy\n        - !Ref StartPipelinePolicy\n"), want: "PipelineEventsFunction may call codepipeline:startpipelineexecution"},
 		{name: "pipeline events may delete items", template: replace("                - dynamodb:UpdateItem\n              Resource: !GetAtt Table.Arn\n            # The GitLab token only", "                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n              Resource: !GetAtt Table.Arn\n            # The GitLab token only"), want: "PipelineEventsFunction may call dynamodb:deleteitem"},
 		{name: "webhook secret granted to pipeline events", template: replace("delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Ref GitLabTokenSecret\n", "delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource:\n                - !Ref GitLabTokenSecret\n                - !Ref WebhookSecret\n"), want: "PipelineEventsFunction may call secretsmanager:getsecretvalue on {Ref:WebhookSecret}"},
 		{name: "a read list position lost", template: dropLineAfter("ReadPipelinesPolicy:", "!Select [0,"), want: "cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:service01-pipeline"},
@@ -1061,6 +1203,28 @@ func TestChecksCatch(t *testing.T) {
 		{name: "two events with one id", event: "pipeline-succeeded.json", edit: replace(`"id": "e27b80ff-22a6-46ad-bbf5-ca434dad3de1"`, `"id": "95140aca-b521-4418-8fc5-7427b62f96e5"`), want: "is also"},
 		{name: "scheduled event that looks like a state change", event: "scheduled.json", edit: replace(`"source": "aws.events"`, `"source": "aws.codepipeline"`), want: "scheduled.json: source"},
 		{name: "scheduled event with detail", event: "scheduled.json", edit: replace(`"detail": {}`, `"detail": {"reconcile": true}`), want: "scheduled.json: detail"},
+
+		// The production gate (ISSUE4): PutApprovalResult on each pipeline's
+		// production approval action only, for every function that evaluates gates.
+		{name: "approval granted on the pipeline", template: replaceAll("${Name}/${ProductionApproval}", "${Name}"), want: "may call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline, which it does not need"},
+		{name: "approval granted on every action", template: replaceAll("${Name}/${ProductionApproval}", "${Name}/*"), want: "[codepipeline:PutApprovalResult] on a wildcard resource"},
+		{name: "approval granted on anything", template: replace("            Action: codepipeline:PutApprovalResult\n            Resource:\n", "            Action: codepipeline:PutApprovalResult\n            Resource: \"*\"\n          - Effect: Allow\n            Action: codepipeline:PutApprovalResult\n            Resource:\n"), want: `[codepipeline:PutApprovalResult] on a wildcard resource "*"`},
+		{name: "approval of the whole stage", template: replace("Default: Production/ApproveProduction", "Default: Production/*"), want: "wildcard resource"},
+		{name: "approval parameter takes wildcards", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_*-]{1,100}/[A-Za-z0-9.@_*-]{1,100}$'"), want: `ProductionApproval: AllowedPattern accepts "Production/*"`},
+		{name: "approval parameter takes any stage path", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_/-]+$'"), want: `AllowedPattern accepts "Production/ApproveProduction/Deploy"`},
+		{name: "webhook cannot approve", template: dropLineAfter("  WebhookFunction:", "- !Ref ApprovePolicy"), want: "WebhookFunction cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction"},
+		{name: "webhook cannot read the gate", template: dropLineAfter("  WebhookFunction:", "- !Ref ReadPipelinesPolicy"), want: "WebhookFunction cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline"},
+		{name: "webhook may list executions", template: replace("        # A merge request hook evaluates the project's waiting production gates.\n", "        - !Ref ListExecutionsPolicy\n"), want: "WebhookFunction may call codepipeline:listpipelineexecutions"},
+		{name: "retry cannot approve", template: dropLineAfter("  RetryFunction:", "- !Ref ApprovePolicy"), want: "RetryFunction cannot call codepipeline:putapprovalresult"},
+		{name: "pipeline events cannot approve", template: dropLineAfter("  PipelineEventsFunction:", "- !Ref ApprovePolicy"), want: "PipelineEventsFunction cannot call codepipeline:putapprovalresult"},
+		{name: "an approval list position lost", template: dropLineAfter("  ApprovePolicy:", "!Select [19,"), want: "cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:service20-pipeline/Production/ApproveProduction"},
+		{name: "approval of another action than the routing file's", template: replace("Default: Production/ApproveProduction", "Default: Production/Approve"), want: "pipegate.yaml gates core-pipeline at Production/ApproveProduction, but WebhookFunction may not approve"},
+		{name: "a service gates another action", routing: replace("    pipeline: files-pipeline\n", "    pipeline: files-pipeline\n    production:\n      approval_action: ApproveRelease\n"), want: "pipegate.yaml gates files-pipeline at Production/ApproveRelease"},
+		{name: "merge request of another commit", event: "merge-request-approved.json", edit: replace(`merge_commit_sha\":\"9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c`, `merge_commit_sha\":\"f3a6d9c2e5b8a1f4d7c0e3b6a9f2d5c8e1b4a7d0`), want: "merge-request-approved.json: state"},
+		{name: "merge request not merged", event: "merge-request-approved.json", edit: replace(`\"state\":\"merged\"`, `\"state\":\"opened\"`), want: "merge-request-approved.json: state \"opened\""},
+		{name: "merge request event of another action", event: "merge-request-merged.json", edit: replace(`\"action\":\"merge\"`, `\"action\":\"update\"`), want: `merge-request-merged.json: action "update"`},
+		{name: "merge request event named a push", event: "merge-request-merged.json", edit: replace(`"x-gitlab-event": "Merge Request Hook"`, `"x-gitlab-event": "Push Hook"`), want: "merge-request-merged.json: want a merge request event"},
+		{name: "two merge request deliveries with one key", event: "merge-request-merged.json", edit: replace(`"idempotency-key": "4c8e2a6f-1b3d-4f5a-9c7e-0d2b4f6a8c13"`, `"idempotency-key": "9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57"`), want: "idempotency-key 9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57 is also"},
 	}
 	if got := check(in); len(got) != 0 {
 		t.Fatalf("the unbroken inputs have problems: %q", got)
@@ -1079,6 +1243,9 @@ func TestChecksCatch(t *testing.T) {
 			}
 			if tc.env != nil {
 				broken.envJSON = []byte(tc.env(string(in.envJSON)))
+			}
+			if tc.routing != nil {
+				broken.routing = []byte(tc.routing(string(in.routing)))
 			}
 			if tc.edit != nil {
 				broken.events[tc.event] = []byte(tc.edit(string(in.events[tc.event])))

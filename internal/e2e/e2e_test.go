@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -14,13 +15,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipegate/pipegate"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
+
+// TestMain stops the dynalite the test started; on Linux the kernel would too.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The fresh push of the retry case: a delivery and a commit no other case uses.
 const (
@@ -29,11 +35,24 @@ const (
 	retryCommit   = "5d8a1c4f7b0e3a6d9c2f5b8e1a4d7c0f3b6e9a2d"
 )
 
-// TestFunctionsUnderRIE builds both functions, runs them under the Lambda Runtime
-// Interface Emulator against the stand-ins, and drives them with the bundled
-// events. The cases run in order and share the stand-ins and the webhook's
-// in-memory store, as deliveries to one warm function do; each checks what it
-// changed, not totals.
+// The fresh push of the production gate case, and the delivery of its merge
+// request's approval.
+const (
+	gateDelivery   = "2e4a6c8e-0b2d-4f6a-8c1e-3a5c7e9b1d62"
+	gateEventID    = "7b9d1f3a-5c7e-4a0c-9e2b-4d6f8a0c2e83"
+	gateCommit     = "3f6b9e2c5a8d1f4b7e0a3c6f9b2e5d8a1c4f7b0e"
+	gateMR         = 119
+	gateMRTitle    = "Retry uploads to the files service"
+	gateMRDelivery = "4c6e8a0c-2e4a-4c8e-a0d2-6f8b0d2f4a95"
+	gateMREventID  = "9e1a3c5e-7a9c-4e2a-b4d6-8b0d2f4a6c17"
+)
+
+// TestFunctionsUnderRIE builds the three functions, runs them under the Lambda
+// Runtime Interface Emulator against the stand-ins, and drives them with the
+// bundled events: a push starts an execution, its state changes arrive, and
+// GitLab ends with the right statuses on the right commit. The cases run in order
+// and share the stand-ins and one DynamoDB table (dynalite), as deliveries to
+// deployed functions do; each checks what it changed, not totals.
 func TestFunctionsUnderRIE(t *testing.T) {
 	root := repoRoot(t)
 	bin := buildAll(t, root)
@@ -56,6 +75,11 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	sqsSrv := httptest.NewServer(w.sqs)
 	t.Cleanup(sqsSrv.Close)
 	queueURL := sqsSrv.URL + "/000000000000/pipegate-retry"
+
+	// The functions' one table, as deployed: the pipeline-events function finds
+	// there the commit and ref of the executions the other two started.
+	dynamo := testenv.Dynalite(t)
+	table := testenv.CreateTable(t, testenv.DynamoClient(t))
 
 	// The environment sam local gives the functions (events/env.json), with the
 	// stand-ins' addresses.
@@ -84,13 +108,20 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY":         "e2e-dummy-secret-key",
 		"AWS_ENDPOINT_URL_CODEPIPELINE": cpSrv.URL,
 		"AWS_ENDPOINT_URL_SQS":          sqsSrv.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB":     dynamo,
+		"TABLE_NAME":                    table,
 		"AWS_XRAY_SDK_DISABLED":         "true",
 		"GITLAB_URL":                    glSrv.URL,
 	}
 	webhookEnv := envList(env["WebhookFunction"], common, map[string]string{"RETRY_QUEUE_URL": queueURL})
 	retryEnv := envList(env["RetryFunction"], common)
+	pipelineEventsEnv := envList(env["PipelineEventsFunction"], common)
 	webhook := startFunction(t, "webhook", bin.rie, bin.webhook, webhookEnv)
 	retry := startFunction(t, "retry", bin.rie, bin.retry, retryEnv)
+	pipelineEvents := startFunction(t, "pipeline-events", bin.rie, bin.pipelineEvents, pipelineEventsEnv)
+
+	// The executions the push cases start, for the pipeline-events cases.
+	var pushed, tagged, retried emulator.Execution
 
 	t.Run("push starts the pipeline and posts pending", func(t *testing.T) {
 		before := w.snapshot()
@@ -103,6 +134,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		}
 		e := w.oneNewExecution(t, before)
 		checkExecution(t, e, "core-pipeline", push.CheckoutSHA)
+		pushed = e
 		if len(ans.Started) != 1 || ans.Started[0].Pipeline != "core-pipeline" ||
 			ans.Started[0].ExecutionID != e.ID || ans.Started[0].Commit != push.CheckoutSHA || ans.Started[0].Status != "posted" {
 			t.Errorf("answer started %+v, want core-pipeline execution %s at %s, status posted", ans.Started, e.ID, push.CheckoutSHA)
@@ -139,6 +171,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		}
 		e := w.oneNewExecution(t, before)
 		checkExecution(t, e, "core-pipeline", tag.CheckoutSHA)
+		tagged = e
 		s := w.oneNewStatus(t, before)
 		checkPending(t, s, tag.Project, tag.CheckoutSHA, "core-pipeline", strings.TrimPrefix(tag.Ref, "refs/tags/"))
 		w.noMessages(t, before)
@@ -199,13 +232,440 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		}
 		e := w.oneNewExecution(t, before)
 		checkExecution(t, e, "core-pipeline", retryCommit)
+		retried = e
 		s := w.oneNewStatus(t, before)
 		checkPending(t, s, push.Project, retryCommit, "core-pipeline", "main")
 		w.noMessages(t, before)
 	})
 
+	// The pipeline-events function. The bundled events are of the execution the
+	// first push started (checked below, not assumed); the builders make the stage
+	// events in between.
+	started := readEvent(t, root, "pipeline-started.json")
+	buildDone := readEvent(t, root, "stage-build-succeeded.json")
+	succeeded := readEvent(t, root, "pipeline-succeeded.json")
+	approval := readEvent(t, root, "action-approval-started.json")
+	scheduled := readEvent(t, root, "scheduled.json")
+
+	t.Run("pipeline STARTED sets the pushed commit's status running", func(t *testing.T) {
+		if pushed.ID == "" {
+			t.Fatal("the push case started no execution")
+		}
+		for _, ev := range []sample{started, buildDone, succeeded, approval} {
+			if ev.ExecutionID != pushed.ID {
+				t.Fatalf("events/%s is of execution %s; the push started %s", ev.Name, ev.ExecutionID, pushed.ID)
+			}
+		}
+		before := w.snapshot()
+		ans := pipelineEvents.event(t, started.Raw)
+		want := eventAnswer{Result: "posted", Pipeline: "core-pipeline", Status: "core-pipeline", State: "running", Commit: push.CheckoutSHA}
+		if ans != want {
+			t.Errorf("answer %+v, want %+v", ans, want)
+		}
+		s := w.oneNewStatus(t, before)
+		wantS := emulator.CommitStatus{
+			Project: push.Project, SHA: push.CheckoutSHA, State: "running", Name: "core-pipeline", Ref: "main",
+			TargetURL: executionURL("core-pipeline", pushed.ID), Description: "core-pipeline running",
+		}
+		if s != wantS {
+			t.Errorf("status %+v\nwant %+v", s, wantS)
+		}
+		// The commit and the ref came from what the webhook recorded.
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+	})
+
+	t.Run("stage events out of order and twice end as in order", func(t *testing.T) {
+		if pushed.ID == "" {
+			t.Fatal("the push case started no execution")
+		}
+		id, at := pushed.ID, started.Time
+		sourceStarted := emulator.StageEvent("core-pipeline", id, "Source", "STARTED", at)
+		sourceDone := emulator.StageEvent("core-pipeline", id, "Source", "SUCCEEDED", at.Add(4*time.Second))
+		buildStarted := emulator.StageEvent("core-pipeline", id, "Build", "STARTED", at.Add(5*time.Second))
+		before := w.snapshot()
+		for i, d := range []struct {
+			what          string
+			event         []byte
+			status        string
+			result, state string
+		}{
+			{"Source SUCCEEDED before its STARTED", sourceDone, "core-pipeline/Source", "posted", "success"},
+			{"Source STARTED late", sourceStarted, "core-pipeline/Source", "unchanged", "success"},
+			{"Build STARTED", buildStarted, "core-pipeline/Build", "posted", "running"},
+			{"pipeline STARTED again", started.Raw, "core-pipeline", "unchanged", "running"},
+			{"Build STARTED again", buildStarted, "core-pipeline/Build", "unchanged", "running"},
+			{"Build SUCCEEDED (" + buildDone.Name + ")", buildDone.Raw, "core-pipeline/Build", "posted", "success"},
+			{"Source SUCCEEDED again", sourceDone, "core-pipeline/Source", "unchanged", "success"},
+			{"Build SUCCEEDED again", buildDone.Raw, "core-pipeline/Build", "unchanged", "success"},
+			{"Build STARTED after its SUCCEEDED", buildStarted, "core-pipeline/Build", "unchanged", "success"},
+		} {
+			ans := pipelineEvents.event(t, d.event)
+			if ans.Result != d.result || ans.Status != d.status || ans.State != d.state || ans.Commit != push.CheckoutSHA {
+				t.Errorf("%d. %s: answer %+v, want %s, %s %s on %s", i+1, d.what, ans, d.result, d.status, d.state, push.CheckoutSHA)
+			}
+		}
+		// GitLab saw each state once, and no final state go back to running.
+		want := map[string]string{"core-pipeline/Source": "success", "core-pipeline/Build": "running,success"}
+		if got := w.statesSince(before, push.CheckoutSHA, "main"); !maps.Equal(got, want) {
+			t.Errorf("states posted %v, want %v", got, want)
+		}
+		url := executionURL("core-pipeline", id)
+		for _, want := range []emulator.CommitStatus{
+			{State: "success", Name: "core-pipeline/Build", Description: "Build succeeded in 3m 38s"},
+			// Its STARTED came after its SUCCEEDED: how long it took is unknown.
+			{State: "success", Name: "core-pipeline/Source", Description: "Source succeeded"},
+		} {
+			want.Project, want.SHA, want.Ref, want.TargetURL = push.Project, push.CheckoutSHA, "main", url
+			if got := w.latest(t, want.Project, want.SHA, want.Ref, want.Name); got != want {
+				t.Errorf("status %+v\nwant %+v", got, want)
+			}
+		}
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+	})
+
+	t.Run("pipeline SUCCEEDED sets the pushed commit's status success", func(t *testing.T) {
+		if pushed.ID == "" {
+			t.Fatal("the push case started no execution")
+		}
+		w.cp.SetStatus("core-pipeline", pushed.ID, "Succeeded") // as CodePipeline has it by then
+		before := w.snapshot()
+		ans := pipelineEvents.event(t, succeeded.Raw)
+		want := eventAnswer{Result: "posted", Pipeline: "core-pipeline", Status: "core-pipeline", State: "success", Commit: push.CheckoutSHA}
+		if ans != want {
+			t.Errorf("answer %+v, want %+v", ans, want)
+		}
+		if again := pipelineEvents.event(t, succeeded.Raw); again.Result != "unchanged" || again.State != "success" {
+			t.Errorf("the same event again: %+v, want unchanged success", again)
+		}
+		s := w.oneNewStatus(t, before)
+		wantS := emulator.CommitStatus{
+			Project: push.Project, SHA: push.CheckoutSHA, State: "success", Name: "core-pipeline", Ref: "main",
+			TargetURL: executionURL("core-pipeline", pushed.ID), Description: "core-pipeline succeeded in 28m 52s",
+		}
+		if s != wantS {
+			t.Errorf("status %+v\nwant %+v", s, wantS)
+		}
+		// pending from the webhook, then the events' states, each once.
+		if got := w.states(push.CheckoutSHA, "main", "core-pipeline"); got != "pending,running,success" {
+			t.Errorf("core-pipeline on the pushed commit went %s, want pending,running,success", got)
+		}
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+	})
+
+	t.Run("approval action event is answered without error", func(t *testing.T) {
+		before := w.snapshot()
+		ans := pipelineEvents.event(t, approval.Raw)
+		if ans.Result == "" || ans.Pipeline != "core-pipeline" {
+			t.Errorf("answer %+v, want a result for core-pipeline", ans)
+		}
+		// No execution waits at the approval in the stand-in: nothing to approve,
+		// and the approval sets no status.
+		if n := len(w.gl.Statuses()) - len(before.statuses); n != 0 {
+			t.Errorf("%d statuses posted for an approval action event", n)
+		}
+		if n := len(w.cp.Approvals()); n != 0 {
+			t.Errorf("%d approvals given, want none", n)
+		}
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+	})
+
+	t.Run("scheduled event repairs statuses whose events were dropped", func(t *testing.T) {
+		if retried.ID == "" || tagged.ID == "" {
+			t.Fatal("the tag and retry cases started no executions")
+		}
+		// The retried push's execution starts and its STARTED events arrive; the
+		// reconciler looks back a day, so its times are recent.
+		at := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+		for _, ev := range [][]byte{
+			emulator.PipelineEvent("core-pipeline", retried.ID, "STARTED", at),
+			emulator.StageEvent("core-pipeline", retried.ID, "Build", "STARTED", at.Add(5*time.Second)),
+		} {
+			if ans := pipelineEvents.event(t, ev); ans.Result != "posted" || ans.State != "running" || ans.Commit != retryCommit {
+				t.Fatalf("answer %+v, want posted running on %s", ans, retryCommit)
+			}
+		}
+		// Build and the pipeline succeed; both events are dropped.
+		buildEnd := at.Add(5*time.Second + 192*time.Second)
+		w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Build", ExecutionID: retried.ID, Status: "Succeeded",
+			Actions: []emulator.ActionState{{Name: "Build", Status: "Succeeded", Updated: buildEnd}}})
+		w.cp.SetStatus("core-pipeline", retried.ID, "Succeeded")
+
+		before := w.snapshot()
+		ans := pipelineEvents.event(t, scheduled.Raw)
+		// Three: the retried execution's Build and pipeline, and the tag's
+		// execution, of which no event arrived at all. The push's execution ended
+		// with its events: nothing to repair there.
+		if ans.Result != "reconciled" || ans.Repaired != 3 {
+			t.Errorf("answer %+v, want reconciled, 3 repaired", ans)
+		}
+		tag := readPush(t, root, "tag-push.json")
+		tagRef := strings.TrimPrefix(tag.Ref, "refs/tags/")
+		want := map[string]string{"core-pipeline": "success", "core-pipeline/Build": "success"}
+		if got := w.statesSince(before, retryCommit, "main"); !maps.Equal(got, want) {
+			t.Errorf("states posted on the retried commit %v, want %v", got, want)
+		}
+		if got := w.statesSince(before, tagged.CommitSHA, tagRef); !maps.Equal(got, map[string]string{"core-pipeline": "running"}) {
+			t.Errorf("states posted for the tag %v, want core-pipeline running", got)
+		}
+		if got := w.statesSince(before, push.CheckoutSHA, "main"); len(got) != 0 {
+			t.Errorf("states posted on the pushed commit's main %v, want none", got)
+		}
+		url := executionURL("core-pipeline", retried.ID)
+		wantBuild := emulator.CommitStatus{
+			Project: push.Project, SHA: retryCommit, State: "success", Name: "core-pipeline/Build", Ref: "main",
+			TargetURL: url, Description: "Build succeeded in 3m 12s",
+		}
+		if got := w.latest(t, push.Project, retryCommit, "main", "core-pipeline/Build"); got != wantBuild {
+			t.Errorf("status %+v\nwant %+v", got, wantBuild)
+		}
+		// The pipeline's end is known to the stand-in's clock only: its duration varies.
+		got := w.latest(t, push.Project, retryCommit, "main", "core-pipeline")
+		if got.State != "success" || got.Ref != "main" || got.TargetURL != url || !strings.HasPrefix(got.Description, "core-pipeline succeeded in ") {
+			t.Errorf("status %+v, want success on ref main linking to %s, saying how long it took", got, url)
+		}
+		wantTag := emulator.CommitStatus{
+			Project: tag.Project, SHA: tagged.CommitSHA, State: "running", Name: "core-pipeline", Ref: tagRef,
+			TargetURL: executionURL("core-pipeline", tagged.ID), Description: "core-pipeline running",
+		}
+		if got := w.latest(t, tag.Project, tagged.CommitSHA, tagRef, "core-pipeline"); got != wantTag {
+			t.Errorf("status %+v\nwant %+v", got, wantTag)
+		}
+		// ListPipelineExecutions has every commit: GetPipelineExecution is never needed.
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+
+		// A second run, and the dropped Build event arriving late, change nothing.
+		before = w.snapshot()
+		if ans := pipelineEvents.event(t, scheduled.Raw); ans.Result != "reconciled" || ans.Repaired != 0 {
+			t.Errorf("second run: %+v, want reconciled, none repaired", ans)
+		}
+		late := emulator.StageEvent("core-pipeline", retried.ID, "Build", "SUCCEEDED", buildEnd)
+		if ans := pipelineEvents.event(t, late); ans.Result != "unchanged" || ans.State != "success" {
+			t.Errorf("late Build SUCCEEDED: %+v, want unchanged success", ans)
+		}
+		if n := w.gl.Calls("statuses") - before.glStatuses; n != 0 {
+			t.Errorf("%d GitLab status calls after the repair, want none", n)
+		}
+	})
+
+	t.Run("the bundled merge request hook is evaluated without error", func(t *testing.T) {
+		mr := readMergeRequest(t, root, "merge-request-approved.json")
+		if mr.IID != 118 || mr.Project != push.Project || mr.MergeCommitSHA != push.CheckoutSHA || mr.Action != "approved" {
+			t.Fatalf("events/merge-request-approved.json: !%d of %s merged as %s, action %s; want !118 of %s at %s (push.json's), approved",
+				mr.IID, mr.Project, mr.MergeCommitSHA, mr.Action, push.Project, push.CheckoutSHA)
+		}
+		before := w.snapshot()
+		status, ans := webhook.deliver(t, mr.Event)
+		if status != http.StatusOK || ans.Result != "evaluated" || ans.Error != "" {
+			t.Fatalf("answer %d %+v, want 200 evaluated", status, ans)
+		}
+		if ans.Delivery != mr.Key {
+			t.Errorf("answer delivery %q, want the Idempotency-Key %q", ans.Delivery, mr.Key)
+		}
+		// No execution waits at core-pipeline's approval: CodePipeline says so, and
+		// GitLab is not asked about the merge request.
+		want := []gateAnswer{{Service: "core", Pipeline: "core-pipeline", Verdict: "not waiting"}}
+		if !slices.Equal(ans.Gates, want) {
+			t.Errorf("answer gates %+v, want %+v", ans.Gates, want)
+		}
+		if n := w.cp.Calls("GetPipelineState") - before.stageReads; n != 1 {
+			t.Errorf("%d GetPipelineState calls, want 1", n)
+		}
+		now := w.snapshot()
+		if now.glStatuses != before.glStatuses || now.glMRs != before.glMRs || now.glApprovals != before.glApprovals {
+			t.Errorf("GitLab: %d status, %d merge request, %d approvals calls; want none",
+				now.glStatuses-before.glStatuses, now.glMRs-before.glMRs, now.glApprovals-before.glApprovals)
+		}
+		if got := w.cp.Approvals(); len(got) != 0 {
+			t.Errorf("approvals given %+v, want none", got)
+		}
+		w.noMessages(t, before)
+	})
+
+	t.Run("push waits at the production gate until its merge request is approved", func(t *testing.T) {
+		// A fresh push, so that the statuses and the gate are this case's alone.
+		before := w.snapshot()
+		status, ans := webhook.deliver(t, push.with(t, gateDelivery, gateEventID, gateCommit))
+		if status != http.StatusOK || ans.Result != "started" {
+			t.Fatalf("answer %d %+v, want 200 started", status, ans)
+		}
+		e := w.oneNewExecution(t, before)
+		checkExecution(t, e, "core-pipeline", gateCommit)
+		checkPending(t, w.oneNewStatus(t, before), push.Project, gateCommit, "core-pipeline", "main")
+		id := e.ID
+		url := executionURL("core-pipeline", id)
+		caseStart := before
+
+		// Through staging: every stage's status follows its events.
+		at := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
+		before = w.snapshot()
+		for i, d := range []struct {
+			what          string
+			event         []byte
+			status, state string
+		}{
+			{"pipeline STARTED", emulator.PipelineEvent("core-pipeline", id, "STARTED", at), "core-pipeline", "running"},
+			{"Source STARTED", emulator.StageEvent("core-pipeline", id, "Source", "STARTED", at), "core-pipeline/Source", "running"},
+			{"Source SUCCEEDED", emulator.StageEvent("core-pipeline", id, "Source", "SUCCEEDED", at.Add(4*time.Second)), "core-pipeline/Source", "success"},
+			{"Build STARTED", emulator.StageEvent("core-pipeline", id, "Build", "STARTED", at.Add(5*time.Second)), "core-pipeline/Build", "running"},
+			{"Build SUCCEEDED", emulator.StageEvent("core-pipeline", id, "Build", "SUCCEEDED", at.Add(223*time.Second)), "core-pipeline/Build", "success"},
+			{"Staging STARTED", emulator.StageEvent("core-pipeline", id, "Staging", "STARTED", at.Add(224*time.Second)), "core-pipeline/Staging", "running"},
+			{"Staging SUCCEEDED", emulator.StageEvent("core-pipeline", id, "Staging", "SUCCEEDED", at.Add(541*time.Second)), "core-pipeline/Staging", "success"},
+		} {
+			ans := pipelineEvents.event(t, d.event)
+			want := eventAnswer{Result: "posted", Pipeline: "core-pipeline", Status: d.status, State: d.state, Commit: gateCommit}
+			if ans != want {
+				t.Errorf("%d. %s: answer %+v, want %+v", i+1, d.what, ans, want)
+			}
+		}
+		wantStates := map[string]string{
+			"core-pipeline": "running", "core-pipeline/Source": "running,success",
+			"core-pipeline/Build": "running,success", "core-pipeline/Staging": "running,success",
+		}
+		if got := w.statesSince(before, gateCommit, "main"); !maps.Equal(got, wantStates) {
+			t.Errorf("states posted %v, want %v", got, wantStates)
+		}
+
+		// Production starts and its approval waits. The commit's merge request is
+		// merged, but approved by its author only, which does not count.
+		prodAt := at.Add(542 * time.Second)
+		const token = "6c2b9e4a-1f7d-4a3e-b8c5-0d9f2e6a4b71"
+		w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Production", ExecutionID: id, Status: "InProgress",
+			Actions: []emulator.ActionState{{Name: "ApproveProduction", Status: "InProgress", Token: token}, {Name: "Deploy"}}})
+		mr := emulator.MergeRequest{IID: gateMR, Title: gateMRTitle, State: "merged", SourceBranch: "files-retry",
+			TargetBranch: "main", MergeCommitSHA: gateCommit, Author: "ada", ApprovedBy: []string{"ada"}}
+		w.gl.AddMergeRequest(push.Project, mr)
+		before = w.snapshot()
+		ans2 := pipelineEvents.event(t, emulator.StageEvent("core-pipeline", id, "Production", "STARTED", prodAt))
+		if ans2.Result != "unchanged" || ans2.Status != "core-pipeline/Production" || ans2.Commit != gateCommit {
+			t.Errorf("Production STARTED: answer %+v, want unchanged core-pipeline/Production on %s: the gate's to post", ans2, gateCommit)
+		}
+		if n := len(w.gl.Statuses()) - len(before.statuses); n != 0 {
+			t.Errorf("%d statuses posted for Production's start, want none: the gate posts it", n)
+		}
+		ans2 = pipelineEvents.event(t, emulator.ActionEvent("core-pipeline", id, "Production", "ApproveProduction", "Approval", "Manual", "STARTED", prodAt.Add(time.Second)))
+		missing := fmt.Sprintf("needs 1 more approval on !%d", gateMR)
+		if ans2.Result != "gate wait" || ans2.Pipeline != "core-pipeline" || ans2.Commit != gateCommit || !strings.Contains(ans2.Reason, missing) {
+			t.Errorf("approval STARTED: answer %+v, want gate wait on %s, saying it %s", ans2, gateCommit, missing)
+		}
+		if got := w.cp.Approvals(); len(got) != 0 {
+			t.Fatalf("approvals given %+v while the merge request lacks an approval", got)
+		}
+		s := w.oneNewStatus(t, before)
+		if s.Project != push.Project || s.SHA != gateCommit || s.Ref != "main" || s.Name != "core-pipeline/Production" ||
+			s.State != "pending" || s.TargetURL != url || !strings.Contains(s.Description, missing) {
+			t.Errorf("status %+v, want core-pipeline/Production pending on %s for main, linking to %s, saying it %s",
+				s, gateCommit, url, missing)
+		}
+		if n := w.gl.Calls("merge_requests") - before.glMRs; n != 1 {
+			t.Errorf("%d merge request lookups, want 1", n)
+		}
+		w.noLookups(t, before)
+		w.noMessages(t, before)
+
+		// Grace approves: GitLab's hook opens the gate.
+		mr.ApprovedBy = []string{"ada", "grace"}
+		w.gl.AddMergeRequest(push.Project, mr)
+		hook := readMergeRequest(t, root, "merge-request-approved.json").
+			with(t, gateMRDelivery, gateMREventID, gateMR, gateCommit, gateMRTitle)
+		before = w.snapshot()
+		status, ans = webhook.deliver(t, hook)
+		if status != http.StatusOK || ans.Result != "evaluated" || ans.Error != "" || ans.Delivery != gateMRDelivery {
+			t.Fatalf("answer %d %+v, want 200 evaluated for delivery %s", status, ans, gateMRDelivery)
+		}
+		if len(ans.Gates) != 1 {
+			t.Fatalf("answer gates %+v, want core-pipeline's", ans.Gates)
+		}
+		g := ans.Gates[0]
+		if g.Service != "core" || g.Pipeline != "core-pipeline" || g.ExecutionID != id || g.Commit != gateCommit || g.Verdict != "approve" || g.Error != "" {
+			t.Errorf("answer gate %+v, want core-pipeline execution %s at %s approved", g, id, gateCommit)
+		}
+		approvals := w.cp.Approvals()
+		if len(approvals) != 1 {
+			t.Fatalf("approvals %+v, want exactly one", approvals)
+		}
+		a := approvals[0]
+		if a.Pipeline != "core-pipeline" || a.Stage != "Production" || a.Action != "ApproveProduction" || a.Token != token || a.Status != "Approved" {
+			t.Errorf("approval %+v, want core-pipeline Production/ApproveProduction Approved with token %s", a, token)
+		}
+		for _, want := range []string{fmt.Sprintf("!%d", gateMR), gateMRTitle, "grace"} {
+			if !strings.Contains(a.Summary, want) {
+				t.Errorf("approval summary %q does not name %q", a.Summary, want)
+			}
+		}
+		if strings.Contains(a.Summary, "ada") {
+			t.Errorf("approval summary %q counts the author's own approval", a.Summary)
+		}
+		if g.Reason != a.Summary {
+			t.Errorf("answer gate reason %q, want the approval's summary %q", g.Reason, a.Summary)
+		}
+		s = w.oneNewStatus(t, before)
+		if s.SHA != gateCommit || s.Ref != "main" || s.Name != "core-pipeline/Production" || s.State != "running" ||
+			s.TargetURL != url || !strings.Contains(s.Description, fmt.Sprintf("!%d", gateMR)) {
+			t.Errorf("status %+v, want core-pipeline/Production running on %s, naming !%d", s, gateCommit, gateMR)
+		}
+		w.noMessages(t, before)
+
+		// The same hook again: nothing waits any more, nothing is approved twice.
+		before = w.snapshot()
+		status, ans = webhook.deliver(t, hook)
+		if status != http.StatusOK || ans.Result != "evaluated" || len(ans.Gates) != 1 || ans.Gates[0].Verdict != "not waiting" {
+			t.Errorf("the hook again: answer %d %+v, want 200 evaluated, gate not waiting", status, ans)
+		}
+		if n := len(w.cp.Approvals()); n != 1 {
+			t.Errorf("%d approvals after the hook again, want still 1", n)
+		}
+		if n := len(w.gl.Statuses()) - len(before.statuses); n != 0 {
+			t.Errorf("%d statuses posted by the hook again, want none", n)
+		}
+
+		// Production deploys and the pipeline succeeds.
+		w.cp.SetStatus("core-pipeline", id, "Succeeded")
+		before = w.snapshot()
+		for i, d := range []struct {
+			what   string
+			event  []byte
+			status string
+		}{
+			{"Production SUCCEEDED", emulator.StageEvent("core-pipeline", id, "Production", "SUCCEEDED", prodAt.Add(7*time.Minute)), "core-pipeline/Production"},
+			{"pipeline SUCCEEDED", emulator.PipelineEvent("core-pipeline", id, "SUCCEEDED", prodAt.Add(7*time.Minute+time.Second)), "core-pipeline"},
+		} {
+			ans := pipelineEvents.event(t, d.event)
+			want := eventAnswer{Result: "posted", Pipeline: "core-pipeline", Status: d.status, State: "success", Commit: gateCommit}
+			if ans != want {
+				t.Errorf("%d. %s: answer %+v, want %+v", i+1, d.what, ans, want)
+			}
+		}
+		for _, want := range []emulator.CommitStatus{
+			{State: "success", Name: "core-pipeline", Description: "core-pipeline succeeded in 16m 3s"},
+			{State: "success", Name: "core-pipeline/Production", Description: "Production succeeded in 7m 0s"},
+		} {
+			want.Project, want.SHA, want.Ref, want.TargetURL = push.Project, gateCommit, "main", url
+			if got := w.latest(t, want.Project, want.SHA, want.Ref, want.Name); got != want {
+				t.Errorf("status %+v\nwant %+v", got, want)
+			}
+		}
+		// Each status went its way once, and only this push's commit was touched.
+		for name, want := range map[string]string{"core-pipeline": "pending,running,success", "core-pipeline/Production": "pending,running,success"} {
+			if got := w.states(gateCommit, "main", name); got != want {
+				t.Errorf("%s on the gated commit went %s, want %s", name, got, want)
+			}
+		}
+		for _, s := range w.gl.Statuses()[len(caseStart.statuses):] {
+			if s.SHA != gateCommit {
+				t.Errorf("status %+v posted on another commit", s)
+			}
+		}
+		w.noLookups(t, caseStart)
+		w.noMessages(t, caseStart)
+	})
+
 	t.Run("logs are JSON without secrets", func(t *testing.T) {
-		for _, f := range []*function{webhook, retry} {
+		for _, f := range []*function{webhook, retry, pipelineEvents} {
 			out := f.out.String()
 			for name, v := range map[string]string{"webhook secret": secret, "GitLab token": token} {
 				if strings.Contains(out, v) {
@@ -218,8 +678,10 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				msgs[msg] = true
 			}
 			want := map[*function][]string{
-				webhook: {"pipegate ready", "pipeline started", "status posted", "push queued for retry"},
-				retry:   {"pipegate ready", "pipeline started", "status posted", "retry done"},
+				webhook: {"pipegate ready", "pipeline started", "status posted", "push queued for retry",
+					"gate decided", "merge request handled"},
+				retry:          {"pipegate ready", "pipeline started", "status posted", "retry done"},
+				pipelineEvents: {"pipegate ready", "status decided", "status posted", "status unchanged", "reconciled", "gate decided"},
 			}[f]
 			for _, m := range want {
 				if !msgs[m] {
@@ -233,7 +695,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	for _, f := range []struct {
 		fn  *function
 		bin string
-	}{{webhook, bin.webhook}, {retry, bin.retry}} {
+	}{{webhook, bin.webhook}, {retry, bin.retry}, {pipelineEvents, bin.pipelineEvents}} {
 		fi, err := os.Stat(f.bin)
 		if err != nil {
 			t.Fatal(err)
@@ -262,6 +724,9 @@ type snapshot struct {
 	statuses    []emulator.CommitStatus
 	messages    []emulator.SQSMessage
 	starts      int // StartPipelineExecution calls, faulted ones included
+	lookups     int // GetPipelineExecution calls
+	listings    int // ListPipelineExecutions calls
+	stageReads  int // GetPipelineState calls
 	glStatuses  int // status calls, refused ones included
 	glCompares  int
 	glMRs       int
@@ -274,6 +739,9 @@ func (w *world) snapshot() snapshot {
 		statuses:    w.gl.Statuses(),
 		messages:    w.sqs.Messages(),
 		starts:      w.cp.Calls("StartPipelineExecution"),
+		lookups:     w.cp.Calls("GetPipelineExecution"),
+		listings:    w.cp.Calls("ListPipelineExecutions"),
+		stageReads:  w.cp.Calls("GetPipelineState"),
 		glStatuses:  w.gl.Calls("statuses"),
 		glCompares:  w.gl.Calls("compare"),
 		glMRs:       w.gl.Calls("merge_requests"),
@@ -289,6 +757,10 @@ func (w *world) nothing(t *testing.T, before snapshot) {
 		t.Errorf("CodePipeline: %d StartPipelineExecution calls, %d executions; want none",
 			now.starts-before.starts, len(now.executions)-len(before.executions))
 	}
+	if now.lookups != before.lookups || now.listings != before.listings || now.stageReads != before.stageReads {
+		t.Errorf("CodePipeline: %d GetPipelineExecution, %d ListPipelineExecutions, %d GetPipelineState calls; want none",
+			now.lookups-before.lookups, now.listings-before.listings, now.stageReads-before.stageReads)
+	}
 	if now.glStatuses != before.glStatuses || now.glCompares != before.glCompares ||
 		now.glMRs != before.glMRs || now.glApprovals != before.glApprovals {
 		t.Errorf("GitLab: %d status, %d compare, %d merge request, %d approvals calls; want none",
@@ -302,6 +774,15 @@ func (w *world) noMessages(t *testing.T, before snapshot) {
 	t.Helper()
 	if n := len(w.sqs.Messages()) - len(before.messages); n != 0 {
 		t.Errorf("%d messages on the retry queue, want none", n)
+	}
+}
+
+// noLookups checks that CodePipeline was not asked for an execution since before:
+// the store had it.
+func (w *world) noLookups(t *testing.T, before snapshot) {
+	t.Helper()
+	if n := w.cp.Calls("GetPipelineExecution") - before.lookups; n != 0 {
+		t.Errorf("%d GetPipelineExecution calls, want none", n)
 	}
 }
 
@@ -321,6 +802,55 @@ func (w *world) oneNewStatus(t *testing.T, before snapshot) emulator.CommitStatu
 		t.Fatalf("%d new commit statuses, want 1: %+v", len(all)-len(before.statuses), all[len(before.statuses):])
 	}
 	return all[len(all)-1]
+}
+
+// latest is the status GitLab shows for name on sha and ref.
+func (w *world) latest(t *testing.T, project, sha, ref, name string) emulator.CommitStatus {
+	t.Helper()
+	all := w.gl.Statuses()
+	for i := len(all) - 1; i >= 0; i-- {
+		if s := all[i]; s.Project == project && s.SHA == sha && s.Ref == ref && s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("GitLab has no status %s on %s for %s", name, sha, ref)
+	return emulator.CommitStatus{}
+}
+
+// states lists the states GitLab accepted for status name on sha and ref, oldest
+// first. GitLab keeps a commit's statuses per ref: a branch and a tag at the same
+// commit each have theirs.
+func (w *world) states(sha, ref, name string) string {
+	var states []string
+	for _, s := range w.gl.Statuses() {
+		if s.SHA == sha && s.Ref == ref && s.Name == name {
+			states = append(states, s.State)
+		}
+	}
+	return strings.Join(states, ",")
+}
+
+// statesSince lists, per status name, the states GitLab accepted on sha and ref
+// since before, oldest first.
+func (w *world) statesSince(before snapshot, sha, ref string) map[string]string {
+	out := map[string]string{}
+	for _, s := range w.gl.Statuses()[len(before.statuses):] {
+		if s.SHA != sha || s.Ref != ref {
+			continue
+		}
+		if out[s.Name] != "" {
+			out[s.Name] += ","
+		}
+		out[s.Name] += s.State
+	}
+	return out
+}
+
+// executionURL is an execution's page in the CodePipeline console of the
+// functions' region (AWS_REGION): what its statuses link to.
+func executionURL(pipeline, id string) string {
+	return "https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/" + pipeline +
+		"/executions/" + id + "/timeline?region=eu-west-1"
 }
 
 func checkExecution(t *testing.T, e emulator.Execution, pipeline, sha string) {
@@ -357,7 +887,19 @@ type answer struct {
 		Commit      string `json:"commit"`
 		Status      string `json:"status"`
 	} `json:"started"`
-	Error string `json:"error"`
+	Gates []gateAnswer `json:"gates"`
+	Error string       `json:"error"`
+}
+
+// gateAnswer is one production gate a merge request hook evaluated (app.GateResult).
+type gateAnswer struct {
+	Service     string `json:"service"`
+	Pipeline    string `json:"pipeline"`
+	ExecutionID string `json:"execution_id"`
+	Commit      string `json:"commit"`
+	Verdict     string `json:"verdict"`
+	Reason      string `json:"reason"`
+	Error       string `json:"error"`
 }
 
 // deliver invokes the webhook function with an API Gateway HTTP API event and
@@ -374,6 +916,53 @@ func (f *function) deliver(t *testing.T, event []byte) (int, answer) {
 		t.Fatalf("response body %q is not an answer: %v", resp.Body, err)
 	}
 	return resp.StatusCode, a
+}
+
+// eventAnswer is the pipeline-events function's result (app.EventAnswer), read by
+// its JSON names.
+type eventAnswer struct {
+	Result   string `json:"result"`
+	Reason   string `json:"reason"`
+	Pipeline string `json:"pipeline"`
+	Status   string `json:"status"`
+	State    string `json:"state"`
+	Commit   string `json:"commit"`
+	Repaired int    `json:"repaired"`
+}
+
+// event invokes the pipeline-events function with an EventBridge event.
+func (f *function) event(t *testing.T, event []byte) eventAnswer {
+	t.Helper()
+	var a eventAnswer
+	f.call(t, event, &a)
+	return a
+}
+
+// sample is a bundled EventBridge event.
+type sample struct {
+	Name        string
+	Raw         []byte
+	ExecutionID string    // detail.execution-id; "" for a scheduled event
+	Time        time.Time // the envelope's
+}
+
+func readEvent(t *testing.T, root, name string) sample {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "events", name))
+	if err != nil {
+		t.Fatalf("read event: %v", err)
+	}
+	var ev events.CloudWatchEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("events/%s: %v", name, err)
+	}
+	var d struct {
+		ExecutionID string `json:"execution-id"`
+	}
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		t.Fatalf("events/%s: detail: %v", name, err)
+	}
+	return sample{Name: name, Raw: raw, ExecutionID: d.ExecutionID, Time: ev.Time}
 }
 
 // pushEvent is a bundled event file and what the test needs from its payload.
@@ -443,6 +1032,88 @@ func (p pushEvent) with(t *testing.T, key, eventUUID, sha string) []byte {
 	return out
 }
 
+// mergeRequestEvent is a bundled merge request hook and what the test needs from
+// its payload.
+type mergeRequestEvent struct {
+	Event          []byte
+	Key            string // Idempotency-Key
+	IID            int64
+	Action         string
+	Project        string
+	MergeCommitSHA string
+}
+
+func readMergeRequest(t *testing.T, root, name string) mergeRequestEvent {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "events", name))
+	if err != nil {
+		t.Fatalf("read event: %v", err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("events/%s: %v", name, err)
+	}
+	var body struct {
+		Project struct {
+			Path string `json:"path_with_namespace"`
+		} `json:"project"`
+		Attrs struct {
+			IID            int64  `json:"iid"`
+			Action         string `json:"action"`
+			MergeCommitSHA string `json:"merge_commit_sha"`
+		} `json:"object_attributes"`
+	}
+	if err := json.Unmarshal([]byte(ev.Body), &body); err != nil {
+		t.Fatalf("events/%s: body: %v", name, err)
+	}
+	return mergeRequestEvent{
+		Event: raw, Key: ev.Headers["idempotency-key"], IID: body.Attrs.IID, Action: body.Attrs.Action,
+		Project: body.Project.Path, MergeCommitSHA: body.Attrs.MergeCommitSHA,
+	}
+}
+
+// with returns the event as another delivery, of the same hook for merge request
+// iid of the same project, titled title and merged as sha.
+func (m mergeRequestEvent) with(t *testing.T, key, eventUUID string, iid int64, sha, title string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(m.Event, &ev); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ev["headers"].(map[string]any)
+	raw, _ := ev["body"].(string)
+	// Numbers stay as GitLab wrote them.
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("merge request event body: %v", err)
+	}
+	oa, _ := body["object_attributes"].(map[string]any)
+	url, _ := oa["url"].(string)
+	old := "/merge_requests/" + strconv.FormatInt(m.IID, 10)
+	if h == nil || oa == nil || !strings.HasSuffix(url, old) {
+		t.Fatal("merge request event without headers, object_attributes or its url")
+	}
+	oa["iid"] = iid
+	oa["title"] = title
+	oa["merge_commit_sha"] = sha
+	oa["url"] = strings.TrimSuffix(url, old) + "/merge_requests/" + strconv.FormatInt(iid, 10)
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h["idempotency-key"] = key
+	h["x-gitlab-event-uuid"] = eventUUID
+	h["content-length"] = strconv.Itoa(len(b))
+	ev["body"] = string(b)
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // sqsEvent is the event Lambda's SQS event source mapping delivers for m.
 func sqsEvent(t *testing.T, m emulator.SQSMessage) []byte {
 	t.Helper()
@@ -473,7 +1144,7 @@ func readEnvJSON(t *testing.T, root string) map[string]map[string]string {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		t.Fatalf("events/env.json: %v", err)
 	}
-	for _, fn := range []string{"WebhookFunction", "RetryFunction"} {
+	for _, fn := range []string{"WebhookFunction", "RetryFunction", "PipelineEventsFunction"} {
 		if env[fn] == nil {
 			t.Fatalf("events/env.json has no %s", fn)
 		}

@@ -37,20 +37,22 @@ const (
 
 // binaries are the executables one test run built.
 type binaries struct {
-	rie     string // the emulator, for this host
-	webhook string // functions/webhook as DIR/webhook/bootstrap
-	retry   string // functions/retry as DIR/retry/bootstrap
+	rie            string // the emulator, for this host
+	webhook        string // functions/webhook as DIR/webhook/bootstrap
+	retry          string // functions/retry as DIR/retry/bootstrap
+	pipelineEvents string // functions/pipeline-events as DIR/pipeline-events/bootstrap
 }
 
-// buildAll builds both functions and the emulator in parallel into a temporary
-// directory; builds dominate the test's time.
+// buildAll builds the three functions and the emulator in parallel into a
+// temporary directory; builds dominate the test's time.
 func buildAll(t *testing.T, root string) binaries {
 	t.Helper()
 	dir := t.TempDir()
 	b := binaries{
-		rie:     filepath.Join(dir, "aws-lambda-rie"),
-		webhook: filepath.Join(dir, "webhook", "bootstrap"),
-		retry:   filepath.Join(dir, "retry", "bootstrap"),
+		rie:            filepath.Join(dir, "aws-lambda-rie"),
+		webhook:        filepath.Join(dir, "webhook", "bootstrap"),
+		retry:          filepath.Join(dir, "retry", "bootstrap"),
+		pipelineEvents: filepath.Join(dir, "pipeline-events", "bootstrap"),
 	}
 	// GOARCH is the host's so that the Linux bootstrap runs here.
 	lambda := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
@@ -61,6 +63,7 @@ func buildAll(t *testing.T, root string) binaries {
 	}{
 		{lambda, []string{"-tags", "lambda.norpc", "-o", b.webhook, "./functions/webhook"}},
 		{lambda, []string{"-tags", "lambda.norpc", "-o", b.retry, "./functions/retry"}},
+		{lambda, []string{"-tags", "lambda.norpc", "-o", b.pipelineEvents, "./functions/pipeline-events"}},
 		{host, []string{"-o", b.rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"}},
 	}
 	errs := make([]error, len(jobs))

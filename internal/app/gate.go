@@ -1,0 +1,180 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/gate"
+	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// GateResult is one evaluation of a service's production gate.
+type GateResult struct {
+	Service     string `json:"service"`
+	Pipeline    string `json:"pipeline"`
+	ExecutionID string `json:"execution_id,omitempty"`
+	Commit      string `json:"commit,omitempty"`
+	// Verdict is wait, approve or reject; "not waiting" when no execution waits at
+	// the approval action (any more).
+	Verdict string `json:"verdict"`
+	Reason  string `json:"reason,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// waitingGate finds the execution waiting at svc's production approval action, if any.
+func (a *App) waitingGate(ctx context.Context, svc routing.Service) (executionID, token string, ok bool, err error) {
+	cctx, cancel := a.call(ctx)
+	stages, err := a.Pipelines.State(cctx, svc.Pipeline)
+	cancel()
+	if err != nil {
+		return "", "", false, err
+	}
+	executionID, token, ok = codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction)
+	return executionID, token, ok, nil
+}
+
+// evaluateGate decides svc's production gate for the execution that waits at its
+// approval action, and acts: approve or reject it in CodePipeline, or say on the
+// stage's commit status what is missing. It asks CodePipeline which execution
+// waits, with which token, right before deciding, so that it never approves an
+// execution other than the one whose commit it judged. trigger says what made it
+// look, for the log and the audit record.
+func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID, trigger string) (GateResult, error) {
+	res := GateResult{Service: svc.Name, Pipeline: svc.Pipeline, ExecutionID: executionID}
+	waiting, token, ok, err := a.waitingGate(ctx, svc)
+	if err != nil {
+		return res, fmt.Errorf("read state of %s: %w", svc.Pipeline, err)
+	}
+	if !ok || waiting != executionID {
+		res.Verdict, res.Reason = "not waiting", fmt.Sprintf("execution %s does not wait at %s/%s", executionID, svc.Production.Stage, svc.Production.ApprovalAction)
+		a.Log.Info("gate not waiting", "pipeline", svc.Pipeline, "execution_id", executionID, "waiting", waiting, "trigger", trigger)
+		return res, nil
+	}
+	ex, err := a.execution(ctx, svc, executionID, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	res.Commit = ex.CommitSHA
+	mrs, err := a.mergeRequests(ctx, ex.Project, ex.CommitSHA)
+	if err != nil {
+		return res, err
+	}
+	p := svc.Production
+	d := gate.Decide(gate.Policy{MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest}, ex.CommitSHA, mrs)
+	res.Verdict = d.Verdict.String()
+	res.Reason = d.Missing
+	if d.Verdict != gate.Wait {
+		res.Reason = d.Summary
+	}
+	var iid int64
+	if d.MergeRequest != nil {
+		iid = d.MergeRequest.IID
+	}
+	a.Log.Info("gate decided", "pipeline", svc.Pipeline, "execution_id", executionID, "commit", ex.CommitSHA,
+		"verdict", res.Verdict, "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "reason", res.Reason, "trigger", trigger)
+	if err := a.Store.RecordDecision(ctx, store.GateDecision{
+		Pipeline: svc.Pipeline, ExecutionID: executionID, At: a.now(), Verdict: res.Verdict, Commit: ex.CommitSHA,
+		MergeRequest: iid, Approvers: d.Approvers, Reason: res.Reason, Trigger: trigger,
+	}); err != nil {
+		// The audit trail must not lose a decision that acts: stop before acting.
+		return res, fmt.Errorf("record gate decision for %s %s: %w", svc.Pipeline, executionID, err)
+	}
+
+	status := gitlab.Status{
+		Name:      progress.StatusName(svc.Pipeline, p.Stage),
+		Ref:       ex.Ref,
+		TargetURL: a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
+	}
+	switch d.Verdict {
+	case gate.Wait:
+		status.State, status.Description = "pending", p.Stage+" waits for approval: "+d.Missing
+	default:
+		cctx, cancel := a.call(ctx)
+		err := a.Pipelines.Approve(cctx, codepipeline.Approval{
+			Pipeline: svc.Pipeline, Stage: p.Stage, Action: p.ApprovalAction, Token: token,
+			Approved: d.Verdict == gate.Approve, Summary: d.Summary,
+		})
+		cancel()
+		if errors.Is(err, codepipeline.ErrApprovalGone) {
+			// Approved already (by an earlier evaluation or a person), or timed out.
+			a.Log.Info("gate already decided in CodePipeline", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		status.State, status.Description = "running", d.Summary
+		if d.Verdict == gate.Reject {
+			// CodePipeline fails the stage; its event posts the final state.
+			status.State = "failed"
+		}
+	}
+	cctx, cancel := a.call(ctx)
+	err = a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status)
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// mergeRequests asks GitLab for the merge requests of a commit and the approvals of
+// each, as the gate reads them.
+func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.MergeRequest, error) {
+	cctx, cancel := a.call(ctx)
+	list, err := a.GitLab.MergeRequestsOfCommit(cctx, project, sha)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gate.MergeRequest, 0, len(list))
+	for _, m := range list {
+		cctx, cancel := a.call(ctx)
+		ap, err := a.GitLab.Approvals(cctx, project, m.IID)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gate.MergeRequest{
+			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, Author: m.Author,
+			ApprovedBy: ap.ApprovedBy, ApprovalsRequired: ap.Required, ApprovalsLeft: ap.Left,
+		})
+	}
+	return out, nil
+}
+
+// gatesOfProject re-evaluates every gate of project that waits: a merge request
+// of it was approved or merged. It finds them with GetPipelineState.
+func (a *App) gatesOfProject(ctx context.Context, projectID int64, project, trigger string) ([]GateResult, error) {
+	var out []GateResult
+	var errs []error
+	id := fmt.Sprint(projectID)
+	for _, svc := range a.Routes.Services {
+		if !strings.EqualFold(svc.Project, project) && svc.Project != id {
+			continue
+		}
+		res := GateResult{Service: svc.Name, Pipeline: svc.Pipeline}
+		exec, _, ok, err := a.waitingGate(ctx, svc)
+		if err == nil && !ok {
+			res.Verdict = "not waiting"
+			out = append(out, res)
+			continue
+		}
+		if err == nil {
+			res, err = a.evaluateGate(ctx, svc, exec, trigger)
+		}
+		if err != nil {
+			res.Error = err.Error()
+			errs = append(errs, fmt.Errorf("gate of %s: %w", svc.Pipeline, err))
+		}
+		out = append(out, res)
+	}
+	return out, errors.Join(errs...)
+}
