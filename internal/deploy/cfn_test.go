@@ -113,14 +113,16 @@ func lookup(v any, path ...string) any {
 // reference to a resource evaluates to a token naming it: "{Ref:Table}",
 // "{GetAtt:Table.Arn}", so that a check can say which resource a value points at.
 type evaluator struct {
-	params    map[string]any // String: string; CommaDelimitedList: []any of string
-	resources map[string]any
+	params     map[string]any // String: string; CommaDelimitedList: []any of string
+	resources  map[string]any
+	conditions map[string]any // the Conditions section, evaluated when named
 }
 
 // newEvaluator takes the parameters' defaults, replaced by overrides.
 func newEvaluator(tpl map[string]any, overrides map[string]string) (*evaluator, error) {
 	e := &evaluator{params: map[string]any{}}
 	e.resources, _ = lookup(tpl, "Resources").(map[string]any)
+	e.conditions, _ = lookup(tpl, "Conditions").(map[string]any)
 	params, _ := lookup(tpl, "Parameters").(map[string]any)
 	for name, p := range params {
 		typ, _ := lookup(p, "Type").(string)
@@ -165,7 +167,7 @@ func (e *evaluator) eval(v any) (any, error) {
 	case map[string]any:
 		if len(v) == 1 {
 			for k, arg := range v {
-				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+				if k == "Ref" || k == "Condition" || strings.HasPrefix(k, "Fn::") {
 					return e.intrinsic(k, arg)
 				}
 			}
@@ -199,6 +201,57 @@ func (e *evaluator) intrinsic(fn string, arg any) (any, error) {
 		return e.getAtt(fmt.Sprint(list[0]), fmt.Sprint(list[1]))
 	case "Fn::Sub":
 		return e.sub(arg)
+	case "Condition":
+		name, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("Condition %v: not a name", arg)
+		}
+		return e.condition(name)
+	case "Fn::If":
+		list, ok := arg.([]any)
+		if !ok || len(list) != 3 {
+			return nil, fmt.Errorf("Fn::If %v: want [condition, then, else]", arg)
+		}
+		name, ok := list[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("Fn::If: the condition %v must be a name", list[0])
+		}
+		cond, err := e.condition(name)
+		if err != nil {
+			return nil, err
+		}
+		if cond {
+			return e.eval(list[1])
+		}
+		return e.eval(list[2])
+	case "Fn::Equals":
+		list, ok := arg.([]any)
+		if !ok || len(list) != 2 {
+			return nil, fmt.Errorf("Fn::Equals %v: want [value, value]", arg)
+		}
+		a, err := e.eval(list[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := e.eval(list[1])
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Sprint(a) == fmt.Sprint(b), nil
+	case "Fn::Not":
+		list, ok := arg.([]any)
+		if !ok || len(list) != 1 {
+			return nil, fmt.Errorf("Fn::Not %v: want [condition]", arg)
+		}
+		v, err := e.eval(list[0])
+		if err != nil {
+			return nil, err
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("Fn::Not of %v: not a condition", v)
+		}
+		return !b, nil
 	case "Fn::Select":
 		return e.selectFn(arg)
 	case "Fn::Split":
@@ -259,6 +312,23 @@ func (e *evaluator) ref(name string) (any, error) {
 		return "{Ref:" + name + "}", nil
 	}
 	return nil, fmt.Errorf("Ref %s: no such parameter or resource", name)
+}
+
+// condition evaluates a condition of the Conditions section by name.
+func (e *evaluator) condition(name string) (bool, error) {
+	def, ok := e.conditions[name]
+	if !ok {
+		return false, fmt.Errorf("condition %s: no such condition", name)
+	}
+	v, err := e.eval(def)
+	if err != nil {
+		return false, fmt.Errorf("condition %s: %w", name, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition %s: %v is not true or false", name, v)
+	}
+	return b, nil
 }
 
 func (e *evaluator) getAtt(res, attr string) (any, error) {
