@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
 )
 
@@ -159,5 +160,42 @@ func TestReconcileOpensWaitingGate(t *testing.T) {
 	}
 	if got := w.approvals(); len(got) != 1 || got[0].Token != "tok-3" {
 		t.Fatalf("approvals %+v, want the waiting gate approved", got)
+	}
+}
+
+// A squash-merged merge request counts like a merged one: GitLab lists it for
+// its squash commit.
+func TestGateOpensForSquashCommit(t *testing.T) {
+	w := newWorld(t, withClock)
+	id := w.pushed()
+	mr := mergedMR("bob")
+	mr.MergeCommitSHA, mr.SquashCommitSHA = "", headSHA
+	w.gl.AddMergeRequest("ic/core", mr)
+	w.waitAtGate(id, "tok-squash")
+	if ans := w.event(approvalStarted(id)); ans.Result != "gate approve" {
+		t.Fatalf("answer %+v, want gate approve", ans)
+	}
+	if got := w.approvals(); len(got) != 1 || got[0].Status != "Approved" {
+		t.Fatalf("approvals %+v", got)
+	}
+}
+
+// With no_merge_request: reject, a commit that reached production without a merge
+// request is rejected, and CodePipeline is told why.
+func TestGateRejectsCommitWithoutMergeRequest(t *testing.T) {
+	w := newWorld(t, withClock)
+	cfg, err := routing.Parse([]byte("services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.app.Routes = cfg
+	id := w.pushed()
+	w.waitAtGate(id, "tok-direct")
+	if ans := w.event(approvalStarted(id)); ans.Result != "gate reject" {
+		t.Fatalf("answer %+v, want gate reject", ans)
+	}
+	got := w.approvals()
+	if len(got) != 1 || got[0].Status != "Rejected" || got[0].Token != "tok-direct" || !strings.Contains(got[0].Summary, "no merge request") {
+		t.Fatalf("approvals %+v, want one Rejected saying there is no merge request", got)
 	}
 }
