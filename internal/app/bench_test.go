@@ -14,7 +14,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gitlab"
 )
 
 // BenchmarkWebhookPush is one routed push through the whole webhook: decode,
@@ -39,6 +42,44 @@ func BenchmarkWebhookPush(b *testing.B) {
 		resp, err := w.app.WebhookHTTPAPI(ctx, events.APIGatewayV2HTTPRequest{Headers: h, Body: bodies[i]})
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+		}
+	}
+}
+
+// BenchmarkWebhookClients makes only the two calls of BenchmarkWebhookPush, through
+// the same adapters over the real SDK and GitLab clients (codepipeline.New,
+// gitlab.New) to the same stand-ins, with no decode, route or store: the floor that
+// the real clients impose. Push minus Clients is pipegate's own cost; Clients minus
+// Limit is the clients'.
+func BenchmarkWebhookClients(b *testing.B) {
+	w := newWorld(b)
+	pipelines, gl := w.app.Pipelines, w.app.GitLab
+	shas := make([]string, b.N)
+	for i := range shas {
+		shas[i] = fmt.Sprintf("%040x", i+1) // a commit per delivery, as in BenchmarkWebhookPush
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		id, err := pipelines.Start(ctx, codepipeline.StartInput{
+			Pipeline:           "core-pipeline",
+			SourceAction:       "Source",
+			CommitSHA:          shas[i],
+			ClientRequestToken: app.RequestToken(fmt.Sprint("bench-", i), "core-pipeline"),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = gl.SetStatus(ctx, "42", shas[i], gitlab.Status{
+			State:       "pending",
+			Name:        "core-pipeline",
+			Ref:         "main",
+			TargetURL:   pipelines.ExecutionURL("core-pipeline", id),
+			Description: "CodePipeline core-pipeline started by pipegate for push to main by jsmith",
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 }
