@@ -28,32 +28,34 @@ type GateResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// waitingGate finds the execution waiting at svc's production approval action, if any.
-func (a *App) waitingGate(ctx context.Context, svc routing.Service) (executionID, token string, ok bool, err error) {
-	cctx, cancel := a.call(ctx)
-	stages, err := a.Pipelines.State(cctx, svc.Pipeline)
-	cancel()
-	if err != nil {
-		return "", "", false, err
-	}
-	executionID, token, ok = codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction)
-	return executionID, token, ok, nil
-}
-
 // evaluateGate decides svc's production gate for the execution that waits at its
 // approval action, and acts: approve or reject it in CodePipeline, or say on the
-// stage's commit status what is missing. It asks CodePipeline which execution
-// waits, with which token, right before deciding, so that it never approves an
-// execution other than the one whose commit it judged. trigger says what made it
-// look, for the log and the audit record.
-func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID, trigger string) (GateResult, error) {
+// stage's commit status what is missing. executionID names the execution the
+// caller means; "" means whichever waits. stages is GetPipelineState's answer if
+// the caller has just read it, else nil and it is read here: either way the gate
+// knows which execution waits, with which token, right before deciding, so it
+// never approves an execution other than the one whose commit it judged. trigger
+// says what made it look, for the log and the audit record.
+func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID, trigger string, stages []codepipeline.StageState) (GateResult, error) {
 	res := GateResult{Service: svc.Name, Pipeline: svc.Pipeline, ExecutionID: executionID}
-	waiting, token, ok, err := a.waitingGate(ctx, svc)
-	if err != nil {
-		return res, fmt.Errorf("read state of %s: %w", svc.Pipeline, err)
+	if stages == nil {
+		cctx, cancel := a.call(ctx)
+		var err error
+		stages, err = a.Pipelines.State(cctx, svc.Pipeline)
+		cancel()
+		if err != nil {
+			return res, fmt.Errorf("read state of %s: %w", svc.Pipeline, err)
+		}
+	}
+	waiting, token, ok := codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction)
+	if executionID == "" {
+		executionID, res.ExecutionID = waiting, waiting
 	}
 	if !ok || waiting != executionID {
-		res.Verdict, res.Reason = "not waiting", fmt.Sprintf("execution %s does not wait at %s/%s", executionID, svc.Production.Stage, svc.Production.ApprovalAction)
+		res.Verdict, res.Reason = "not waiting", fmt.Sprintf("no execution waits at %s/%s", svc.Production.Stage, svc.Production.ApprovalAction)
+		if ok {
+			res.Reason = fmt.Sprintf("execution %s waits at %s/%s, not %s", waiting, svc.Production.Stage, svc.Production.ApprovalAction, executionID)
+		}
 		a.Log.Info("gate not waiting", "pipeline", svc.Pipeline, "execution_id", executionID, "waiting", waiting, "trigger", trigger)
 		return res, nil
 	}
@@ -160,16 +162,7 @@ func (a *App) gatesOfProject(ctx context.Context, projectID int64, project, trig
 		if !strings.EqualFold(svc.Project, project) && svc.Project != id {
 			continue
 		}
-		res := GateResult{Service: svc.Name, Pipeline: svc.Pipeline}
-		exec, _, ok, err := a.waitingGate(ctx, svc)
-		if err == nil && !ok {
-			res.Verdict = "not waiting"
-			out = append(out, res)
-			continue
-		}
-		if err == nil {
-			res, err = a.evaluateGate(ctx, svc, exec, trigger)
-		}
+		res, err := a.evaluateGate(ctx, svc, "", trigger, nil)
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, fmt.Errorf("gate of %s: %w", svc.Pipeline, err))

@@ -65,7 +65,7 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 	}
 	switch {
 	case ev.Level == progress.ActionLevel && isGate(svc, ev):
-		res, err := a.evaluateGate(ctx, svc, ev.ExecutionID, "approval action started")
+		res, err := a.evaluateGate(ctx, svc, ev.ExecutionID, "approval action started", nil)
 		ans.Result, ans.Reason, ans.Commit = "gate "+res.Verdict, res.Reason, res.Commit
 		return ans, err
 	case ev.Level == progress.ActionLevel:

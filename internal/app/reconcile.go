@@ -81,8 +81,8 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 		return repaired, errors.Join(append(errs, err)...)
 	}
 	// A gate waits until it is told; the merge request's webhook may have been lost.
-	if exec, _, ok := codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction); ok {
-		if _, err := a.evaluateGate(ctx, svc, exec, "reconciler"); err != nil {
+	if _, _, ok := codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction); ok {
+		if _, err := a.evaluateGate(ctx, svc, "", "reconciler", stages); err != nil {
 			errs = append(errs, err)
 		}
 	}

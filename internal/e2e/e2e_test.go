@@ -468,7 +468,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		}
 		// No execution waits at core-pipeline's approval: CodePipeline says so, and
 		// GitLab is not asked about the merge request.
-		want := []gateAnswer{{Service: "core", Pipeline: "core-pipeline", Verdict: "not waiting"}}
+		want := []gateAnswer{{Service: "core", Pipeline: "core-pipeline", Verdict: "not waiting", Reason: "no execution waits at Production/ApproveProduction"}}
 		if !slices.Equal(ans.Gates, want) {
 			t.Errorf("answer gates %+v, want %+v", ans.Gates, want)
 		}
