@@ -23,40 +23,9 @@ type decisionStore interface {
 	Decisions(ctx context.Context, pipeline, executionID string) ([]store.GateDecision, error)
 }
 
-var (
-	_ decisionStore = (*store.Memory)(nil)
-	_ decisionStore = (*store.Dynamo)(nil)
-)
-
+// newDecisionStore returns an empty store on clock c with retention r (0: default).
+// The decisions suite runs inside each backend's conformance suite (store_test.go).
 type newDecisionStore func(t *testing.T, c *clock, r time.Duration) decisionStore
-
-func TestMemoryDecisions(t *testing.T) {
-	decisionConformance(t, func(t *testing.T, c *clock, r time.Duration) decisionStore {
-		m := store.NewMemory()
-		m.Now, m.Retention = c.Now, r
-		return m
-	})
-}
-
-func TestDynamoDecisions(t *testing.T) {
-	client := testenv.DynamoClient(t)
-	decisionConformance(t, func(t *testing.T, c *clock, r time.Duration) decisionStore {
-		d := store.NewDynamo(client, testenv.CreateTable(t, client))
-		d.Now, d.Retention = c.Now, r
-		return d
-	})
-}
-
-// TestDynamoFromConfigDecisions runs the suite through the client production builds.
-func TestDynamoFromConfigDecisions(t *testing.T) {
-	cfg := testenv.AWSConfig(t)
-	client := testenv.DynamoClient(t)
-	decisionConformance(t, func(t *testing.T, c *clock, r time.Duration) decisionStore {
-		d := store.NewDynamoFromConfig(cfg, testenv.CreateTable(t, client))
-		d.Now, d.Retention = c.Now, r
-		return d
-	})
-}
 
 const gateSHA = "9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c"
 

@@ -30,6 +30,7 @@ type fullStore interface {
 	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
 	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
 	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
+	decisionStore
 }
 
 var (
@@ -92,6 +93,10 @@ func TestDynamoFromConfig(t *testing.T) {
 func conformance(t *testing.T, newStore newStore) {
 	ctx := context.Background()
 	const lease = 30 * time.Second
+
+	t.Run("decisions", func(t *testing.T) {
+		decisionConformance(t, func(t *testing.T, c *clock, r time.Duration) decisionStore { return newStore(t, c, r) })
+	})
 
 	t.Run("claim busy done", func(t *testing.T) {
 		s := newStore(t, newClock(), 0)
