@@ -11,8 +11,9 @@ import (
 
 // CodePipeline is a local stand-in for AWS CodePipeline: an http.Handler speaking the
 // AWS JSON 1.1 protocol of the real service, so the aws-sdk-go-v2 client talks to it
-// with only BaseEndpoint changed. It keeps executions and stage states in memory;
-// nothing runs them, a test moves them on with SetStatus and SetStage.
+// with only BaseEndpoint changed. It keeps executions and stage states in memory.
+// A test moves them on with SetStatus and SetStage; while Run runs, Run takes the
+// executions started through their pipeline's stages.
 type CodePipeline struct {
 	// Now is the clock for start, update and approval times; nil means time.Now.
 	// Set it before the stand-in serves.
@@ -27,12 +28,21 @@ type CodePipeline struct {
 	byToken    map[string]string // pipeline + "\x00" + clientRequestToken -> execution id
 	approvals  []Approval
 	actionRuns int // action executions ever set, for their ids
+
+	runner *runner // the Run in progress, if any
+	// virtual is the time of Run's virtual clock (RunOptions.Advance); zero when
+	// the clock is real.
+	virtual time.Time
+	advance time.Duration
+	waiting map[string]*approvalWait // by token: approvals a run waits for
 }
 
 // cpPipeline is what the stand-in knows of one pipeline besides its executions.
 type cpPipeline struct {
 	created time.Time
-	stages  []StageState // the order set; GetPipelineState answers in it
+	stages  []StageState          // the order set; GetPipelineState answers in it
+	shape   []StageSpec           // what Run takes executions through; nil until set or first run
+	slots   map[string]*stageSlot // by stage name: who runs in it, who waits for it
 }
 
 // Execution is a pipeline execution the stand-in recorded.
@@ -67,6 +77,9 @@ type StageState struct {
 	// means when SetStage was called.
 	Updated time.Time
 	Actions []ActionState
+	// Inbound is inboundExecution.pipelineExecutionId: the execution waiting in the
+	// transition to enter the stage while another runs in it; "" if none.
+	Inbound string
 }
 
 // ActionState is one action of a stage; an action without a Status never ran.
@@ -116,7 +129,11 @@ func (c *CodePipeline) addPipeline(name string) *cpPipeline {
 	return p
 }
 
+// now is the stand-in's clock; c.mu must be held (or c not yet shared).
 func (c *CodePipeline) now() time.Time {
+	if !c.virtual.IsZero() {
+		return c.virtual
+	}
 	if c.Now != nil {
 		return c.Now().UTC()
 	}
@@ -349,6 +366,9 @@ func (c *CodePipeline) startPipelineExecution(body []byte) (any, error) {
 	e.StartedAt = c.now()
 	e.LastUpdate = e.StartedAt
 	c.record(e)
+	if c.runner != nil {
+		c.startRun(c.pipelines[in.Name], e)
+	}
 	return map[string]string{"pipelineExecutionId": e.ID}, nil
 }
 
@@ -504,9 +524,10 @@ func (c *CodePipeline) getPipelineState(body []byte) (any, error) {
 		Type                string `json:"type"`
 	}
 	type stageState struct {
-		StageName       string          `json:"stageName"`
-		LatestExecution *stageExecution `json:"latestExecution,omitempty"`
-		ActionStates    []actionState   `json:"actionStates"`
+		StageName        string          `json:"stageName"`
+		InboundExecution *stageExecution `json:"inboundExecution,omitempty"`
+		LatestExecution  *stageExecution `json:"latestExecution,omitempty"`
+		ActionStates     []actionState   `json:"actionStates"`
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -519,6 +540,9 @@ func (c *CodePipeline) getPipelineState(body []byte) (any, error) {
 		st := stageState{StageName: s.Name, ActionStates: []actionState{}}
 		if s.ExecutionID != "" {
 			st.LatestExecution = &stageExecution{s.ExecutionID, s.Status, "STANDARD"}
+		}
+		if s.Inbound != "" {
+			st.InboundExecution = &stageExecution{s.Inbound, "InProgress", "STANDARD"}
 		}
 		for _, a := range s.Actions {
 			as := actionState{ActionName: a.Name}
@@ -594,17 +618,28 @@ func (c *CodePipeline) putApprovalResult(body []byte) (any, error) {
 		return nil, awsErrorf(http.StatusBadRequest, "InvalidApprovalTokenException",
 			"The approval token %s is not valid for action %s", in.Token, in.ActionName)
 	}
+	w := c.waiting[in.Token]
 	now := c.now()
+	if w != nil {
+		// A run waits for it: the approval is one of the run's state changes.
+		now = c.tick()
+	}
 	a.Status = "Succeeded"
 	if in.Result.Status == "Rejected" {
 		a.Status = "Failed"
 	}
 	a.Summary = in.Result.Summary
 	a.Updated = now
-	c.approvals = append(c.approvals, Approval{
+	ap := Approval{
 		Pipeline: in.PipelineName, Stage: in.StageName, Action: in.ActionName,
 		Token: in.Token, Status: in.Result.Status, Summary: in.Result.Summary, At: now,
-	})
+	}
+	c.approvals = append(c.approvals, ap)
+	if w != nil {
+		delete(c.waiting, in.Token)
+		w.e.LastUpdate = now
+		w.result <- ap // buffered: the run may be busy sending the action's STARTED event
+	}
 	return map[string]any{"approvedAt": awsTime(now)}, nil
 }
 

@@ -18,6 +18,11 @@ import (
 // commit statuses, compare, the merge requests of a commit and their approvals.
 // It answers under /api/v4 as GitLab does, so client-go talks to it unchanged.
 type GitLab struct {
+	// OnStatus, if set, is called with each status the stand-in accepts, before it
+	// answers and without its lock held, so it may call the stand-in; `pipegate dev`
+	// prints them. Set it before the stand-in serves.
+	OnStatus func(CommitStatus)
+
 	token  string
 	faults faults
 
@@ -324,6 +329,9 @@ func (g *GitLab) glSetStatus(w http.ResponseWriter, r *http.Request, p glProject
 	g.nextID++
 	id := g.nextID
 	g.mu.Unlock()
+	if g.OnStatus != nil {
+		g.OnStatus(s)
+	}
 
 	now := time.Now().UTC()
 	out := map[string]any{

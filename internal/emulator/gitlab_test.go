@@ -263,3 +263,39 @@ func TestGitLabFaults(t *testing.T) {
 		t.Errorf("faulted call recorded a status")
 	}
 }
+
+func TestGitLabOnStatus(t *testing.T) {
+	g := NewGitLab(glTestToken)
+	g.AddProject(42, "ic/core", "main")
+	seen := make(chan CommitStatus, 10)
+	g.OnStatus = func(s CommitStatus) {
+		// Called without the lock: the stand-in's own methods work from inside.
+		if n := len(g.Statuses()); n == 0 {
+			t.Errorf("OnStatus(%+v) before the status was recorded", s)
+		}
+		seen <- s
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	c, err := gl.NewClient(glTestToken, gl.WithBaseURL(srv.URL), gl.WithoutRetries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := &gl.SetCommitStatusOptions{State: gl.Running, Name: gl.Ptr("core-pipeline"), Description: gl.Ptr("Build")}
+	if _, _, err := c.Commits.SetCommitStatus("ic/core", "abc123", opt); err != nil {
+		t.Fatal(err)
+	}
+	want := CommitStatus{Project: "ic/core", SHA: "abc123", State: "running", Name: "core-pipeline", Ref: "main", Description: "Build"}
+	if got := <-seen; got != want {
+		t.Fatalf("OnStatus got %+v, want %+v", got, want)
+	}
+	// A refused status is not reported.
+	if _, _, err := c.Commits.SetCommitStatus("ic/core", "abc123", opt); err == nil {
+		t.Fatal("the same state twice was accepted")
+	}
+	select {
+	case s := <-seen:
+		t.Fatalf("OnStatus for a refused status: %+v", s)
+	default:
+	}
+}
