@@ -33,6 +33,9 @@ type Store interface {
 
 	// The production gate's decisions, kept for audit.
 	RecordDecision(ctx context.Context, d store.GateDecision) error
+
+	PutResult(ctx context.Context, r store.Result) error
+	Results(ctx context.Context, service string) ([]store.Result, error)
 }
 
 // Pipelines starts CodePipeline executions and reads their progress

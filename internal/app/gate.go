@@ -94,37 +94,37 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		Ref:       ex.Ref,
 		TargetURL: a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
 	}
-	switch d.Verdict {
-	case gate.Wait:
+	if d.Verdict == gate.Wait {
 		status.State, status.Description = "pending", p.Stage+" waits for approval: "+d.Missing
-	default:
 		cctx, cancel := a.call(ctx)
-		err := a.Pipelines.Approve(cctx, codepipeline.Approval{
-			Pipeline: svc.Pipeline, Stage: p.Stage, Action: p.ApprovalAction, Token: token,
-			Approved: d.Verdict == gate.Approve, Summary: d.Summary,
-		})
-		cancel()
-		if errors.Is(err, codepipeline.ErrApprovalGone) {
-			// Approved already (by an earlier evaluation or a person), or timed out.
-			a.Log.Info("gate already decided in CodePipeline", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
-			return res, nil
-		}
-		if err != nil {
-			return res, err
-		}
-		status.State, status.Description = "running", d.Summary
-		if d.Verdict == gate.Reject {
-			// CodePipeline fails the stage; its event posts the final state.
-			status.State = "failed"
-		}
+		defer cancel()
+		return res, a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status)
+	}
+
+	// The status goes first: once approved, the stage may finish (and post its
+	// final state) before a status posted afterwards would land, which would then
+	// reopen it in GitLab. A status GitLab refuses must not hold production back.
+	status.State, status.Description = "running", d.Summary
+	if d.Verdict == gate.Reject {
+		status.State = "failed" // CodePipeline fails the stage; its event confirms it
 	}
 	cctx, cancel := a.call(ctx)
-	err = a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status)
-	cancel()
-	if err != nil {
-		return res, err
+	if err := a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status); err != nil {
+		a.Log.Warn("gate status not posted", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
 	}
-	return res, nil
+	cancel()
+	cctx, cancel = a.call(ctx)
+	err = a.Pipelines.Approve(cctx, codepipeline.Approval{
+		Pipeline: svc.Pipeline, Stage: p.Stage, Action: p.ApprovalAction, Token: token,
+		Approved: d.Verdict == gate.Approve, Summary: d.Summary,
+	})
+	cancel()
+	if errors.Is(err, codepipeline.ErrApprovalGone) {
+		// Approved already (by an earlier evaluation or a person), or timed out.
+		a.Log.Info("gate already decided in CodePipeline", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+		return res, nil
+	}
+	return res, err
 }
 
 // mergeRequests asks GitLab for the merge requests of a commit and the approvals of
@@ -157,9 +157,8 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 func (a *App) gatesOfProject(ctx context.Context, projectID int64, project, trigger string) ([]GateResult, error) {
 	var out []GateResult
 	var errs []error
-	id := fmt.Sprint(projectID)
 	for _, svc := range a.Routes.Services {
-		if !strings.EqualFold(svc.Project, project) && svc.Project != id {
+		if !svc.InProject(project, projectID) {
 			continue
 		}
 		res, err := a.evaluateGate(ctx, svc, "", trigger, nil)

@@ -9,8 +9,13 @@ import (
 )
 
 // WebhookHTTPAPI adapts an API Gateway HTTP API (payload 2.0) or Lambda function
-// URL event to Webhook. Both carry the same fields, so one type serves both.
+// URL event to Webhook. Both carry the same fields, so one type serves both. The
+// same API also serves the status badges (GET /badges/<service>.svg, see Badge);
+// every other request is a webhook delivery.
 func (a *App) WebhookHTTPAPI(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if isBadgeRequest(req) {
+		return a.badgeHTTPAPI(ctx, req), nil
+	}
 	h := make(http.Header, len(req.Headers))
 	for k, v := range req.Headers {
 		h.Set(k, v) // canonicalises: API Gateway lower-cases header names

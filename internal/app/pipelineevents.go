@@ -64,7 +64,7 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 		return a.ignore(ans, "no service names this pipeline"), nil
 	}
 	switch {
-	case ev.Level == progress.ActionLevel && isGate(svc, ev):
+	case ev.Level == progress.ActionLevel && IsGate(svc, ev):
 		res, err := a.evaluateGate(ctx, svc, ev.ExecutionID, "approval action started", nil)
 		ans.Result, ans.Reason, ans.Commit = "gate "+res.Verdict, res.Reason, res.Commit
 		return ans, err
@@ -97,18 +97,18 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 	})
 }
 
-// isGate reports whether ev is the start of svc's production approval action.
-func isGate(svc routing.Service, ev progress.Event) bool {
+// IsGate reports whether ev is the start of svc's production approval action.
+func IsGate(svc routing.Service, ev progress.Event) bool {
 	return ev.Category == "Approval" && progress.Normalize(ev.State) == "STARTED" &&
 		ev.Stage == svc.Production.Stage && ev.Action == svc.Production.ApprovalAction
 }
 
-// gateOwns reports whether the status of stage is the production gate's to post
-// while the stage runs: GitLab keeps a running status's description when it is
-// posted running again, so if the stage's start were posted, the gate could
-// never say what it waits for.
-func gateOwns(svc routing.Service, stage string, s progress.Status) bool {
-	return stage != "" && stage == svc.Production.Stage && progress.Normalize(s.State) == "STARTED"
+// GateOwns reports whether the status of stage in state is the production gate's
+// to post: GitLab keeps a running status's description when it is posted running
+// again, so if the stage's start were posted, the gate could never say what it
+// waits for.
+func GateOwns(svc routing.Service, stage, state string) bool {
+	return stage != "" && stage == svc.Production.Stage && progress.Normalize(state) == "STARTED"
 }
 
 // ignore logs an event pipegate has no use for.
@@ -193,7 +193,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			subject = svc.Pipeline
 		}
 		rec.Description = progress.Describe(subject, next, a.failure(ctx, svc.Pipeline, next, stage))
-		deferred := gateOwns(svc, stage, next)
+		deferred := GateOwns(svc, stage, next.State)
 		if deferred {
 			rec.Posted, rec.Description = true, stage+" waits for the production gate"
 		}
@@ -204,6 +204,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 		if err != nil {
 			return ans, fmt.Errorf("record status %s of %s: %w", key.Name, key.CommitSHA, err)
 		}
+		a.recordResult(ctx, svc, stage, stored)
 		a.Log.Info("status decided", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
 			"execution_id", rec.ExecutionID, "state", rec.State, "reason", why, "left_to_gate", deferred)
 		if deferred {

@@ -72,7 +72,7 @@ func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Res
 	case gitlabhook.PushKind:
 		return a.push(ctx, ev, ans)
 	case gitlabhook.MergeRequestKind:
-		if opensGate(ev.MergeRequest.Action) {
+		if OpensGate(ev.MergeRequest.Action) {
 			return a.mergeRequest(ctx, ev, ans)
 		}
 		m := ev.MergeRequest
@@ -137,9 +137,9 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	return Response{http.StatusOK, ans}
 }
 
-// opensGate reports whether a merge request hook's action can open a production
+// OpensGate reports whether a merge request hook's action can open a production
 // gate: one user approved, all required approvals are given, or it was merged.
-func opensGate(action string) bool {
+func OpensGate(action string) bool {
 	switch action {
 	case "approval", "approved", "merge":
 		return true

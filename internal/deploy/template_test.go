@@ -216,6 +216,7 @@ func (c *checker) run() {
 	c.cf = cf
 	c.checkFunctions()
 	c.checkWebhookRoute()
+	c.checkBadgeRoute()
 	c.checkRetryEvent()
 	c.checkPipelineEventsFunction()
 	c.checkQueues()
@@ -826,6 +827,8 @@ func (c *checker) checkOutputs() {
 		// Where to look when statuses stop moving.
 		"PipelineEventsDeadLetterQueueUrl": "{Ref:" + pipelineEventsDLQ + "}",
 		"TableName":                        "{Ref:Table}",
+		// A GitLab project badge's image URL is this with <service>.svg appended.
+		"BadgeUrl": "https://{Ref:HttpApi}.execute-api." + region + ".amazonaws.com/badges/",
 	}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		got, err := c.ev.eval(lookup(c.raw, "Outputs", name, "Value"))
@@ -1148,6 +1151,12 @@ func TestChecksCatch(t *testing.T) {
 		{name: "code in the wrong place", template: replace("CodeUri: functions/retry", "CodeUri: functions/retry-consumer"), want: "CodeUri"},
 		{name: "route", template: replace("Path: /webhook", "Path: /hooks/gitlab"), want: "POST /webhook"},
 		{name: "payload format 1.0", template: replace(`PayloadFormatVersion: "2.0"`, `PayloadFormatVersion: "1.0"`), want: "PayloadFormatVersion"},
+		{name: "badge route missing", template: cut("        Badge:", `PayloadFormatVersion: "2.0"`), want: "no HttpApi event for GET /badges/{service}"},
+		{name: "badge route on POST", template: replace("            Method: GET\n            Path: /badges/{service}", "            Method: POST\n            Path: /badges/{service}"), want: "no HttpApi event for GET /badges/{service}"},
+		{name: "badge path variable renamed", template: replace("Path: /badges/{service}", "Path: /badges/{name}"), want: "no HttpApi event for GET /badges/{service}"},
+		{name: "badge on an implicit API", template: dropLineAfter("        Badge:", "ApiId: !Ref HttpApi"), want: "ApiId <nil>, want !Ref HttpApi (the API BadgeUrl names)"},
+		{name: "badge payload format 1.0", template: replace("Path: /badges/{service}\n            PayloadFormatVersion: \"2.0\"", "Path: /badges/{service}\n            PayloadFormatVersion: \"1.0\""), want: "event Badge: PayloadFormatVersion 1.0"},
+		{name: "badge output", template: replace("/badges/\n", "/badge/\n"), want: "output BadgeUrl"},
 		{name: "routed pipeline not granted", template: replace("Default: api-gateway-pipeline,auth-pipeline,core-pipeline,files-pipeline", "Default: api-gateway-pipeline,auth-pipeline,core-pipeline"), want: "files-pipeline"},
 		{name: "a list position lost", template: dropLine("!Select [19,"), want: "service20-pipeline"},
 		{name: "pattern allows more than granted", template: replace("{0,19}$", "{0,29}$"), want: "21 names"},

@@ -31,6 +31,7 @@ type Service struct {
 	Branches     []string // globs; empty means the project's default branch
 	Tags         []string // globs; empty means tags start nothing
 	Paths        []string // globs; empty means any change
+	StagingStage string   // the stage whose end the badge shows as the staging result
 	Production   Production
 	Line         int // where the service is defined in the routing file
 }
@@ -58,6 +59,7 @@ type rawService struct {
 	Branches     []string       `yaml:"branches"`
 	Tags         []string       `yaml:"tags"`
 	Paths        []string       `yaml:"paths"`
+	StagingStage string         `yaml:"staging_stage"`
 	Production   *rawProduction `yaml:"production"`
 }
 
@@ -87,6 +89,7 @@ func (v *noMergeRequest) UnmarshalYAML(n *yaml.Node) error {
 // Built-in defaults, the names the shipped pipeline template uses.
 const (
 	defaultSourceAction   = "Source"
+	defaultStagingStage   = "Staging"
 	defaultStage          = "Production"
 	defaultApprovalAction = "ApproveProduction"
 	defaultMinApprovals   = 1
@@ -171,6 +174,7 @@ func merge(d, s rawService) (Service, error) {
 		Branches:     firstList(s.Branches, d.Branches),
 		Tags:         firstList(s.Tags, d.Tags),
 		Paths:        s.Paths, // paths are per service: a default would hide the monorepo split
+		StagingStage: first(s.StagingStage, d.StagingStage, defaultStagingStage),
 		Production: Production{
 			Stage:          defaultStage,
 			ApprovalAction: defaultApprovalAction,
@@ -201,6 +205,9 @@ func merge(d, s rawService) (Service, error) {
 		return out, fmt.Errorf("service %q has no pipeline", out.Name)
 	case out.Production.MinApprovals < 0:
 		return out, fmt.Errorf("service %q: min_approvals must not be negative", out.Name)
+	case out.StagingStage == out.Production.Stage:
+		// One stage's end cannot be both results on the badge.
+		return out, fmt.Errorf("service %q: staging_stage and production stage are both %q", out.Name, out.StagingStage)
 	}
 	for _, list := range [][]string{out.Branches, out.Tags, out.Paths} {
 		for _, g := range list {
@@ -255,7 +262,7 @@ func (c *Config) Match(p *gitlabhook.Push) Result {
 	var mine []Service
 	id := strconv.FormatInt(p.ProjectID, 10)
 	for _, s := range c.Services {
-		if strings.EqualFold(s.Project, p.Project) || s.Project == id {
+		if s.InProject(p.Project, p.ProjectID) {
 			mine = append(mine, s)
 		}
 	}
@@ -337,6 +344,22 @@ func anyMatch(globs, paths []string) bool {
 			return ok
 		})
 	})
+}
+
+// Named returns the service called name.
+func (c *Config) Named(name string) (Service, bool) {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// InProject reports whether s belongs to the GitLab project named by path
+// (path_with_namespace, any case) or by its numeric id.
+func (s Service) InProject(path string, id int64) bool {
+	return strings.EqualFold(s.Project, path) || s.Project == strconv.FormatInt(id, 10)
 }
 
 // Service returns the service that owns pipeline.

@@ -48,6 +48,7 @@ func TestParseBundled(t *testing.T) {
 			SourceAction: "Source",
 			Branches:     []string{"main"},
 			Tags:         []string{"v*"},
+			StagingStage: "Staging",
 			Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
 				AuthorCanApprove: false, NoMergeRequest: "wait"},
 			Line: lineOf(t, data, "- name: "+s.Name),
@@ -82,7 +83,8 @@ func TestParseMerge(t *testing.T) {
 	// min_approvals 0 and no_merge_request wait override the defaults' 2 and reject.
 	want := routing.Service{
 		Name: "docs", Project: "ic/docs", Pipeline: "docs-pipeline", SourceAction: "Source",
-		Tags: []string{},
+		Tags:         []string{},
+		StagingStage: "Preview",
 		Production: routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction", MinApprovals: 0,
 			AuthorCanApprove: true, NoMergeRequest: "wait"},
 		Line: lineOf(t, data, "- name: docs"),
@@ -93,7 +95,7 @@ func TestParseMerge(t *testing.T) {
 	billing, _ := cfg.Service("billing-pipeline")
 	wantProd := routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 2,
 		AuthorCanApprove: false, NoMergeRequest: "reject"}
-	if billing.Production != wantProd || !slices.Equal(billing.Tags, []string{"v*"}) ||
+	if billing.Production != wantProd || billing.StagingStage != "Staging" || !slices.Equal(billing.Tags, []string{"v*"}) ||
 		!slices.Equal(billing.Paths, []string{"services/billing/**", "libs/money/**"}) {
 		t.Errorf("billing %+v", billing)
 	}
@@ -105,7 +107,7 @@ func TestParseWithoutDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []routing.Service{{
-		Name: "core", Project: "ic/core", Pipeline: "core-pipeline", SourceAction: "Source",
+		Name: "core", Project: "ic/core", Pipeline: "core-pipeline", SourceAction: "Source", StagingStage: "Staging",
 		Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
 			NoMergeRequest: "wait"},
 		Line: 2,
@@ -158,6 +160,64 @@ func TestParseProductionPolicy(t *testing.T) {
 				t.Errorf("production\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseStagingStage checks staging_stage: built in, from defaults, per
+// service, and an empty value meaning "not set".
+func TestParseStagingStage(t *testing.T) {
+	tests := []struct {
+		name     string
+		defaults string // lines under defaults:, indented
+		service  string // lines of the service, indented
+		want     string
+	}{
+		{"built-in", "", "", "Staging"},
+		{"from defaults", "  staging_stage: PreProd\n", "", "PreProd"},
+		{"service overrides defaults", "  staging_stage: PreProd\n", "    staging_stage: QA\n", "QA"},
+		{"service alone", "", "    staging_stage: QA\n", "QA"},
+		{"empty means unset", "  staging_stage: PreProd\n", "    staging_stage: \"\"\n", "PreProd"},
+		{"production renamed, staging kept", "  production: {stage: Live}\n", "", "Staging"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if tt.defaults != "" {
+				b.WriteString("defaults:\n" + tt.defaults)
+			}
+			b.WriteString("services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n" + tt.service)
+			b.WriteString("  - {name: auth, project: ic/auth, pipeline: auth-pipeline}\n")
+			cfg, err := routing.Parse([]byte(b.String()))
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", b.String(), err)
+			}
+			if got := cfg.Services[0].StagingStage; got != tt.want {
+				t.Errorf("core: staging stage %q, want %q", got, tt.want)
+			}
+			// The service's own value is its own: auth gets the defaults'.
+			want := "Staging"
+			if strings.Contains(tt.defaults, "staging_stage") {
+				want = "PreProd"
+			}
+			if got := cfg.Services[1].StagingStage; got != want {
+				t.Errorf("auth: staging stage %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestNamed(t *testing.T) {
+	cfg, err := routing.Parse(pipegate.DefaultRouting())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := cfg.Named("core"); !ok || s.Pipeline != "core-pipeline" {
+		t.Errorf("Named(core) = %+v, %v", s, ok)
+	}
+	for _, name := range []string{"core-pipeline", "Core", "", "nobody"} {
+		if s, ok := cfg.Named(name); ok {
+			t.Errorf("Named(%q) found %+v", name, s)
+		}
 	}
 }
 
@@ -305,6 +365,36 @@ services:
   - {name: core, project: ic/core, pipeline: core-pipeline}
 `, []string{"defaults may not set", "paths"}},
 		{"no services", "defaults:\n  branches: [main]\n", []string{"no services"}},
+		{"unknown staging field", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    stagingstage: Staging
+`, []string{"line 5: field stagingstage not found"}},
+		{"staging_stage a list", `defaults:
+  staging_stage: [Staging, QA]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 2"}},
+		{"staging_stage in production", `services:
+  - name: core
+    project: ic/core
+    pipeline: core-pipeline
+    production:
+      staging_stage: Staging
+`, []string{"line 6: field staging_stage not found"}},
+		{"staging stage is the production stage", `services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+  - name: auth
+    project: ic/auth
+    pipeline: auth-pipeline
+    staging_stage: Production
+`, []string{"line 3", `service "auth": staging_stage and production stage are both "Production"`}},
+		{"production stage moved onto the staging stage", `defaults:
+  production: {stage: Staging}
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, []string{"line 4", `staging_stage and production stage are both "Staging"`}},
 		{"empty file", "", []string{"routing file is empty"}},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ type Memory struct {
 	executions map[[2]string]*memExecution
 	statuses   map[StatusKey]*memStatus
 	decisions  map[[2]string][]memDecision // by pipeline and execution, in the order recorded
+	results    map[[2]string]Result        // by service and environment; they never expire
 }
 
 type memClaim struct {
@@ -56,6 +57,7 @@ func NewMemory() *Memory {
 		executions: make(map[[2]string]*memExecution),
 		statuses:   make(map[StatusKey]*memStatus),
 		decisions:  make(map[[2]string][]memDecision),
+		results:    make(map[[2]string]Result),
 	}
 }
 
@@ -245,5 +247,36 @@ func (m *Memory) Decisions(ctx context.Context, pipeline, executionID string) ([
 		}
 	}
 	slices.SortStableFunc(out, func(a, b GateDecision) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+// PutResult keeps r unless the result kept for its service and environment is
+// as new or newer (by At). Results do not expire: see Dynamo.PutResult.
+func (m *Memory) PutResult(ctx context.Context, r Result) error {
+	if err := checkResult(r); err != nil {
+		return err
+	}
+	r.At = r.At.UTC()
+	k := [2]string{r.Service, r.Environment}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.results[k]; ok && !old.At.Before(r.At) {
+		return nil
+	}
+	m.results[k] = r
+	return nil
+}
+
+// Results returns the results kept for service: staging's, then production's,
+// each only when there is one.
+func (m *Memory) Results(ctx context.Context, service string) ([]Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Result
+	for _, env := range environments() {
+		if r, ok := m.results[[2]string{service, env}]; ok {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }

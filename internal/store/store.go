@@ -1,7 +1,8 @@
 // Package store keeps pipegate's state: who is working on a webhook
 // delivery, which pipeline executions a delivery started, which commit each
-// pipeline execution runs, the last accepted state of each commit status, and
-// the production gate's decisions, for audit.
+// pipeline execution runs, the last accepted state of each commit status, the
+// production gate's decisions, for audit, and how each service's last staging
+// and production deployments ended, for its status badge.
 //
 // Memory serves one process (local use); Dynamo serves every Lambda instance
 // through one DynamoDB table. Both give the same answers to the same calls.

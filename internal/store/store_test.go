@@ -31,6 +31,7 @@ type fullStore interface {
 	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
 	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
 	decisionStore
+	resultStore
 }
 
 var (
@@ -96,6 +97,10 @@ func conformance(t *testing.T, newStore newStore) {
 
 	t.Run("decisions", func(t *testing.T) {
 		decisionConformance(t, func(t *testing.T, c *clock, r time.Duration) decisionStore { return newStore(t, c, r) })
+	})
+
+	t.Run("results", func(t *testing.T) {
+		resultConformance(t, func(t *testing.T, c *clock, r time.Duration) resultStore { return newStore(t, c, r) })
 	})
 
 	t.Run("claim busy done", func(t *testing.T) {

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/routing"
+)
+
+// explain says what pipegate would do with one event file, from the routing file
+// alone: it calls neither AWS nor GitLab. The decisions are the functions' own
+// (gitlabhook.Decode, routing.Match, progress); explain only words them.
+func explain(args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("explain: name one event file, e.g. events/push.json")
+	}
+	file := args[0]
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	routes, err := app.LoadRoutes(getenv)
+	if err != nil {
+		return err
+	}
+	source := getenv("PIPEGATE_CONFIG")
+	if source == "" {
+		source = "bundled pipegate.yaml"
+	}
+	x := &explainer{w: stdout, routes: routes}
+
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return fmt.Errorf("explain: %s is not a JSON object: %v", file, err)
+	}
+	switch {
+	case probe["detail-type"] != nil:
+		return x.eventBridge(file, data, source)
+	case probe["requestContext"] != nil || probe["routeKey"] != nil || (probe["headers"] != nil && probe["body"] != nil):
+		h, body, req, err := apiGatewayEvent(file, data)
+		if err != nil {
+			return err
+		}
+		if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
+			// GitLab delivers with POST; another route of the API (a badge, say) is no webhook.
+			x.printf("%s: API Gateway request %s %s: not a webhook delivery, which GitLab POSTs; nothing to explain\n", file, m, req.RawPath)
+			return nil
+		}
+		x.printf("%s: API Gateway event, X-Gitlab-Event %q, routing file %s (%d services)\n", file, h.Get("X-Gitlab-Event"), source, len(routes.Services))
+		x.token(h, getenv("WEBHOOK_SECRET"))
+		return x.webhook(file, h, body)
+	case probe["object_kind"] != nil || probe["event_name"] != nil:
+		h := http.Header{}
+		event := hookName(probe)
+		if event != "" {
+			h.Set("X-Gitlab-Event", event)
+		}
+		x.printf("%s: GitLab webhook body (%s), routing file %s (%d services); a bare body has no token to check\n", file, kindOf(probe), source, len(routes.Services))
+		if event == "" {
+			x.printf("pipegate does not act on %s events: the webhook would answer 200 and do nothing\n", kindOf(probe))
+			return nil
+		}
+		return x.webhook(file, h, data)
+	}
+	return fmt.Errorf("explain: %s is neither an API Gateway (or function URL) event, a GitLab webhook body (object_kind), nor an EventBridge event (detail-type)", file)
+}
+
+type explainer struct {
+	w      io.Writer
+	routes *routing.Config
+}
+
+func (x *explainer) printf(format string, args ...any) { fmt.Fprintf(x.w, format, args...) }
+
+// apiGatewayEvent reads the headers and body of an API Gateway HTTP API (payload
+// 2.0) or Lambda function URL event, which share their shape.
+func apiGatewayEvent(file string, data []byte) (http.Header, []byte, events.APIGatewayV2HTTPRequest, error) {
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, nil, req, fmt.Errorf("explain: %s is not an API Gateway HTTP API event: %w", file, err)
+	}
+	h := http.Header{}
+	for k, v := range req.Headers {
+		h.Set(k, v) // canonical names: headers match case-insensitively, as in the function
+	}
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return nil, nil, req, fmt.Errorf("explain: %s: isBase64Encoded, but the body is not base64: %w", file, err)
+		}
+		body = b
+	}
+	return h, body, req, nil
+}
+
+// hookName is the X-Gitlab-Event GitLab sends with a body of this kind; "" for a
+// kind pipegate has no use for. System hooks name pushes in event_name only.
+func hookName(probe map[string]json.RawMessage) string {
+	var kind, event string
+	_ = json.Unmarshal(probe["object_kind"], &kind)
+	_ = json.Unmarshal(probe["event_name"], &event)
+	switch {
+	case kind == "push":
+		return "Push Hook"
+	case kind == "tag_push":
+		return "Tag Push Hook"
+	case kind == "merge_request":
+		return "Merge Request Hook"
+	case kind == "" && (event == "push" || event == "tag_push"):
+		return "System Hook"
+	}
+	return ""
+}
+
+func kindOf(probe map[string]json.RawMessage) string {
+	var kind string
+	for _, k := range []string{"object_kind", "event_name"} {
+		if json.Unmarshal(probe[k], &kind) == nil && kind != "" {
+			return kind
+		}
+	}
+	return "unnamed"
+}
+
+// token says whether the delivery would pass the webhook's token check. The
+// secret and the token are never printed.
+func (x *explainer) token(h http.Header, secret string) {
+	switch {
+	case secret == "":
+		x.printf("token: WEBHOOK_SECRET is not set, so X-Gitlab-Token is not checked here (the function itself refuses every delivery without a secret)\n")
+	case gitlabhook.Authenticate(h, secret) == nil:
+		x.printf("token: X-Gitlab-Token matches WEBHOOK_SECRET\n")
+	case h.Get("X-Gitlab-Token") == "":
+		x.printf("token: no X-Gitlab-Token: the webhook would answer 401 and do nothing; with the right token it would do what follows\n")
+	default:
+		x.printf("token: X-Gitlab-Token does not match WEBHOOK_SECRET: the webhook would answer 401 and do nothing; with the right token it would do what follows\n")
+	}
+}
+
+func (x *explainer) webhook(file string, h http.Header, body []byte) error {
+	ev, err := gitlabhook.Decode(h, body)
+	if err != nil {
+		return fmt.Errorf("explain: %s: the webhook would answer 400: %w", file, err)
+	}
+	switch ev.Kind {
+	case gitlabhook.PushKind:
+		x.push(ev.Push, body)
+	case gitlabhook.MergeRequestKind:
+		x.mergeRequest(ev.MergeRequest)
+	default:
+		x.printf("pipegate does not act on %s: the webhook would answer 200 and do nothing\n", ev.Event)
+	}
+	return nil
+}
+
+func (x *explainer) push(p *gitlabhook.Push, body []byte) {
+	kind, noun := "push to branch", "branch"
+	if p.Tag {
+		kind, noun = "tag push", "tag"
+	}
+	x.printf("%s %s of %s (project %d)", kind, p.RefName(), p.Project, p.ProjectID)
+	if p.User != "" {
+		x.printf(" by %s", p.User)
+	}
+	switch {
+	case p.Deleted():
+		x.printf(": deletes the %s\n", noun)
+	case p.CommitSHA != p.After:
+		x.printf(": commit %s (the tagged commit; after is %s)\n", p.CommitSHA, p.After)
+	default:
+		x.printf(": commit %s\n", p.CommitSHA)
+	}
+	if p.HeadMessage != "" {
+		x.printf("head commit message: %q\n", firstLineOf(p.HeadMessage))
+	}
+	if len(p.ChangedPaths) > 0 {
+		x.printf("changed files the payload lists (%d): %s\n", len(p.ChangedPaths), joinFirst(p.ChangedPaths, 10))
+	}
+
+	r := x.routes.Match(p)
+	if r.NeedPaths {
+		x.printf("%s: pipegate would ask GitLab's compare API for the files of %s from %s to %s, then match again (nothing is started before that)\n",
+			pathsIncomplete(p, body), p.Project, p.CompareBase(), p.After)
+		listed := *p
+		listed.PathsKnown = true
+		x.printf("on the files the payload lists, it would decide:\n")
+		x.routing(&listed, x.routes.Match(&listed))
+		return
+	}
+	x.routing(p, r)
+}
+
+// routing prints a routing decision: what starts, and why each other service does not.
+func (x *explainer) routing(p *gitlabhook.Push, r routing.Result) {
+	if len(r.Targets) == 0 {
+		reason := r.Reason
+		if reason == "" {
+			reason = "no service is routed for this push"
+		}
+		x.printf("would start nothing: %s\n", reason)
+	} else {
+		x.printf("would start %d pipeline(s):\n", len(r.Targets))
+		for _, s := range r.Targets {
+			x.printf("  %s: pipeline %s, source action %s at commit %s, then commit status %q pending\n", s.Name, s.Pipeline, s.SourceAction, p.CommitSHA, s.Pipeline)
+		}
+	}
+	why := map[string]string{}
+	for _, k := range r.Skipped {
+		why[k.Service] = k.Reason
+	}
+	started := map[string]bool{}
+	for _, s := range r.Targets {
+		started[s.Name] = true
+	}
+	first := true
+	for _, s := range x.routes.Services {
+		if started[s.Name] {
+			continue
+		}
+		reason, ok := why[s.Name]
+		switch {
+		case ok:
+		case !s.InProject(p.Project, p.ProjectID):
+			reason = fmt.Sprintf("project %s, not %s", s.Project, p.Project)
+		case r.Reason != "":
+			reason = r.Reason
+		default:
+			reason = "its paths wait for the list of changed files"
+		}
+		if first {
+			x.printf("would not start:\n")
+			first = false
+		}
+		x.printf("  %s (%s): %s\n", s.Name, s.Pipeline, reason)
+	}
+}
+
+// pathsIncomplete says why the payload does not list every changed file (see
+// gitlabhook's changedPaths).
+func pathsIncomplete(p *gitlabhook.Push, body []byte) string {
+	var counts struct {
+		Total   int64             `json:"total_commits_count"`
+		Commits []json.RawMessage `json:"commits"`
+	}
+	_ = json.Unmarshal(body, &counts) // Decode has read it already
+	switch {
+	case p.Before == "" || p.Before == gitlabhook.ZeroSHA:
+		return "a new branch: its changed files are counted from the default branch, which the payload does not list"
+	case len(counts.Commits) == 0:
+		return "the payload lists no commits"
+	case int64(len(counts.Commits)) < counts.Total:
+		return fmt.Sprintf("the payload lists %d of the %d pushed commits (GitLab lists at most 20)", len(counts.Commits), counts.Total)
+	}
+	return "the payload's commits do not list their files (a system hook)"
+}
+
+func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest) {
+	action := m.Action
+	if action == "" {
+		action = "(none)"
+	}
+	x.printf("merge request !%d of %s (project %d), action %s\n", m.IID, m.Project, m.ProjectID, action)
+	if !app.OpensGate(m.Action) {
+		x.printf("would do nothing: only approval, approved and merge can open a production gate\n")
+		return
+	}
+	var gates, others []routing.Service
+	for _, s := range x.routes.Services {
+		if s.InProject(m.Project, m.ProjectID) {
+			gates = append(gates, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	if len(gates) == 0 {
+		x.printf("would do nothing: no service of project %s has a production gate\n", m.Project)
+		return
+	}
+	x.printf("would re-evaluate the production gate of %d service(s):\n", len(gates))
+	for _, s := range gates {
+		p := s.Production
+		x.printf("  %s: pipeline %s, approval %s/%s (min_approvals %d, author_can_approve %t, no_merge_request %s)\n",
+			s.Name, s.Pipeline, p.Stage, p.ApprovalAction, p.MinApprovals, p.AuthorCanApprove, p.NoMergeRequest)
+	}
+	x.printf("for each, if an execution waits at that approval (GetPipelineState), pipegate reads the merge requests of its commit and their approvals from GitLab and approves once one is merged with enough approvals\n")
+	if len(others) > 0 {
+		x.printf("not re-evaluated:\n")
+		for _, s := range others {
+			x.printf("  %s (%s): project %s, not %s\n", s.Name, s.Pipeline, s.Project, m.Project)
+		}
+	}
+}
+
+// eventBridge explains an event of the pipeline-events function.
+func (x *explainer) eventBridge(file string, data []byte, source string) error {
+	var env events.CloudWatchEvent
+	if err := json.Unmarshal(data, &env); err != nil {
+		return fmt.Errorf("explain: %s is not an EventBridge event: %w", file, err)
+	}
+	x.printf("%s: EventBridge event %q from %s, for the pipeline-events function; routing file %s (%d services)\n",
+		file, env.DetailType, env.Source, source, len(x.routes.Services))
+	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+		x.printf("the reconciler: it compares the recent executions of every routed pipeline with the commit statuses pipegate posted, repairs what a lost event left behind, and evaluates waiting production gates\n")
+		return nil
+	}
+	ev, ok, err := progress.FromEventBridge(env)
+	if err != nil {
+		return fmt.Errorf("explain: %s: %w", file, err)
+	}
+	if !ok {
+		x.printf("would ignore it: not a CodePipeline state change\n")
+		return nil
+	}
+	svc, ok := x.routes.Service(ev.Pipeline)
+	if !ok {
+		x.printf("would ignore it: no service names pipeline %s\n", ev.Pipeline)
+		return nil
+	}
+	x.printf("pipeline %s is service %s's (%s); execution %s, %s %s\n", ev.Pipeline, svc.Name, svc.Project, ev.ExecutionID, ev.Level, describeTarget(ev))
+	p := svc.Production
+	if ev.Level == progress.ActionLevel {
+		if app.IsGate(svc, ev) {
+			x.printf("the production approval %s/%s started: pipegate would evaluate the gate: the merge requests of the execution's commit and their approvals (GitLab), then approve it in CodePipeline or say on status %q what is missing\n",
+				p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
+			return nil
+		}
+		x.printf("would set no status: action events only matter as the start of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
+		return nil
+	}
+	if ev.Level == progress.StageLevel && ev.Stage == "" {
+		x.printf("would ignore it: the stage event names no stage\n")
+		return nil
+	}
+	state, ok := progress.GitLabState(ev.State)
+	if !ok {
+		x.printf("would ignore it: state %s has no GitLab counterpart\n", ev.State)
+		return nil
+	}
+	name := progress.StatusName(svc.Pipeline, ev.Stage)
+	x.printf("would set commit status %q to %s on the execution's commit (from pipegate's store, else GetPipelineExecution), unless a newer event already set it\n", name, state)
+	if app.GateOwns(svc, ev.Stage, ev.State) {
+		x.printf("while %s runs, the production gate words that status: it says what the approval waits for\n", ev.Stage)
+	}
+	return nil
+}
+
+func describeTarget(ev progress.Event) string {
+	var parts []string
+	for _, s := range []string{ev.Stage, ev.Action} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return ev.State
+	}
+	return strings.Join(parts, "/") + " " + ev.State
+}
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// joinFirst joins the first n items and says how many more there are.
+func joinFirst(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
