@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/cfn"
 )
 
 // checkBadgeRoute checks that WebhookFunction also serves the status badges on
@@ -33,7 +34,7 @@ func (c *checker) checkBadgeRoute() {
 		if v := str(h.PayloadFormatVersion); v != "" && v != "2.0" {
 			c.errorf("%s event %s: PayloadFormatVersion %s, want 2.0 (events.APIGatewayV2HTTPRequest)", webhookFunction, name, v)
 		}
-		api, err := c.ev.eval(lookup(c.events(webhookFunction)[name], "Properties", "ApiId"))
+		api, err := c.ev.Eval(cfn.Lookup(c.events(webhookFunction)[name], "Properties", "ApiId"))
 		if err != nil {
 			c.errorf("%s event %s: ApiId: %v", webhookFunction, name, err)
 		} else if api != "{Ref:HttpApi}" {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pipegate/pipegate/internal/cfn"
 )
 
 const (
@@ -58,7 +60,7 @@ func (c *checker) eventsOfType(fn, typ string) []string {
 	evs := c.events(fn)
 	var names []string
 	for _, name := range slices.Sorted(maps.Keys(evs)) {
-		if lookup(evs[name], "Type") == typ {
+		if cfn.Lookup(evs[name], "Type") == typ {
 			names = append(names, name)
 		}
 	}
@@ -82,18 +84,18 @@ func (c *checker) checkPipelineEventsFunction() {
 	case 0:
 		c.errorf("%s: no EventBridgeRule event: CodePipeline state changes never reach it", fn)
 	case 1:
-		props := lookup(c.events(fn)[rules[0]], "Properties")
+		props := cfn.Lookup(c.events(fn)[rules[0]], "Properties")
 		c.checkDelivery(rules[0], props)
-		if bus, _ := lookup(props, "EventBusName").(string); bus != "" && bus != "default" {
+		if bus, _ := cfn.Lookup(props, "EventBusName").(string); bus != "" && bus != "default" {
 			c.errorf("%s event %s: EventBusName %q: CodePipeline sends its events to the default bus", fn, rules[0], bus)
 		}
-		p, err := c.ev.eval(lookup(props, "Pattern"))
+		p, err := c.ev.Eval(cfn.Lookup(props, "Pattern"))
 		if err != nil {
 			c.errorf("%s event %s: Pattern: %v", fn, rules[0], err)
 			break
 		}
 		c.pattern = p
-		defaults, _ := c.ev.params["PipelineNames"].(string)
+		defaults, _ := c.ev.Param("PipelineNames").(string)
 		c.checkRulePattern(c.ev, strings.Split(defaults, ","), "")
 	default:
 		c.errorf("%s: EventBridgeRule events %v: want one, so that no state change is handled twice", fn, rules)
@@ -103,9 +105,9 @@ func (c *checker) checkPipelineEventsFunction() {
 	case 0:
 		c.errorf("%s: no Schedule event: nothing reconciles statuses whose events were lost", fn)
 	case 1:
-		props := lookup(c.events(fn)[sched[0]], "Properties")
+		props := cfn.Lookup(c.events(fn)[sched[0]], "Properties")
 		c.checkDelivery(sched[0], props)
-		if got := lookup(props, "Schedule"); got != reconcileSchedule {
+		if got := cfn.Lookup(props, "Schedule"); got != reconcileSchedule {
 			c.errorf("%s event %s: Schedule %v, want %s", fn, sched[0], got, reconcileSchedule)
 		}
 	default:
@@ -119,11 +121,11 @@ func (c *checker) checkPipelineEventsFunction() {
 // Scheduled Event, and only while the rule is enabled.
 func (c *checker) checkDelivery(event string, props any) {
 	for _, k := range []string{"Input", "InputPath", "InputTransformer"} {
-		if lookup(props, k) != nil {
+		if cfn.Lookup(props, k) != nil {
 			c.errorf("%s event %s: %s is set: the function needs the EventBridge envelope as it is", pipelineEventsFunction, event, k)
 		}
 	}
-	if lookup(props, "Enabled") == false || lookup(props, "State") == "DISABLED" {
+	if cfn.Lookup(props, "Enabled") == false || cfn.Lookup(props, "State") == "DISABLED" {
 		c.errorf("%s event %s: the rule is disabled", pipelineEventsFunction, event)
 	}
 }
@@ -131,12 +133,12 @@ func (c *checker) checkDelivery(event string, props any) {
 // checkRulePattern checks the StateChanges pattern as ev evaluates it: the three
 // CodePipeline detail-types, of exactly the pipelines in names, and no filter on
 // state or anything else (every state moves a commit status).
-func (c *checker) checkRulePattern(ev *evaluator, names []string, label string) {
+func (c *checker) checkRulePattern(ev *cfn.Evaluator, names []string, label string) {
 	rule := c.stateRule()
 	if rule == "" {
 		return // reported by checkPipelineEventsFunction
 	}
-	p, err := ev.eval(lookup(c.events(pipelineEventsFunction)[rule], "Properties", "Pattern"))
+	p, err := ev.Eval(cfn.Lookup(c.events(pipelineEventsFunction)[rule], "Properties", "Pattern"))
 	if err != nil {
 		if label != "" {
 			c.errorf("%s event %s%s: Pattern: %v", pipelineEventsFunction, rule, label, err)
@@ -181,27 +183,27 @@ func sameSet(v any, want []string) bool {
 // fails: retry, then keep it in PipelineEventsDeadLetterQueue rather than drop it.
 func (c *checker) checkInvokeConfig() {
 	fn := pipelineEventsFunction
-	cfg := lookup(c.raw, "Resources", fn, "Properties", "EventInvokeConfig")
+	cfg := cfn.Lookup(c.raw, "Resources", fn, "Properties", "EventInvokeConfig")
 	if cfg == nil {
 		c.errorf("%s: no EventInvokeConfig: events that still fail are dropped after Lambda's default retries", fn)
 		return
 	}
-	if n, ok := toInt(lookup(cfg, "MaximumRetryAttempts")); !ok || n != maxAsyncRetries {
-		c.errorf("%s EventInvokeConfig: MaximumRetryAttempts %v, want %d (Lambda's most)", fn, lookup(cfg, "MaximumRetryAttempts"), maxAsyncRetries)
+	if n, ok := toInt(cfn.Lookup(cfg, "MaximumRetryAttempts")); !ok || n != maxAsyncRetries {
+		c.errorf("%s EventInvokeConfig: MaximumRetryAttempts %v, want %d (Lambda's most)", fn, cfn.Lookup(cfg, "MaximumRetryAttempts"), maxAsyncRetries)
 	}
-	if n, ok := toInt(lookup(cfg, "MaximumEventAgeInSeconds")); !ok || n < minEventAge || n > maxEventAge {
-		c.errorf("%s EventInvokeConfig: MaximumEventAgeInSeconds %v, want %d-%d (Lambda's range)", fn, lookup(cfg, "MaximumEventAgeInSeconds"), minEventAge, maxEventAge)
+	if n, ok := toInt(cfn.Lookup(cfg, "MaximumEventAgeInSeconds")); !ok || n < minEventAge || n > maxEventAge {
+		c.errorf("%s EventInvokeConfig: MaximumEventAgeInSeconds %v, want %d-%d (Lambda's range)", fn, cfn.Lookup(cfg, "MaximumEventAgeInSeconds"), minEventAge, maxEventAge)
 	}
-	onFailure := lookup(cfg, "DestinationConfig", "OnFailure")
+	onFailure := cfn.Lookup(cfg, "DestinationConfig", "OnFailure")
 	if onFailure == nil {
 		c.errorf("%s EventInvokeConfig: no DestinationConfig OnFailure: failed events are dropped", fn)
 		return
 	}
-	if typ := lookup(onFailure, "Type"); typ != "SQS" {
+	if typ := cfn.Lookup(onFailure, "Type"); typ != "SQS" {
 		// SAM grants the role sqs:SendMessage on the destination only for Type SQS.
 		c.errorf("%s EventInvokeConfig OnFailure: Type %v, want SQS", fn, typ)
 	}
-	dest, err := c.ev.eval(lookup(onFailure, "Destination"))
+	dest, err := c.ev.Eval(cfn.Lookup(onFailure, "Destination"))
 	if want := "{GetAtt:" + pipelineEventsDLQ + ".Arn}"; err != nil || dest != want {
 		c.errorf("%s EventInvokeConfig OnFailure: Destination %v %v, want !GetAtt %s.Arn", fn, dest, err, pipelineEventsDLQ)
 	}
@@ -225,17 +227,17 @@ func (c *checker) checkInvokeConfig() {
 // that its retention is set and it goes with the stack.
 func (c *checker) checkLogGroups() {
 	have := map[string]bool{}
-	resources, _ := lookup(c.raw, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(c.raw, "Resources").(map[string]any)
 	for _, name := range slices.Sorted(maps.Keys(resources)) {
-		if lookup(resources[name], "Type") != "AWS::Logs::LogGroup" {
+		if cfn.Lookup(resources[name], "Type") != "AWS::Logs::LogGroup" {
 			continue
 		}
-		group, err := c.ev.eval(lookup(resources[name], "Properties", "LogGroupName"))
+		group, err := c.ev.Eval(cfn.Lookup(resources[name], "Properties", "LogGroupName"))
 		if err != nil {
 			c.errorf("%s: LogGroupName: %v", name, err)
 			continue
 		}
-		if lookup(resources[name], "Properties", "RetentionInDays") == nil {
+		if cfn.Lookup(resources[name], "Properties", "RetentionInDays") == nil {
 			c.errorf("%s: no RetentionInDays: its logs would be kept forever", name)
 		}
 		have[fmt.Sprint(group)] = true
@@ -327,7 +329,7 @@ type codePipelineDetail struct {
 
 var (
 	uuidPattern     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	ruleARNPattern  = regexp.MustCompile(`^arn:aws:events:` + region + `:` + account + `:rule/[A-Za-z0-9._-]{1,64}$`)
+	ruleARNPattern  = regexp.MustCompile(`^arn:aws:events:` + cfn.Region + `:` + cfn.AccountID + `:rule/[A-Za-z0-9._-]{1,64}$`)
 	jsonNumber      = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 	jsonStringValue = regexp.MustCompile(`^"[^"]+"$`)
 )
@@ -357,8 +359,8 @@ func (c *checker) checkPipelineEvents() {
 			c.errorf("events/%s: not an EventBridge envelope: %v", name, err)
 			continue
 		}
-		if e.Version != "0" || e.AccountID != account || e.Region != region {
-			c.errorf("events/%s: version %q account %q region %q, want 0, %s, %s", name, e.Version, e.AccountID, e.Region, account, region)
+		if e.Version != "0" || e.AccountID != cfn.AccountID || e.Region != cfn.Region {
+			c.errorf("events/%s: version %q account %q region %q, want 0, %s, %s", name, e.Version, e.AccountID, e.Region, cfn.AccountID, cfn.Region)
 		}
 		if !uuidPattern.MatchString(e.ID) {
 			c.errorf("events/%s: id %q is not an EventBridge event id (a UUID)", name, e.ID)
@@ -405,7 +407,7 @@ func (c *checker) checkScheduled(name string, e events.CloudWatchEvent) {
 		c.errorf("events/%s: detail %s, want {} (a scheduled rule sends no detail)", name, e.Detail)
 	}
 	if len(e.Resources) != 1 || !ruleARNPattern.MatchString(e.Resources[0]) {
-		c.errorf("events/%s: resources %v, want the one rule ARN arn:aws:events:%s:%s:rule/...", name, e.Resources, region, account)
+		c.errorf("events/%s: resources %v, want the one rule ARN arn:aws:events:%s:%s:rule/...", name, e.Resources, cfn.Region, cfn.AccountID)
 	}
 }
 

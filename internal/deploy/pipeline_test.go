@@ -19,6 +19,7 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 
+	"github.com/pipegate/pipegate/internal/cfn"
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
@@ -151,7 +152,7 @@ func parse(dir, name string, data []byte) (map[string]any, error) {
 	if _, err := goformation.Open(path); err != nil {
 		return nil, fmt.Errorf("%s: goformation cannot parse it: %w", name, err)
 	}
-	raw, err := decodeTemplate(data)
+	raw, err := cfn.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -183,9 +184,9 @@ func checkTemplates(dir string, in templates) []string {
 // Ref, GetAtt, Sub variable and condition names something that exists.
 func checkRefs(name string, tpl map[string]any) []string {
 	var problems []string
-	resources, _ := lookup(tpl, "Resources").(map[string]any)
-	params, _ := lookup(tpl, "Parameters").(map[string]any)
-	conditions, _ := lookup(tpl, "Conditions").(map[string]any)
+	resources, _ := cfn.Lookup(tpl, "Resources").(map[string]any)
+	params, _ := cfn.Lookup(tpl, "Parameters").(map[string]any)
+	conditions, _ := cfn.Lookup(tpl, "Conditions").(map[string]any)
 	ref := func(where, target string) {
 		if _, ok := params[target]; ok {
 			return
@@ -204,7 +205,7 @@ func checkRefs(name string, tpl map[string]any) []string {
 			problems = append(problems, fmt.Sprintf("%s: %s: GetAtt %s.%s: no such resource", name, where, res, attr))
 			return
 		}
-		typ, _ := lookup(r, "Type").(string)
+		typ, _ := cfn.Lookup(r, "Type").(string)
 		if typ == "AWS::CloudFormation::Stack" && strings.HasPrefix(attr, "Outputs.") {
 			return
 		}
@@ -260,11 +261,7 @@ func checkRefs(name string, tpl map[string]any) []string {
 							walk(where, l[1])
 						}
 						str, _ := s.(string)
-						for _, m := range subVariable.FindAllStringSubmatch(str, -1) {
-							v := m[1]
-							if strings.HasPrefix(v, "!") {
-								continue
-							}
+						for _, v := range cfn.SubVariables(str) {
 							if _, ok := vars[v]; ok {
 								continue
 							}
@@ -284,15 +281,15 @@ func checkRefs(name string, tpl map[string]any) []string {
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
-		if c := lookup(resources[n], "Condition"); c != nil {
+		if c := cfn.Lookup(resources[n], "Condition"); c != nil {
 			cond(n, c)
 		}
-		walk(n, lookup(resources[n], "Properties"))
+		walk(n, cfn.Lookup(resources[n], "Properties"))
 	}
 	for _, n := range slices.Sorted(maps.Keys(conditions)) {
 		walk("condition "+n, conditions[n])
 	}
-	outputs, _ := lookup(tpl, "Outputs").(map[string]any)
+	outputs, _ := cfn.Lookup(tpl, "Outputs").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(outputs)) {
 		walk("output "+n, outputs[n])
 	}
@@ -301,7 +298,7 @@ func checkRefs(name string, tpl map[string]any) []string {
 
 // checkValue checks a parameter value against the parameter's constraints.
 func checkValue(p any, value string) error {
-	if pattern, ok := lookup(p, "AllowedPattern").(string); ok {
+	if pattern, ok := cfn.Lookup(p, "AllowedPattern").(string); ok {
 		// CloudFormation matches the whole value.
 		re, err := regexp.Compile("^(?:" + pattern + ")$")
 		if err != nil {
@@ -311,20 +308,20 @@ func checkValue(p any, value string) error {
 			return fmt.Errorf("%q does not match AllowedPattern %q", value, pattern)
 		}
 	}
-	if allowed, ok := lookup(p, "AllowedValues").([]any); ok {
+	if allowed, ok := cfn.Lookup(p, "AllowedValues").([]any); ok {
 		if !slices.ContainsFunc(allowed, func(a any) bool { return fmt.Sprint(a) == value }) {
 			return fmt.Errorf("%q is not one of AllowedValues %v", value, allowed)
 		}
 	}
-	if lookup(p, "Type") == "Number" {
+	if cfn.Lookup(p, "Type") == "Number" {
 		n, err := strconv.ParseFloat(value, 64)
 		if err != nil {
 			return fmt.Errorf("%q is not a number", value)
 		}
-		if lo, ok := lookup(p, "MinValue").(int); ok && n < float64(lo) {
+		if lo, ok := cfn.Lookup(p, "MinValue").(int); ok && n < float64(lo) {
 			return fmt.Errorf("%v is under MinValue %d", value, lo)
 		}
-		if hi, ok := lookup(p, "MaxValue").(int); ok && n > float64(hi) {
+		if hi, ok := cfn.Lookup(p, "MaxValue").(int); ok && n > float64(hi) {
 			return fmt.Errorf("%v is over MaxValue %d", value, hi)
 		}
 	}
@@ -334,9 +331,9 @@ func checkValue(p any, value string) error {
 // checkDefaults checks every parameter default against its own constraints.
 func checkDefaults(name string, tpl map[string]any) []string {
 	var problems []string
-	params, _ := lookup(tpl, "Parameters").(map[string]any)
+	params, _ := cfn.Lookup(tpl, "Parameters").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(params)) {
-		def := lookup(params[n], "Default")
+		def := cfn.Lookup(params[n], "Default")
 		if def == nil {
 			continue
 		}
@@ -351,7 +348,7 @@ func checkDefaults(name string, tpl map[string]any) []string {
 // without a default is given, none is unknown, each meets its constraints.
 func deployParams(name string, tpl map[string]any, values map[string]string) []string {
 	var problems []string
-	params, _ := lookup(tpl, "Parameters").(map[string]any)
+	params, _ := cfn.Lookup(tpl, "Parameters").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(values)) {
 		p, ok := params[n]
 		if !ok {
@@ -363,7 +360,7 @@ func deployParams(name string, tpl map[string]any, values map[string]string) []s
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(params)) {
-		if _, ok := values[n]; !ok && lookup(params[n], "Default") == nil {
+		if _, ok := values[n]; !ok && cfn.Lookup(params[n], "Default") == nil {
 			problems = append(problems, fmt.Sprintf("%s: parameter %s has no default and is not given", name, n))
 		}
 	}
@@ -371,22 +368,22 @@ func deployParams(name string, tpl map[string]any, values map[string]string) []s
 }
 
 // evalResources evaluates every resource's properties and every output.
-func evalResources(name string, tpl map[string]any, ev *evaluator) []string {
+func evalResources(name string, tpl map[string]any, ev *cfn.Evaluator) []string {
 	var problems []string
-	resources, _ := lookup(tpl, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(tpl, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
-		if c, ok := lookup(resources[n], "Condition").(string); ok {
-			if on, err := ev.condition(c); err != nil || !on {
+		if c, ok := cfn.Lookup(resources[n], "Condition").(string); ok {
+			if on, err := ev.Condition(c); err != nil || !on {
 				continue
 			}
 		}
-		if _, err := ev.eval(lookup(resources[n], "Properties")); err != nil {
+		if _, err := ev.Eval(cfn.Lookup(resources[n], "Properties")); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %s: %v", name, n, err))
 		}
 	}
-	outputs, _ := lookup(tpl, "Outputs").(map[string]any)
+	outputs, _ := cfn.Lookup(tpl, "Outputs").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(outputs)) {
-		if _, err := ev.eval(lookup(outputs[n], "Value")); err != nil {
+		if _, err := ev.Eval(cfn.Lookup(outputs[n], "Value")); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: output %s: %v", name, n, err))
 		}
 	}
@@ -402,30 +399,30 @@ type action struct {
 
 // pipelineActions evaluates the Pipeline resource: its name and its actions in
 // stage order.
-func pipelineActions(tpl map[string]any, ev *evaluator) (string, []string, []action, error) {
-	props, err := ev.eval(lookup(tpl, "Resources", "Pipeline", "Properties"))
+func pipelineActions(tpl map[string]any, ev *cfn.Evaluator) (string, []string, []action, error) {
+	props, err := ev.Eval(cfn.Lookup(tpl, "Resources", "Pipeline", "Properties"))
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("Pipeline: %w", err)
 	}
-	name, _ := lookup(props, "Name").(string)
-	stages, _ := lookup(props, "Stages").([]any)
+	name, _ := cfn.Lookup(props, "Name").(string)
+	stages, _ := cfn.Lookup(props, "Stages").([]any)
 	var names []string
 	var actions []action
 	for _, s := range stages {
-		stage, _ := lookup(s, "Name").(string)
+		stage, _ := cfn.Lookup(s, "Name").(string)
 		names = append(names, stage)
-		list, _ := lookup(s, "Actions").([]any)
+		list, _ := cfn.Lookup(s, "Actions").([]any)
 		for _, a := range list {
-			order, ok := toInt(lookup(a, "RunOrder"))
+			order, ok := toInt(cfn.Lookup(a, "RunOrder"))
 			if !ok {
 				order = 1
 			}
-			cfg, _ := lookup(a, "Configuration").(map[string]any)
+			cfg, _ := cfn.Lookup(a, "Configuration").(map[string]any)
 			actions = append(actions, action{
 				Stage:    stage,
-				Name:     fmt.Sprint(lookup(a, "Name")),
-				Category: fmt.Sprint(lookup(a, "ActionTypeId", "Category")),
-				Provider: fmt.Sprint(lookup(a, "ActionTypeId", "Provider")),
+				Name:     fmt.Sprint(cfn.Lookup(a, "Name")),
+				Category: fmt.Sprint(cfn.Lookup(a, "ActionTypeId", "Category")),
+				Provider: fmt.Sprint(cfn.Lookup(a, "ActionTypeId", "Provider")),
 				RunOrder: order,
 				Config:   cfg,
 			})
@@ -442,24 +439,24 @@ func checkPipeline(tpl map[string]any) []string {
 		problems = append(problems, pipelineTemplate+": "+fmt.Sprintf(format, args...))
 	}
 	problems = append(problems, deployParams(pipelineTemplate, tpl, pipelineParams())...)
-	ev, err := newEvaluator(tpl, pipelineParams())
+	ev, err := cfn.NewEvaluator(tpl, pipelineParams())
 	if err != nil {
 		return append(problems, err.Error())
 	}
 	problems = append(problems, evalResources(pipelineTemplate, tpl, ev)...)
 
-	props := lookup(tpl, "Resources", "Pipeline", "Properties")
-	if lookup(tpl, "Resources", "Pipeline", "Type") != "AWS::CodePipeline::Pipeline" {
+	props := cfn.Lookup(tpl, "Resources", "Pipeline", "Properties")
+	if cfn.Lookup(tpl, "Resources", "Pipeline", "Type") != "AWS::CodePipeline::Pipeline" {
 		errorf("no AWS::CodePipeline::Pipeline named Pipeline")
 		return problems
 	}
-	if v := lookup(props, "PipelineType"); v != "V2" {
+	if v := cfn.Lookup(props, "PipelineType"); v != "V2" {
 		errorf("PipelineType %v, want V2", v)
 	}
-	if v := lookup(props, "ExecutionMode"); v != "QUEUED" && v != "SUPERSEDED" {
+	if v := cfn.Lookup(props, "ExecutionMode"); v != "QUEUED" && v != "SUPERSEDED" {
 		errorf("ExecutionMode %v, want QUEUED or SUPERSEDED (PARALLEL deploys commits side by side)", v)
 	}
-	if v, err := ev.eval(lookup(props, "ArtifactStore", "Location")); err != nil || v != "{Ref:ArtifactBucket}" {
+	if v, err := ev.Eval(cfn.Lookup(props, "ArtifactStore", "Location")); err != nil || v != "{Ref:ArtifactBucket}" {
 		errorf("ArtifactStore Location %v %v, want !Ref ArtifactBucket", v, err)
 	}
 	name, stages, actions, err := pipelineActions(tpl, ev)
@@ -524,20 +521,20 @@ func checkPipeline(tpl map[string]any) []string {
 		errorf("Production runs ApproveProduction at %d and DeployProduction at %d: the approval must come first", a.RunOrder, d.RunOrder)
 	}
 	// Overridden service names replace the derived ones.
-	if ev2, err := newEvaluator(tpl, map[string]string{"ServiceName": "core", "GitLabProject": "ic/core", "ConnectionArn": p["ConnectionArn"], "EcrRepository": "core", "EcsCluster": "ic", "ProductionService": "core-live"}); err == nil {
+	if ev2, err := cfn.NewEvaluator(tpl, map[string]string{"ServiceName": "core", "GitLabProject": "ic/core", "ConnectionArn": p["ConnectionArn"], "EcrRepository": "core", "EcsCluster": "ic", "ProductionService": "core-live"}); err == nil {
 		_, _, acts, err := pipelineActions(tpl, ev2)
 		if err == nil && !slices.ContainsFunc(acts, func(a action) bool { return a.Name == "DeployProduction" && a.Config["ServiceName"] == "core-live" }) {
 			errorf("ProductionService core-live does not reach DeployProduction")
 		}
 	}
 
-	spec, _ := lookup(tpl, "Resources", "BuildProject", "Properties", "Source", "BuildSpec").(string)
+	spec, _ := cfn.Lookup(tpl, "Resources", "BuildProject", "Properties", "Source", "BuildSpec").(string)
 	for _, s := range []string{"CODEBUILD_RESOLVED_SOURCE_VERSION", "docker build", "docker push", "imagedefinitions.json", "$CONTAINER_NAME"} {
 		if !strings.Contains(spec, s) {
 			errorf("BuildProject's buildspec lacks %s", s)
 		}
 	}
-	if v := lookup(tpl, "Resources", "BuildProject", "Properties", "Environment", "PrivilegedMode"); v != true {
+	if v := cfn.Lookup(tpl, "Resources", "BuildProject", "Properties", "Environment", "PrivilegedMode"); v != true {
 		errorf("BuildProject PrivilegedMode %v: docker build needs true", v)
 	}
 	problems = append(problems, checkBucket(tpl, ev)...)
@@ -545,51 +542,51 @@ func checkPipeline(tpl map[string]any) []string {
 	return problems
 }
 
-func checkBucket(tpl map[string]any, ev *evaluator) []string {
+func checkBucket(tpl map[string]any, ev *cfn.Evaluator) []string {
 	var problems []string
 	errorf := func(format string, args ...any) {
 		problems = append(problems, pipelineTemplate+": "+fmt.Sprintf(format, args...))
 	}
-	b := lookup(tpl, "Resources", "ArtifactBucket", "Properties")
-	rules, _ := lookup(b, "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
-	if len(rules) == 0 || lookup(rules[0], "ServerSideEncryptionByDefault", "SSEAlgorithm") == nil {
+	b := cfn.Lookup(tpl, "Resources", "ArtifactBucket", "Properties")
+	rules, _ := cfn.Lookup(b, "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
+	if len(rules) == 0 || cfn.Lookup(rules[0], "ServerSideEncryptionByDefault", "SSEAlgorithm") == nil {
 		errorf("ArtifactBucket: no default encryption")
 	}
 	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
-		if lookup(b, "PublicAccessBlockConfiguration", k) != true {
+		if cfn.Lookup(b, "PublicAccessBlockConfiguration", k) != true {
 			errorf("ArtifactBucket: PublicAccessBlockConfiguration %s is not true", k)
 		}
 	}
-	policy, err := ev.eval(lookup(tpl, "Resources", "ArtifactBucketPolicy", "Properties"))
+	policy, err := ev.Eval(cfn.Lookup(tpl, "Resources", "ArtifactBucketPolicy", "Properties"))
 	if err != nil {
 		errorf("ArtifactBucketPolicy: %v", err)
 		return problems
 	}
 	tls := false
-	stmts, _ := lookup(policy, "PolicyDocument", "Statement").([]any)
+	stmts, _ := cfn.Lookup(policy, "PolicyDocument", "Statement").([]any)
 	for _, s := range stmts {
-		res, _ := strings1(lookup(s, "Resource"))
-		if lookup(s, "Effect") == "Deny" && lookup(s, "Principal") == "*" && fmt.Sprint(lookup(s, "Condition", "Bool", "aws:SecureTransport")) == "false" &&
+		res, _ := strings1(cfn.Lookup(s, "Resource"))
+		if cfn.Lookup(s, "Effect") == "Deny" && cfn.Lookup(s, "Principal") == "*" && fmt.Sprint(cfn.Lookup(s, "Condition", "Bool", "aws:SecureTransport")) == "false" &&
 			slices.Contains(res, "{GetAtt:ArtifactBucket.Arn}") && slices.Contains(res, "{GetAtt:ArtifactBucket.Arn}/*") {
 			tls = true
 		}
 	}
-	if lookup(policy, "Bucket") != "{Ref:ArtifactBucket}" || !tls {
+	if cfn.Lookup(policy, "Bucket") != "{Ref:ArtifactBucket}" || !tls {
 		errorf("ArtifactBucketPolicy: no statement denying requests without TLS (aws:SecureTransport false) on the bucket and its objects")
 	}
 	return problems
 }
 
 // checkRoles compares each role's grants with pipelineGrants, exactly.
-func checkRoles(tpl map[string]any, ev *evaluator) []string {
+func checkRoles(tpl map[string]any, ev *cfn.Evaluator) []string {
 	var problems []string
 	errorf := func(format string, args ...any) {
 		problems = append(problems, pipelineTemplate+": "+fmt.Sprintf(format, args...))
 	}
 	wantAll := pipelineGrants()
-	resources, _ := lookup(tpl, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(tpl, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
-		typ, _ := lookup(resources[n], "Type").(string)
+		typ, _ := cfn.Lookup(resources[n], "Type").(string)
 		if strings.HasPrefix(typ, "AWS::IAM::") && typ != "AWS::IAM::Role" || typ == "AWS::IAM::Role" && wantAll[n] == nil {
 			errorf("%s: %s that the checks do not know", n, typ)
 		}
@@ -597,32 +594,32 @@ func checkRoles(tpl map[string]any, ev *evaluator) []string {
 	for _, role := range slices.Sorted(maps.Keys(wantAll)) {
 		want := wantAll[role]
 		got := map[string][]string{}
-		policies, err := ev.eval(lookup(tpl, "Resources", role, "Properties", "Policies"))
+		policies, err := ev.Eval(cfn.Lookup(tpl, "Resources", role, "Properties", "Policies"))
 		if err != nil {
 			errorf("%s: %v", role, err)
 			continue
 		}
-		if lookup(tpl, "Resources", role, "Properties", "ManagedPolicyArns") != nil {
+		if cfn.Lookup(tpl, "Resources", role, "Properties", "ManagedPolicyArns") != nil {
 			errorf("%s: ManagedPolicyArns grant more than the pipeline needs", role)
 		}
 		list, _ := policies.([]any)
 		for _, p := range list {
-			stmts, _ := lookup(p, "PolicyDocument", "Statement").([]any)
+			stmts, _ := cfn.Lookup(p, "PolicyDocument", "Statement").([]any)
 			for _, s := range stmts {
-				if lookup(s, "Effect") != "Allow" {
-					errorf("%s: a statement's Effect is %v", role, lookup(s, "Effect"))
+				if cfn.Lookup(s, "Effect") != "Allow" {
+					errorf("%s: a statement's Effect is %v", role, cfn.Lookup(s, "Effect"))
 				}
 				for _, k := range []string{"NotAction", "NotResource"} {
-					if lookup(s, k) != nil {
+					if cfn.Lookup(s, k) != nil {
 						errorf("%s: a statement uses %s", role, k)
 					}
 				}
-				actions, err := strings1(lookup(s, "Action"))
+				actions, err := strings1(cfn.Lookup(s, "Action"))
 				if err != nil {
 					errorf("%s: Action: %v", role, err)
 					continue
 				}
-				res, err := strings1(lookup(s, "Resource"))
+				res, err := strings1(cfn.Lookup(s, "Resource"))
 				if err != nil {
 					errorf("%s: Resource of %v: %v", role, actions, err)
 					continue
@@ -633,7 +630,7 @@ func checkRoles(tpl map[string]any, ev *evaluator) []string {
 					if c, ok := pipelineConditions[a]; ok {
 						op, rest, _ := strings.Cut(c, " ")
 						key, val, _ := strings.Cut(rest, "=")
-						if v := lookup(s, "Condition", op, key); v != val {
+						if v := cfn.Lookup(s, "Condition", op, key); v != val {
 							errorf("%s: %s without the condition %s", role, a, c)
 						}
 					}
@@ -664,21 +661,21 @@ func checkRoles(tpl map[string]any, ev *evaluator) []string {
 // service they deploy, their parameters evaluated with CreatePipelines.
 func nestedStacks(main map[string]any) (map[string]map[string]string, []string) {
 	var problems []string
-	ev, err := newEvaluator(main, createPipelines())
+	ev, err := cfn.NewEvaluator(main, createPipelines())
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
 	out := map[string]map[string]string{}
-	resources, _ := lookup(main, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(main, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
 		r := resources[n]
-		if lookup(r, "Type") != "AWS::CloudFormation::Stack" || lookup(r, "Properties", "TemplateURL") != pipelineTemplate {
+		if cfn.Lookup(r, "Type") != "AWS::CloudFormation::Stack" || cfn.Lookup(r, "Properties", "TemplateURL") != pipelineTemplate {
 			continue
 		}
-		if c := lookup(r, "Condition"); c != "CreatePipelines" {
+		if c := cfn.Lookup(r, "Condition"); c != "CreatePipelines" {
 			problems = append(problems, fmt.Sprintf("template.yaml: %s: Condition %v, want CreatePipelines (the pipelines are optional)", n, c))
 		}
-		params, err := ev.eval(lookup(r, "Properties", "Parameters"))
+		params, err := ev.Eval(cfn.Lookup(r, "Properties", "Parameters"))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("template.yaml: %s: %v", n, err))
 			continue
@@ -704,7 +701,7 @@ func checkNestedStacks(main, pipeline map[string]any) []string {
 	if len(stacks) == 0 {
 		problems = append(problems, "template.yaml: no AWS::CloudFormation::Stack of "+pipelineTemplate)
 	}
-	if on, err := mustEvaluator(main, nil).condition("CreatePipelines"); err != nil {
+	if on, err := mustEvaluator(main, nil).Condition("CreatePipelines"); err != nil {
 		problems = append(problems, fmt.Sprintf("template.yaml: %v", err))
 	} else if on {
 		problems = append(problems, "template.yaml: CreatePipelines is true by default, want false: the pipelines need a connection and a cluster first")
@@ -715,17 +712,17 @@ func checkNestedStacks(main, pipeline map[string]any) []string {
 	// The names follow PipelineNames: other names there, other pipelines.
 	renamed := createPipelines()
 	renamed["PipelineNames"] = "a-pipeline,b-pipeline,c-pipeline,d-pipeline,e-pipeline"
-	ev, err := newEvaluator(main, renamed)
+	ev, err := cfn.NewEvaluator(main, renamed)
 	if err != nil {
 		return append(problems, err.Error())
 	}
 	var names []string
-	resources, _ := lookup(main, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(main, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
-		if lookup(resources[n], "Properties", "TemplateURL") != pipelineTemplate {
+		if cfn.Lookup(resources[n], "Properties", "TemplateURL") != pipelineTemplate {
 			continue
 		}
-		v, err := ev.eval(lookup(resources[n], "Properties", "Parameters", "PipelineName"))
+		v, err := ev.Eval(cfn.Lookup(resources[n], "Properties", "Parameters", "PipelineName"))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("template.yaml: %s: PipelineName: %v", n, err))
 			continue
@@ -743,10 +740,10 @@ func checkNestedStacks(main, pipeline map[string]any) []string {
 	return problems
 }
 
-func mustEvaluator(tpl map[string]any, overrides map[string]string) *evaluator {
-	ev, err := newEvaluator(tpl, overrides)
+func mustEvaluator(tpl map[string]any, overrides map[string]string) *cfn.Evaluator {
+	ev, err := cfn.NewEvaluator(tpl, overrides)
 	if err != nil {
-		return &evaluator{}
+		return &cfn.Evaluator{}
 	}
 	return ev
 }
@@ -769,7 +766,7 @@ func checkRouting(routingFile []byte, main, pipeline map[string]any) []string {
 		if values["GitLabProject"] != s.Project {
 			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: project %s, but its pipeline's source is GitLabProject %s", s.Name, s.Project, values["GitLabProject"]))
 		}
-		ev, err := newEvaluator(pipeline, values)
+		ev, err := cfn.NewEvaluator(pipeline, values)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue

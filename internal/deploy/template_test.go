@@ -19,6 +19,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/global"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pipegate/pipegate/internal/cfn"
 )
 
 // root is the repository root, seen from this package's directory.
@@ -125,7 +127,7 @@ func wantGrants(fn string, pipelines []string, approval string) map[string][]str
 }
 
 func pipelineARN(name string) string {
-	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", partition, region, account, name)
+	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", cfn.Partition, cfn.Region, cfn.AccountID, name)
 }
 
 // actionARN is the ARN PutApprovalResult is authorized on: the action's
@@ -177,7 +179,7 @@ type checker struct {
 	in       inputs
 	cf       *cloudformation.Template // goformation's typed view
 	raw      map[string]any           // the same template with its references kept
-	ev       *evaluator               // parameters at their defaults
+	ev       *cfn.Evaluator           // parameters at their defaults
 	route    string                   // "POST /webhook", as the template routes it
 	pattern  any                      // the StateChanges rule's Pattern, parameters at their defaults
 	secret   string                   // WEBHOOK_SECRET that env.json gives WebhookFunction
@@ -205,11 +207,11 @@ func (c *checker) run() {
 		c.errorf("%v", err)
 		return
 	}
-	if c.raw, err = decodeTemplate(data); err != nil {
+	if c.raw, err = cfn.Decode(data); err != nil {
 		c.errorf("%v", err)
 		return
 	}
-	if c.ev, err = newEvaluator(c.raw, nil); err != nil {
+	if c.ev, err = cfn.NewEvaluator(c.raw, nil); err != nil {
 		c.errorf("%v", err)
 		return
 	}
@@ -308,7 +310,7 @@ func (c *checker) checkFunctions() {
 
 // events returns a function's Events in the raw template.
 func (c *checker) events(fn string) map[string]any {
-	m, _ := lookup(c.raw, "Resources", fn, "Properties", "Events").(map[string]any)
+	m, _ := cfn.Lookup(c.raw, "Resources", fn, "Properties", "Events").(map[string]any)
 	return m
 }
 
@@ -331,7 +333,7 @@ func (c *checker) checkWebhookRoute() {
 			c.errorf("%s event %s: PayloadFormatVersion %s, want 2.0 (events.APIGatewayV2HTTPRequest)", webhookFunction, name, v)
 		}
 		// goformation resolves ApiId's !Ref to nothing: read it from the YAML.
-		api, err := c.ev.eval(lookup(c.events(webhookFunction)[name], "Properties", "ApiId"))
+		api, err := c.ev.Eval(cfn.Lookup(c.events(webhookFunction)[name], "Properties", "ApiId"))
 		if err != nil {
 			c.errorf("%s event %s: ApiId: %v", webhookFunction, name, err)
 		} else if api != "{Ref:HttpApi}" {
@@ -351,20 +353,20 @@ func (c *checker) checkRetryEvent() {
 	evs := c.events(retryFunction)
 	for _, name := range slices.Sorted(maps.Keys(evs)) {
 		e := evs[name]
-		if lookup(e, "Type") != "SQS" {
+		if cfn.Lookup(e, "Type") != "SQS" {
 			continue
 		}
 		found = true
-		props := lookup(e, "Properties")
-		if q, err := c.ev.eval(lookup(props, "Queue")); err != nil || q != "{GetAtt:RetryQueue.Arn}" {
+		props := cfn.Lookup(e, "Properties")
+		if q, err := c.ev.Eval(cfn.Lookup(props, "Queue")); err != nil || q != "{GetAtt:RetryQueue.Arn}" {
 			c.errorf("%s event %s: Queue %v %v, want !GetAtt RetryQueue.Arn", retryFunction, name, q, err)
 		}
-		types, _ := strings1(lookup(props, "FunctionResponseTypes"))
+		types, _ := strings1(cfn.Lookup(props, "FunctionResponseTypes"))
 		if !slices.Contains(types, "ReportBatchItemFailures") {
 			c.errorf("%s event %s: FunctionResponseTypes %v lacks ReportBatchItemFailures: one failed job would redeliver the whole batch", retryFunction, name, types)
 		}
-		if n, ok := toInt(lookup(props, "BatchSize")); !ok || n < 1 || n > 10 {
-			c.errorf("%s event %s: BatchSize %v, want a small number (1-10) so that a batch finishes within the timeout", retryFunction, name, lookup(props, "BatchSize"))
+		if n, ok := toInt(cfn.Lookup(props, "BatchSize")); !ok || n < 1 || n > 10 {
+			c.errorf("%s event %s: BatchSize %v, want a small number (1-10) so that a batch finishes within the timeout", retryFunction, name, cfn.Lookup(props, "BatchSize"))
 		}
 	}
 	if !found {
@@ -410,15 +412,15 @@ func (c *checker) checkQueues() {
 	if dlq.SqsManagedSseEnabled == nil || !*dlq.SqsManagedSseEnabled {
 		c.errorf("RetryDeadLetterQueue: SqsManagedSseEnabled is not true")
 	}
-	redrive, err := c.ev.eval(lookup(c.raw, "Resources", "RetryQueue", "Properties", "RedrivePolicy"))
+	redrive, err := c.ev.Eval(cfn.Lookup(c.raw, "Resources", "RetryQueue", "Properties", "RedrivePolicy"))
 	if err != nil {
 		c.errorf("RetryQueue RedrivePolicy: %v", err)
 	}
-	if target := lookup(redrive, "deadLetterTargetArn"); target != "{GetAtt:RetryDeadLetterQueue.Arn}" {
+	if target := cfn.Lookup(redrive, "deadLetterTargetArn"); target != "{GetAtt:RetryDeadLetterQueue.Arn}" {
 		c.errorf("RetryQueue RedrivePolicy: deadLetterTargetArn %v, want !GetAtt RetryDeadLetterQueue.Arn", target)
 	}
-	if n, ok := toInt(lookup(redrive, "maxReceiveCount")); !ok || n < 3 {
-		c.errorf("RetryQueue RedrivePolicy: maxReceiveCount %v, want at least 3 attempts before the dead-letter queue", lookup(redrive, "maxReceiveCount"))
+	if n, ok := toInt(cfn.Lookup(redrive, "maxReceiveCount")); !ok || n < 3 {
+		c.errorf("RetryQueue RedrivePolicy: maxReceiveCount %v, want at least 3 attempts before the dead-letter queue", cfn.Lookup(redrive, "maxReceiveCount"))
 	}
 	// A message keeps its first enqueue time when it moves to the dead-letter
 	// queue, so that queue must keep messages longer than the source does.
@@ -500,11 +502,11 @@ func (c *checker) envKeys(fn string) map[string]bool {
 // envValue is a variable's value as the function would see it, with references
 // kept (goformation drops them).
 func (c *checker) envValue(fn, name string) (any, error) {
-	v := lookup(c.raw, "Resources", fn, "Properties", "Environment", "Variables", name)
+	v := cfn.Lookup(c.raw, "Resources", fn, "Properties", "Environment", "Variables", name)
 	if v == nil {
-		v = lookup(c.raw, "Globals", "Function", "Environment", "Variables", name)
+		v = cfn.Lookup(c.raw, "Globals", "Function", "Environment", "Variables", name)
 	}
-	return c.ev.eval(v)
+	return c.ev.Eval(v)
 }
 
 func (c *checker) checkEnvironment() {
@@ -536,27 +538,27 @@ type grant map[string]map[string]bool
 // grants reads a function's Policies: inline statements and managed policies of
 // this template. Anything else (an AWS managed policy, a SAM policy template)
 // grants more than pipegate calls and is a problem.
-func (c *checker) grants(fn string, ev *evaluator) (grant, []string) {
+func (c *checker) grants(fn string, ev *cfn.Evaluator) (grant, []string) {
 	var problems []string
 	got := grant{}
-	props := lookup(c.raw, "Resources", fn, "Properties")
-	if lookup(props, "Role") != nil {
+	props := cfn.Lookup(c.raw, "Resources", fn, "Properties")
+	if cfn.Lookup(props, "Role") != nil {
 		problems = append(problems, fn+": has its own Role; the checks expect the role SAM builds from Policies")
 	}
-	list, ok := lookup(props, "Policies").([]any)
-	if !ok && lookup(props, "Policies") != nil {
-		list = []any{lookup(props, "Policies")}
+	list, ok := cfn.Lookup(props, "Policies").([]any)
+	if !ok && cfn.Lookup(props, "Policies") != nil {
+		list = []any{cfn.Lookup(props, "Policies")}
 	}
 	for _, p := range list {
 		doc := p
-		if name, ok := lookup(p, "Ref").(string); ok {
-			if lookup(c.raw, "Resources", name, "Type") != "AWS::IAM::ManagedPolicy" {
+		if name, ok := cfn.Lookup(p, "Ref").(string); ok {
+			if cfn.Lookup(c.raw, "Resources", name, "Type") != "AWS::IAM::ManagedPolicy" {
 				problems = append(problems, fmt.Sprintf("%s: policy !Ref %s is not a managed policy of this template", fn, name))
 				continue
 			}
-			doc = lookup(c.raw, "Resources", name, "Properties", "PolicyDocument")
+			doc = cfn.Lookup(c.raw, "Resources", name, "Properties", "PolicyDocument")
 		}
-		stmts := lookup(doc, "Statement")
+		stmts := cfn.Lookup(doc, "Statement")
 		if stmts == nil {
 			problems = append(problems, fmt.Sprintf("%s: policy %v is not a policy document of this template (AWS managed policies and SAM policy templates grant more than pipegate calls)", fn, p))
 			continue
@@ -571,21 +573,21 @@ func (c *checker) grants(fn string, ev *evaluator) (grant, []string) {
 	return got, problems
 }
 
-func statement(fn string, s any, ev *evaluator, got grant) []string {
+func statement(fn string, s any, ev *cfn.Evaluator, got grant) []string {
 	var problems []string
 	for _, k := range []string{"NotAction", "NotResource", "Principal", "NotPrincipal"} {
-		if lookup(s, k) != nil {
+		if cfn.Lookup(s, k) != nil {
 			problems = append(problems, fmt.Sprintf("%s: a statement uses %s", fn, k))
 		}
 	}
-	if lookup(s, "Effect") != "Allow" {
-		problems = append(problems, fmt.Sprintf("%s: a statement's Effect is %v, want Allow", fn, lookup(s, "Effect")))
+	if cfn.Lookup(s, "Effect") != "Allow" {
+		problems = append(problems, fmt.Sprintf("%s: a statement's Effect is %v, want Allow", fn, cfn.Lookup(s, "Effect")))
 	}
-	actions, err := strings1(lookup(s, "Action"))
+	actions, err := strings1(cfn.Lookup(s, "Action"))
 	if err != nil {
 		return append(problems, fmt.Sprintf("%s: Action: %v", fn, err))
 	}
-	v, err := ev.eval(lookup(s, "Resource"))
+	v, err := ev.Eval(cfn.Lookup(s, "Resource"))
 	if err != nil {
 		return append(problems, fmt.Sprintf("%s: Resource of %v: %v", fn, actions, err))
 	}
@@ -640,9 +642,9 @@ func (c *checker) compare(fn string, got grant, want map[string][]string, only s
 }
 
 func (c *checker) checkPermissions() {
-	defaults, _ := c.ev.params["PipelineNames"].(string)
+	defaults, _ := c.ev.Param("PipelineNames").(string)
 	names := strings.Split(defaults, ",")
-	approval, _ := c.ev.params[approvalParam].(string)
+	approval, _ := c.ev.Param(approvalParam).(string)
 	used := map[string]bool{}
 	for _, spec := range functions() {
 		got, problems := c.grants(spec.name, c.ev)
@@ -654,9 +656,9 @@ func (c *checker) checkPermissions() {
 	}
 	// Every IAM resource of the template is one of the functions' policies and is
 	// attached only through them.
-	resources, _ := lookup(c.raw, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(c.raw, "Resources").(map[string]any)
 	for _, name := range slices.Sorted(maps.Keys(resources)) {
-		typ, _ := lookup(resources[name], "Type").(string)
+		typ, _ := cfn.Lookup(resources[name], "Type").(string)
 		if !strings.HasPrefix(typ, "AWS::IAM::") {
 			continue
 		}
@@ -664,7 +666,7 @@ func (c *checker) checkPermissions() {
 			c.errorf("%s: %s that no function's Policies names", name, typ)
 		}
 		for _, k := range []string{"Roles", "Users", "Groups"} {
-			if lookup(resources[name], "Properties", k) != nil {
+			if cfn.Lookup(resources[name], "Properties", k) != nil {
 				c.errorf("%s: attached to %s besides the functions", name, k)
 			}
 		}
@@ -675,9 +677,9 @@ func (c *checker) checkPermissions() {
 
 func (c *checker) policyRefs(fn string) []string {
 	var refs []string
-	list, _ := lookup(c.raw, "Resources", fn, "Properties", "Policies").([]any)
+	list, _ := cfn.Lookup(c.raw, "Resources", fn, "Properties", "Policies").([]any)
 	for _, p := range list {
-		if name, ok := lookup(p, "Ref").(string); ok {
+		if name, ok := cfn.Lookup(p, "Ref").(string); ok {
 			refs = append(refs, name)
 		}
 	}
@@ -704,7 +706,7 @@ func (c *checker) checkPipelineNames(defaults []string, approval string) {
 			c.errorf("pipegate.yaml routes to pipeline %s, which the PipelineNames default %v does not name: the functions could not start it", s.Pipeline, defaults)
 		}
 	}
-	pattern, _ := lookup(c.raw, "Parameters", "PipelineNames", "AllowedPattern").(string)
+	pattern, _ := cfn.Lookup(c.raw, "Parameters", "PipelineNames", "AllowedPattern").(string)
 	re, err := regexp.Compile(pattern)
 	if pattern == "" || err != nil {
 		c.errorf("PipelineNames: AllowedPattern %q %v: it must bound the list to the %d positions the pipeline policies grant", pattern, err, maxPipelines)
@@ -728,7 +730,7 @@ func (c *checker) checkPipelineNames(defaults []string, approval string) {
 			c.errorf("PipelineNames: AllowedPattern refuses %s list %q", label, value)
 			continue
 		}
-		ev, err := newEvaluator(c.raw, map[string]string{"PipelineNames": value})
+		ev, err := cfn.NewEvaluator(c.raw, map[string]string{"PipelineNames": value})
 		if err != nil {
 			c.errorf("%v", err)
 			continue
@@ -797,7 +799,7 @@ func (c *checker) checkApprovals(approval string) {
 			}
 		}
 	}
-	pattern, _ := lookup(c.raw, "Parameters", approvalParam, "AllowedPattern").(string)
+	pattern, _ := cfn.Lookup(c.raw, "Parameters", approvalParam, "AllowedPattern").(string)
 	re, err := regexp.Compile(pattern)
 	if pattern == "" || err != nil {
 		c.errorf("%s: AllowedPattern %q %v: it must take one <stage>/<action> and no wildcard", approvalParam, pattern, err)
@@ -820,7 +822,7 @@ func (c *checker) checkApprovals(approval string) {
 
 func (c *checker) checkOutputs() {
 	want := map[string]string{
-		"WebhookUrl":         "https://{Ref:HttpApi}.execute-api." + region + ".amazonaws.com/webhook",
+		"WebhookUrl":         "https://{Ref:HttpApi}.execute-api." + cfn.Region + ".amazonaws.com/webhook",
 		"WebhookSecretArn":   "{Ref:WebhookSecret}",
 		"RetryQueueUrl":      "{Ref:RetryQueue}",
 		"DeadLetterQueueUrl": "{Ref:RetryDeadLetterQueue}",
@@ -828,10 +830,10 @@ func (c *checker) checkOutputs() {
 		"PipelineEventsDeadLetterQueueUrl": "{Ref:" + pipelineEventsDLQ + "}",
 		"TableName":                        "{Ref:Table}",
 		// A GitLab project badge's image URL is this with <service>.svg appended.
-		"BadgeUrl": "https://{Ref:HttpApi}.execute-api." + region + ".amazonaws.com/badges/",
+		"BadgeUrl": "https://{Ref:HttpApi}.execute-api." + cfn.Region + ".amazonaws.com/badges/",
 	}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		got, err := c.ev.eval(lookup(c.raw, "Outputs", name, "Value"))
+		got, err := c.ev.Eval(cfn.Lookup(c.raw, "Outputs", name, "Value"))
 		if err != nil || got != want[name] {
 			c.errorf("output %s: %v %v, want %s", name, got, err, want[name])
 		}
@@ -1265,4 +1267,23 @@ func TestChecksCatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// strings1 reads a value that IAM and CloudFormation accept as one string or a list.
+func strings1(v any) ([]string, error) {
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v is not a string", x)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%v is neither a string nor a list of strings", v)
 }

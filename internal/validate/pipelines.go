@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pipegate/pipegate/internal/cfn"
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
@@ -110,7 +111,13 @@ func Pipelines(routes Routes, tpl, pipeline File) []Check {
 		}
 	}
 	checks := []Check{routed}
-	tev := newEvaluator(root, nil)
+	tev, err := newEvaluator(root, nil)
+	if err != nil {
+		c := Check{Name: "template evaluates"}
+		_, paramsKey := get(root, "Parameters")
+		c.problem(tpl.Path, line(paramsKey), "%v", err)
+		return append(checks, c)
+	}
 	for _, s := range routes.Config.Services {
 		st, ok := byService[s.Name]
 		if !ok {
@@ -124,7 +131,7 @@ func Pipelines(routes Routes, tpl, pipeline File) []Check {
 }
 
 // servicePipeline checks the pipeline one nested stack creates for service s.
-func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *evaluator, st stack, file string, proot *yaml.Node) Check {
+func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *cfn.Evaluator, st stack, file string, proot *yaml.Node) Check {
 	p := s.Production
 	c := Check{Name: fmt.Sprintf("service %s: %s creates %s with source action %s and %s/%s",
 		s.Name, st.Resource, s.Pipeline, s.SourceAction, p.Stage, p.ApprovalAction)}
@@ -132,20 +139,23 @@ func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *eval
 	params := map[string]string{}
 	keys, values := entries(st.params)
 	for i, v := range values {
-		x, err := tev.evalNode(v)
-		if err == nil {
-			if list, ok := x.([]any); ok {
-				x = joinList(list)
-			}
+		x, err := evalNode(tev, v)
+		if list, ok := x.([]any); ok && err == nil {
+			x = joinList(list)
 		}
-		str, ok := x.(string)
+		str, ok := cfn.AsString(x)
 		if err != nil || !ok {
 			c.problem(tplPath, keys[i].Line, "%s parameter %s: cannot evaluate %s: %v", st.Resource, keys[i].Value, show(v), err)
 			continue
 		}
 		params[keys[i].Value] = str
 	}
-	ev := newEvaluator(proot, params)
+	ev, err := newEvaluator(proot, params)
+	if err != nil {
+		_, paramsKey := get(proot, "Parameters")
+		c.problem(file, line(paramsKey), "cannot evaluate the pipeline template with %s's parameters: %v", st.Resource, err)
+		return c
+	}
 
 	resources, resourcesKey := get(proot, "Resources")
 	var res, resKey *yaml.Node
@@ -164,7 +174,7 @@ func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *eval
 
 	// The name: pipegate starts the pipeline the routing file names.
 	nameNode, nameKey := get(props, "Name")
-	switch name, err := ev.evalString(nameNode); {
+	switch name, err := evalString(ev, nameNode); {
 	case nameNode == nil:
 		c.problem(file, resKey.Line, "pipeline %s has no Name: CloudFormation would make one up, and pipegate starts %s", resKey.Value, s.Pipeline)
 	case err != nil:
@@ -218,7 +228,7 @@ func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *eval
 func joinList(list []any) any {
 	parts := make([]string, 0, len(list))
 	for _, x := range list {
-		s, ok := x.(string)
+		s, ok := cfn.AsString(x)
 		if !ok {
 			return list
 		}
@@ -283,13 +293,13 @@ func (l *stageList) fail(line int, format string, args ...any) {
 
 // readStages reads the stages' and actions' names and categories, evaluated with
 // the stack's parameters (a name may be written with !Sub).
-func readStages(ev *evaluator, n *yaml.Node) stageList {
+func readStages(ev *cfn.Evaluator, n *yaml.Node) stageList {
 	var l stageList
 	if n == nil || n.Kind != yaml.SequenceNode {
 		return l
 	}
 	for _, sn := range n.Content {
-		name, err := ev.evalString(path(sn, "Name"))
+		name, err := evalString(ev, path(sn, "Name"))
 		if err != nil {
 			l.fail(sn.Line, "a stage's Name %s: %v", show(path(sn, "Name")), err)
 			continue
@@ -297,12 +307,12 @@ func readStages(ev *evaluator, n *yaml.Node) stageList {
 		st := pipelineStage{name: name, line: sn.Line}
 		if acts := path(sn, "Actions"); acts != nil && acts.Kind == yaml.SequenceNode {
 			for _, an := range acts.Content {
-				aname, err := ev.evalString(path(an, "Name"))
+				aname, err := evalString(ev, path(an, "Name"))
 				if err != nil {
 					l.fail(an.Line, "an action's Name %s in stage %s: %v", show(path(an, "Name")), name, err)
 					continue
 				}
-				cat, err := ev.evalString(path(an, "ActionTypeId", "Category"))
+				cat, err := evalString(ev, path(an, "ActionTypeId", "Category"))
 				if err != nil {
 					l.fail(an.Line, "action %s/%s: ActionTypeId.Category %s: %v", name, aname, show(path(an, "ActionTypeId", "Category")), err)
 				}

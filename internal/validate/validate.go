@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pipegate/pipegate/internal/cfn"
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
@@ -239,7 +240,7 @@ func listHas(n *yaml.Node, s string) bool {
 
 // splitsParam reports whether n is Fn::Split [",", Ref param], in either form.
 func splitsParam(n *yaml.Node, param string) bool {
-	v, err := decode(n)
+	v, err := cfn.DecodeNode(n)
 	if err != nil {
 		return false
 	}
