@@ -59,7 +59,7 @@ func ForWebhook(ctx context.Context, getenv func(string) string, log *slog.Logge
 
 // ForRetry builds the retry consumer's pipegate, which needs no webhook secret.
 func ForRetry(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
-	return fromEnv(ctx, getenv, log, needs{queue: true})
+	return fromEnv(ctx, getenv, log, needs{}) // it reports failures to SQS instead of queueing
 }
 
 // ForPipelineEvents builds the pipeline-events function's pipegate: no webhook

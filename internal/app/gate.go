@@ -91,7 +91,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 
 	status := gitlab.Status{
 		Name:      progress.StatusName(svc.Pipeline, p.Stage),
-		Ref:       ex.Ref,
+		Ref:       refName(ex.Ref),
 		TargetURL: a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
 	}
 	if d.Verdict == gate.Wait {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -111,6 +112,27 @@ func GateOwns(svc routing.Service, stage, state string) bool {
 	return stage != "" && stage == svc.Production.Stage && progress.Normalize(state) == "STARTED"
 }
 
+// statusKey names the record that orders the commit status of stage ("" for the
+// pipeline's own) on sha. GitLab keeps a commit's statuses per ref, so a tag's
+// executions are ordered apart from a branch's. Branch executions share one
+// record whatever their ref: pipegate knows the ref only of executions it started,
+// and GitLab files a status posted without one (an execution started in the
+// console) under the commit's branch, so they must take over from each other.
+func statusKey(svc routing.Service, sha, ref, stage string) store.StatusKey {
+	k := store.StatusKey{Project: svc.Project, CommitSHA: sha, Name: progress.StatusName(svc.Pipeline, stage)}
+	if strings.HasPrefix(ref, tagRef) {
+		k.Ref = ref
+	}
+	return k
+}
+
+const tagRef = "refs/tags/"
+
+// refName is the branch or tag name of a full ref, as GitLab's status API takes it.
+func refName(ref string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), tagRef)
+}
+
 // ignore logs an event pipegate has no use for.
 func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
 	ans.Result, ans.Reason = "ignored", reason
@@ -166,9 +188,7 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 // version, so of two events racing for one status only the newer is ever posted
 // last: see post.
 func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution, stage string, u progress.Update) (EventAnswer, error) {
-	// GitLab keeps statuses per ref: a branch's and a tag's executions of one commit
-	// are ordered apart. An execution pipegate did not start has no known ref ("").
-	key := store.StatusKey{Project: svc.Project, CommitSHA: ex.CommitSHA, Name: progress.StatusName(svc.Pipeline, stage), Ref: ex.Ref}
+	key := statusKey(svc, ex.CommitSHA, ex.Ref, stage)
 	ans := EventAnswer{Pipeline: svc.Pipeline, Status: key.Name, Commit: key.CommitSHA}
 	for range statusWriteAttempts {
 		cur, _, err := a.Store.GetStatus(ctx, key)
@@ -187,7 +207,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			return ans, nil
 		}
 		rec := fromProgress(key, next, cur.Version)
-		rec.Ref = key.Ref
+		rec.Ref = refName(ex.Ref)
 		subject := stage
 		if subject == "" {
 			subject = svc.Pipeline

@@ -82,7 +82,7 @@ func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bo
 		}
 		result := Started{Service: s.Name, Pipeline: s.Pipeline, ExecutionID: st.ExecutionID, Commit: p.CommitSHA, Status: "posted"}
 		if !st.StatusPosted {
-			if err := a.postPending(ctx, job, st); err != nil {
+			if err := a.postPending(ctx, job, s, st); err != nil {
 				errs = append(errs, err)
 				result.Status = "status not posted"
 			}
@@ -101,7 +101,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 			return st, fmt.Errorf("look up start of %s: %w", s.Pipeline, err)
 		}
 		if found {
-			return st, a.recordExecution(ctx, st)
+			return st, a.recordExecution(ctx, st, p.Ref)
 		}
 	}
 	cctx, cancel := a.call(ctx)
@@ -132,16 +132,16 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		// which CodePipeline answers with this same execution.
 		return store.Start{}, fmt.Errorf("record start of %s: %w", s.Pipeline, err)
 	}
-	return st, a.recordExecution(ctx, st)
+	return st, a.recordExecution(ctx, st, p.Ref)
 }
 
 // recordExecution lets the pipeline-events function know the commit, project and
-// ref of an execution pipegate started without asking CodePipeline. Recording it
-// again is harmless.
-func (a *App) recordExecution(ctx context.Context, st store.Start) error {
+// ref (full: refs/heads/… or refs/tags/…) of an execution pipegate started without
+// asking CodePipeline. Recording it again is harmless.
+func (a *App) recordExecution(ctx context.Context, st store.Start, ref string) error {
 	_, err := a.Store.PutExecution(ctx, store.Execution{
 		Pipeline: st.Pipeline, ID: st.ExecutionID, Project: st.Project,
-		CommitSHA: st.CommitSHA, Ref: st.Ref, StartedAt: st.StartedAt,
+		CommitSHA: st.CommitSHA, Ref: ref, StartedAt: st.StartedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("record execution %s of %s: %w", st.ExecutionID, st.Pipeline, err)
@@ -149,9 +149,17 @@ func (a *App) recordExecution(ctx context.Context, st store.Start) error {
 	return nil
 }
 
-// postPending tells GitLab the pipeline is on its way.
-func (a *App) postPending(ctx context.Context, job *Job, st store.Start) error {
+// postPending tells GitLab the pipeline is on its way, unless the pipeline's own
+// events have been posted already: when this runs late (a retry after GitLab was
+// down), pending would follow a final state, and GitLab would open a new status
+// that stays pending for good.
+func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st store.Start) error {
 	p := &job.Push
+	if _, found, err := a.Store.GetStatus(ctx, statusKey(s, st.CommitSHA, p.Ref, "")); err == nil && found {
+		a.Log.Info("pending status not posted", "delivery", job.Delivery.Key, "pipeline", st.Pipeline,
+			"reason", "the pipeline's own events were posted first")
+		return a.markPending(ctx, job, st)
+	}
 	what := "push to " + p.RefName()
 	if p.Tag {
 		what = "tag " + p.RefName()
@@ -173,6 +181,11 @@ func (a *App) postPending(ctx context.Context, job *Job, st store.Start) error {
 	}
 	a.Log.Info("status posted", "delivery", job.Delivery.Key, "pipeline", st.Pipeline,
 		"state", "pending", "commit", st.CommitSHA)
+	return a.markPending(ctx, job, st)
+}
+
+// markPending records that the start's pending status needs no posting any more.
+func (a *App) markPending(ctx context.Context, job *Job, st store.Start) error {
 	if err := a.Store.MarkPosted(ctx, st.Delivery, st.Pipeline); err != nil {
 		// Posting pending again later is harmless: GitLab keeps the state.
 		a.Log.Warn("status posted but not recorded", "delivery", job.Delivery.Key, "pipeline", st.Pipeline, "error", err.Error())

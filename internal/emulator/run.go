@@ -156,7 +156,10 @@ func (c *CodePipeline) startRun(p *cpPipeline, e *Execution) {
 func (x *execRun) run() {
 	defer x.r.wg.Done()
 	defer x.leave()
-	if x.r.ctx.Err() != nil {
+	// The first event reaches EventBridge's targets a moment after
+	// StartPipelineExecution has answered; Step stands for that lag too, so the
+	// caller's own follow-up (pipegate's pending status) comes first, as in AWS.
+	if !x.pause() {
 		return
 	}
 	x.send(StateChange{DetailType: PipelineStateChange, State: "STARTED"}, x.start)
@@ -310,10 +313,8 @@ func actionChange(stage string, action ActionSpec, state, actionExecutionID stri
 	}
 }
 
-// change is one state change of the run: after RunOptions.Step it moves the clock
-// on, applies f under the lock (with the execution's LastUpdate set) and sends the
-// event f returns. It reports false, changing nothing, when Run stops.
-func (x *execRun) change(f func(now time.Time) StateChange) bool {
+// pause waits RunOptions.Step; it reports false when Run stops.
+func (x *execRun) pause() bool {
 	if step := x.r.opt.Step; step > 0 {
 		t := time.NewTimer(step)
 		defer t.Stop()
@@ -322,7 +323,14 @@ func (x *execRun) change(f func(now time.Time) StateChange) bool {
 		case <-x.r.ctx.Done():
 		}
 	}
-	if x.r.ctx.Err() != nil {
+	return x.r.ctx.Err() == nil
+}
+
+// change is one state change of the run: after RunOptions.Step it moves the clock
+// on, applies f under the lock (with the execution's LastUpdate set) and sends the
+// event f returns. It reports false, changing nothing, when Run stops.
+func (x *execRun) change(f func(now time.Time) StateChange) bool {
+	if !x.pause() {
 		return false
 	}
 	x.c.mu.Lock()

@@ -625,9 +625,8 @@ func TestRunStopsOnCancel(t *testing.T) {
 
 func TestRunStepStopsOnCancel(t *testing.T) {
 	rt := startRunTest(t, RunOptions{Step: time.Hour}, nil, nil)
-	rt.start("s1")
-	checkSequence(t, rt.take(1), defaultRun[:1]) // the start is not delayed
-	rt.stop()                                    // fails if the hour is waited
+	rt.start("s1") // even its STARTED event waits a Step, as EventBridge lags
+	rt.stop()      // fails if the hour is waited
 	rt.quiet()
 }
 
