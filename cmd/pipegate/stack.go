@@ -145,7 +145,7 @@ func (s *stack) gitlab(ctx context.Context, getenv func(string) string, routes *
 		s.out.linef("GitLab", "%s@%.8s %s = %s: %s", st.Project, st.SHA, st.Name, st.State, st.Description)
 	}
 	if mergeRequests != "" {
-		if err := loadMergeRequests(s.gl, mergeRequests); err != nil {
+		if err := loadMergeRequests(s.gl, routes, mergeRequests); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +166,7 @@ type mergeRequestFile struct {
 	ApprovalsLeft int64 `yaml:"approvals_left"`
 }
 
-func loadMergeRequests(gl *emulator.GitLab, path string) error {
+func loadMergeRequests(gl *emulator.GitLab, routes *routing.Config, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read merge requests: %w", err)
@@ -180,6 +180,15 @@ func loadMergeRequests(gl *emulator.GitLab, path string) error {
 	for _, m := range list {
 		if m.Project == "" || m.IID == 0 {
 			return fmt.Errorf("%s: every merge request needs project and iid", path)
+		}
+		// The embedded GitLab knows the routed projects by path; a merge request
+		// of any other project could never matter to a gate.
+		routed := false
+		for _, svc := range routes.Services {
+			routed = routed || svc.Project == m.Project
+		}
+		if !routed {
+			return fmt.Errorf("%s: merge request !%d: project %q is not in the routing file (name projects as it does)", path, m.IID, m.Project)
 		}
 		gl.AddMergeRequest(m.Project, emulator.MergeRequest{
 			IID: m.IID, Title: m.Title, State: m.State, MergeCommitSHA: m.MergeCommitSHA, SHA: m.SHA,

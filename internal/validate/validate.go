@@ -99,7 +99,8 @@ func Routing(f File) (*routing.Config, Check) {
 // PipelineNames names every routed pipeline (the functions' permissions and the
 // events rule are built from it), the pipeline-events function's EventBridge rule
 // takes the CodePipeline events of exactly those pipelines, ProductionApproval is
-// every service's production approval, and GitLab has a POST /webhook to call.
+// every service's production approval, GitLab has a POST /webhook to call, and
+// each function's IAM policies allow the CodePipeline calls it makes.
 func Template(routes Routes, tpl File) []Check {
 	root, err := parseYAML(tpl.Data)
 	if err != nil {
@@ -112,6 +113,7 @@ func Template(routes Routes, tpl File) []Check {
 		eventsRule(tpl.Path, root),
 		productionApproval(routes, tpl.Path, root),
 		webhookRoute(tpl.Path, root),
+		grants(routes, tpl.Path, tpl.Data),
 	}
 }
 

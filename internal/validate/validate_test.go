@@ -70,6 +70,15 @@ func problems(checks []validate.Check) []validate.Problem {
 	return out
 }
 
+// routedPipelines are the routing file's pipelines, in its order.
+func routedPipelines(t *testing.T, routing []byte) []string {
+	var out []string
+	for _, svc := range routes(t, routing).Config.Services {
+		out = append(out, svc.Pipeline)
+	}
+	return out
+}
+
 func TestRepositoryPasses(t *testing.T) {
 	r := readRepo(t)
 	rt := routes(t, r.routing)
@@ -80,9 +89,9 @@ func TestRepositoryPasses(t *testing.T) {
 			t.Errorf("%s: skip %q, problems %v", c.Name, c.Skip, c.Problems)
 		}
 	}
-	// One check per service's pipeline, besides the template's four and "every
+	// One check per service's pipeline, besides the template's five and "every
 	// created pipeline is routed".
-	if want := 4 + 1 + len(rt.Config.Services); len(checks) != want {
+	if want := 5 + 1 + len(rt.Config.Services); len(checks) != want {
 		t.Errorf("%d checks, want %d", len(checks), want)
 	}
 }
@@ -273,6 +282,36 @@ func TestTemplate(t *testing.T) {
 				return edit(t, b, rule, `pipeline: {"Fn::Split": [",", {"Ref": "PipelineNames"}]}`)
 			},
 			want: func(_, _ []byte) []want { return nil },
+		},
+		{
+			name: "the webhook may no longer start pipelines",
+			template: func(t *testing.T, b []byte) []byte {
+				return edit(t, b, "Action: codepipeline:StartPipelineExecution", "Action: codepipeline:ListPipelines")
+			},
+			want: func(_, routing []byte) []want {
+				var ws []want
+				for _, fn := range []string{"RetryFunction", "WebhookFunction"} {
+					for _, p := range routedPipelines(t, routing) {
+						ws = append(ws, want{"template.yaml", 0, fn + " may not call codepipeline:StartPipelineExecution on arn:aws:codepipeline:eu-west-1:123456789012:" + p + " "})
+					}
+				}
+				return ws
+			},
+		},
+		{
+			name: "approvals granted on the pipelines, not their approval action",
+			template: func(t *testing.T, b []byte) []byte {
+				return bytes.ReplaceAll(b, []byte("${Name}/${ProductionApproval}"), []byte("${Name}"))
+			},
+			want: func(_, routing []byte) []want {
+				var ws []want
+				for _, fn := range []string{"PipelineEventsFunction", "RetryFunction", "WebhookFunction"} {
+					for _, p := range routedPipelines(t, routing) {
+						ws = append(ws, want{"template.yaml", 0, fn + " may not call codepipeline:PutApprovalResult on arn:aws:codepipeline:eu-west-1:123456789012:" + p + "/Production/ApproveProduction"})
+					}
+				}
+				return ws
+			},
 		},
 		{
 			name: "a template that is not YAML",
