@@ -15,6 +15,14 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
+// creationTrigger is the trigger type of the execution CodePipeline starts by
+// itself when a pipeline is created; the gate rejects it.
+const creationTrigger = "CreatePipeline"
+
+// creationSummary is the gate's answer to an execution the pipeline's creation
+// started.
+const creationSummary = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
+
 // GateResult is one evaluation of a service's production gate.
 type GateResult struct {
 	Service     string `json:"service"`
@@ -64,12 +72,20 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		return res, err
 	}
 	res.Commit = ex.CommitSHA
-	mrs, err := a.mergeRequests(ctx, ex.Project, ex.CommitSHA)
-	if err != nil {
-		return res, err
-	}
 	p := svc.Production
-	d := gate.Decide(gate.Policy{MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest}, ex.CommitSHA, mrs)
+	var d gate.Decision
+	if ex.Trigger == creationTrigger {
+		// CodePipeline runs every new pipeline once by itself, at the source's
+		// head, even with change detection off: nobody asked for that deploy, and
+		// left waiting it would hold later commits back for days.
+		d = gate.Decision{Verdict: gate.Reject, Summary: creationSummary}
+	} else {
+		mrs, err := a.mergeRequests(ctx, ex.Project, ex.CommitSHA)
+		if err != nil {
+			return res, err
+		}
+		d = gate.Decide(gate.Policy{MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest}, ex.CommitSHA, mrs)
+	}
 	res.Verdict = d.Verdict.String()
 	res.Reason = d.Missing
 	if d.Verdict != gate.Wait {

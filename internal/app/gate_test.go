@@ -199,3 +199,74 @@ func TestGateRejectsCommitWithoutMergeRequest(t *testing.T) {
 		t.Fatalf("approvals %+v, want one Rejected saying there is no merge request", got)
 	}
 }
+
+// creationSummary is what the gate tells CodePipeline about a run the pipeline's
+// creation started.
+const creationSummary = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
+
+// CodePipeline runs a new pipeline once by itself (trigger CreatePipeline), at
+// the head of main. Nobody pushed it, so the gate rejects it even when the
+// commit's merge request is merged and approved, and says why; that frees the
+// stage for the commits after it. It does so whichever way it comes to look,
+// also when the reconciler recorded the execution before it waited.
+func TestGateRejectsPipelineCreationRun(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		evaluate func(w *world, id string) string // the verdict
+	}{
+		{"approval action event", func(w *world, id string) string {
+			return strings.TrimPrefix(w.event(approvalStarted(id)).Result, "gate ")
+		}},
+		{"merge request webhook after the reconciler", func(w *world, id string) string {
+			w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Production"})
+			if _, err := w.app.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			w.waitAtGate(id, "tok-created")
+			code, ans := w.deliver(mrHook(t, "approved"))
+			if code != http.StatusOK || len(ans.Gates) != 1 {
+				t.Fatalf("approved hook: %d %+v", code, ans)
+			}
+			return ans.Gates[0].Verdict
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, withClock)
+			w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+			id := w.cp.AddExecution("core-pipeline", emulator.Execution{CommitSHA: headSHA, Trigger: "CreatePipeline"})
+			w.waitAtGate(id, "tok-created")
+			if v := tc.evaluate(w, id); v != "reject" {
+				t.Fatalf("verdict %q, want reject", v)
+			}
+			got := w.approvals()
+			if len(got) != 1 || got[0].Status != "Rejected" || got[0].Token != "tok-created" || got[0].Summary != creationSummary {
+				t.Fatalf("approvals %+v, want one Rejected with tok-created saying %q", got, creationSummary)
+			}
+			if s := w.latest("core-pipeline/Production"); s.State != "failed" || s.Description != creationSummary {
+				t.Errorf("Production status %+v, want failed saying why", s)
+			}
+			ds, err := w.store.(interface {
+				Decisions(context.Context, string, string) ([]store.GateDecision, error)
+			}).Decisions(context.Background(), "core-pipeline", id)
+			if err != nil || len(ds) != 1 || ds[0].Verdict != "reject" || ds[0].Commit != headSHA || ds[0].Reason != creationSummary {
+				t.Errorf("decisions %+v %v, want one reject of %s", ds, err, headSHA)
+			}
+		})
+	}
+}
+
+// An execution started in the console with "Release change" (trigger
+// StartPipelineExecution) is someone's request: the gate judges its commit as
+// ever.
+func TestGateJudgesReleaseChange(t *testing.T) {
+	w := newWorld(t, withClock)
+	w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+	id := w.cp.AddExecution("core-pipeline", emulator.Execution{CommitSHA: headSHA, Trigger: "StartPipelineExecution"})
+	w.waitAtGate(id, "tok-release")
+	if ans := w.event(approvalStarted(id)); ans.Result != "gate approve" {
+		t.Fatalf("answer %+v, want gate approve", ans)
+	}
+	if got := w.approvals(); len(got) != 1 || got[0].Status != "Approved" || got[0].Token != "tok-release" || !strings.Contains(got[0].Summary, "!118") {
+		t.Fatalf("approvals %+v, want one Approved naming !118", got)
+	}
+}

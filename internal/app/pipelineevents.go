@@ -140,17 +140,21 @@ func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
 	return ans
 }
 
-// execution finds the commit an execution runs: from the store when pipegate
-// started it or has looked it up before, else from CodePipeline (an execution
-// started in the console, by a retry, or by another tool), which is then kept.
-// seen is when the caller saw the execution; it stands for the start time until a
-// better one is known.
+// execution finds the commit an execution runs, and what started it: from the
+// store when pipegate started it or has looked it up before, else from
+// CodePipeline (an execution started in the console, by a retry, by another
+// tool, or by the pipeline's creation), which is then kept. seen is when the
+// caller saw the execution; it stands for the start time until a better one is
+// known.
 func (a *App) execution(ctx context.Context, svc routing.Service, id string, seen time.Time) (store.Execution, error) {
 	ex, found, err := a.Store.GetExecution(ctx, svc.Pipeline, id)
 	if err != nil {
 		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
 	}
-	if found && ex.CommitSHA != "" {
+	// The webhook's record (it has the ref) is of an execution pipegate started;
+	// any other record needs the trigger too, which the reconciler does not
+	// record, so the gate can tell the run the pipeline's creation started.
+	if found && ex.CommitSHA != "" && (ex.Ref != "" || ex.Trigger != "") {
 		if !seen.IsZero() && (ex.StartedAt.IsZero() || seen.Before(ex.StartedAt)) {
 			// Events come out of order: the earliest seen is the best guess of the start.
 			ex.StartedAt = seen
@@ -173,11 +177,12 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 	}
 	ex, err = a.Store.PutExecution(ctx, store.Execution{
 		Pipeline: svc.Pipeline, ID: id, Project: svc.Project, CommitSHA: got.CommitSHA, StartedAt: seen,
+		Trigger: got.Trigger,
 	})
 	if err != nil {
 		return ex, fmt.Errorf("record execution %s of %s: %w", id, svc.Pipeline, err)
 	}
-	a.Log.Info("execution looked up", "pipeline", svc.Pipeline, "execution_id", id, "commit", ex.CommitSHA)
+	a.Log.Info("execution looked up", "pipeline", svc.Pipeline, "execution_id", id, "commit", ex.CommitSHA, "trigger", ex.Trigger)
 	return ex, nil
 }
 

@@ -96,6 +96,11 @@ type Execution struct {
 	// StatusSummary is CodePipeline's word on the status, e.g. why it stopped or
 	// failed; often empty.
 	StatusSummary string
+	// Trigger is trigger.triggerType, what started the execution:
+	// StartPipelineExecution (the API, the console's "Release change"),
+	// CreatePipeline (the run CodePipeline starts by itself when the pipeline is
+	// created), Webhook, CloudWatchEvent, ...; empty when CodePipeline gives none.
+	Trigger string
 }
 
 // Execution looks an execution up with GetPipelineExecution.
@@ -112,6 +117,9 @@ func (c *Client) Execution(ctx context.Context, pipeline, id string) (Execution,
 		return Execution{}, fmt.Errorf("get execution %s of pipeline %s: empty answer", id, pipeline)
 	}
 	e := Execution{Pipeline: pipeline, ID: id, Status: string(pe.Status), StatusSummary: aws.ToString(pe.StatusSummary)}
+	if pe.Trigger != nil {
+		e.Trigger = string(pe.Trigger.TriggerType)
+	}
 	ids := make([]string, len(pe.ArtifactRevisions))
 	for i, r := range pe.ArtifactRevisions {
 		ids[i] = aws.ToString(r.RevisionId)

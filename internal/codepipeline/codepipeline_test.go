@@ -124,9 +124,19 @@ func TestExecution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Execution{Pipeline: "core-pipeline", ID: id, Status: "Succeeded", CommitSHA: sha, SourceAction: "Source"}
+	want := Execution{Pipeline: "core-pipeline", ID: id, Status: "Succeeded", CommitSHA: sha, SourceAction: "Source", Trigger: "StartPipelineExecution"}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
+	}
+
+	// The run CodePipeline starts by itself when a pipeline is created.
+	created := emu.AddExecution("core-pipeline", emulator.Execution{CommitSHA: sha, Trigger: "CreatePipeline"})
+	got, err = c.Execution(ctx, "core-pipeline", created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Trigger != "CreatePipeline" || got.CommitSHA != sha {
+		t.Fatalf("execution at creation: %+v, want trigger CreatePipeline", got)
 	}
 	if _, err := c.Execution(ctx, "core-pipeline", "00000000-0000-0000-0000-000000000000"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown execution: err %v, want ErrNotFound", err)

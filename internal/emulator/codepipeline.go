@@ -60,6 +60,12 @@ type Execution struct {
 	StatusSummary string // GetPipelineExecution's statusSummary; often empty
 	StartedAt     time.Time
 	LastUpdate    time.Time
+	// Trigger is trigger.triggerType, what started it: StartPipelineExecution
+	// (the API, the console's "Release change"), CreatePipeline (the run
+	// CodePipeline starts by itself when a pipeline is created), Webhook, ...
+	// Executions started through the API get StartPipelineExecution, as does
+	// AddExecution's when it is empty.
+	Trigger string
 }
 
 // SourceRevision is a source revision override of StartPipelineExecution.
@@ -142,7 +148,8 @@ func (c *CodePipeline) now() time.Time {
 
 // AddExecution records an execution started outside pipegate, e.g. from the console,
 // and returns its id. The pipeline becomes known. Defaults: a fresh ID, Status
-// InProgress, StartedAt now, LastUpdate StartedAt, SourceRevisions from CommitSHA.
+// InProgress, StartedAt now, LastUpdate StartedAt, SourceRevisions from CommitSHA,
+// Trigger StartPipelineExecution.
 func (c *CodePipeline) AddExecution(pipeline string, e Execution) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -157,6 +164,9 @@ func (c *CodePipeline) AddExecution(pipeline string, e Execution) string {
 	}
 	if x.Status == "" {
 		x.Status = "InProgress"
+	}
+	if x.Trigger == "" {
+		x.Trigger = cpStartTrigger.TriggerType
 	}
 	if x.StartedAt.IsZero() {
 		x.StartedAt = c.now()
@@ -338,7 +348,7 @@ func (c *CodePipeline) startPipelineExecution(body []byte) (any, error) {
 		return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
 			"1 validation error detected: Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9-]+$", in.ClientRequestToken)
 	}
-	e := &Execution{Pipeline: in.Name, ClientRequestToken: in.ClientRequestToken, Status: "InProgress"}
+	e := &Execution{Pipeline: in.Name, ClientRequestToken: in.ClientRequestToken, Status: "InProgress", Trigger: cpStartTrigger.TriggerType}
 	for _, s := range in.SourceRevisions {
 		if s.ActionName == "" || s.RevisionValue == "" || !cpRevisionTypes[s.RevisionType] {
 			return nil, awsErrorf(http.StatusBadRequest, "ValidationException", "invalid source revision %+v", s)
@@ -419,7 +429,7 @@ func (c *CodePipeline) getPipelineExecution(body []byte) (any, error) {
 		ExecutionMode:       "SUPERSEDED",
 		ExecutionType:       "STANDARD",
 		ArtifactRevisions:   []artifactRevision{},
-		Trigger:             cpStartTrigger,
+		Trigger:             e.trigger(),
 	}
 	for _, s := range e.SourceRevisions {
 		x.ArtifactRevisions = append(x.ArtifactRevisions, artifactRevision{s.ActionName, s.RevisionValue, awsTime(e.StartedAt)})
@@ -483,7 +493,7 @@ func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 			StartTime:           awsTime(e.StartedAt),
 			LastUpdateTime:      awsTime(e.LastUpdate),
 			SourceRevisions:     []sourceRevision{},
-			Trigger:             cpStartTrigger,
+			Trigger:             e.trigger(),
 			ExecutionMode:       "SUPERSEDED",
 			ExecutionType:       "STANDARD",
 		}
@@ -651,6 +661,17 @@ type cpTrigger struct {
 var cpStartTrigger = cpTrigger{
 	TriggerType:   "StartPipelineExecution",
 	TriggerDetail: "arn:aws:sts::000000000000:assumed-role/pipegate/emulator",
+}
+
+// trigger is what GetPipelineExecution and ListPipelineExecutions say started e.
+// The detail is the role that started or created it; CodePipeline gives a
+// webhook's or rule's ARN for those triggers, which nothing here reads.
+func (e *Execution) trigger() cpTrigger {
+	t := cpStartTrigger
+	if e.Trigger != "" {
+		t.TriggerType = e.Trigger
+	}
+	return t
 }
 
 func cpPipelineNotFound(name string) *awsError {

@@ -122,8 +122,11 @@ func TestCodePipelineStartAndGet(t *testing.T) {
 	if len(pe.ArtifactRevisions) != 1 || aws.ToString(pe.ArtifactRevisions[0].RevisionId) != "aaa111" || aws.ToString(pe.ArtifactRevisions[0].Name) != "Source" {
 		t.Fatalf("artifact revisions %+v", pe.ArtifactRevisions)
 	}
-	if pe.Trigger == nil || pe.Trigger.TriggerType != types.TriggerTypeStartPipelineExecution {
+	if pe.Trigger == nil || pe.Trigger.TriggerType != types.TriggerTypeStartPipelineExecution || aws.ToString(pe.Trigger.TriggerDetail) == "" {
 		t.Fatalf("trigger %+v", pe.Trigger)
+	}
+	if execs := emu.Executions(); execs[0].Trigger != "StartPipelineExecution" {
+		t.Fatalf("recorded trigger %q", execs[0].Trigger)
 	}
 	if len(pe.Variables) != 1 || aws.ToString(pe.Variables[0].ResolvedValue) != "prod" {
 		t.Fatalf("variables %+v", pe.Variables)
@@ -328,6 +331,50 @@ func TestCodePipelineAddExecutionMakesPipelineKnown(t *testing.T) {
 	}
 	if e := emu.Executions(); len(e) != 1 || len(e[0].SourceRevisions) != 1 || e[0].SourceRevisions[0] != (SourceRevision{"Source", "COMMIT_ID", "c0ffee"}) {
 		t.Fatalf("executions %+v", e)
+	}
+}
+
+// GetPipelineExecution and ListPipelineExecutions say what started an execution
+// added from outside: StartPipelineExecution unless told otherwise.
+func TestCodePipelineAddExecutionTrigger(t *testing.T) {
+	api, emu, _ := newCodePipelineTest(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		trigger string
+		want    types.TriggerType
+	}{
+		{"", types.TriggerTypeStartPipelineExecution},
+		{"CreatePipeline", types.TriggerTypeCreatePipeline},
+		{"StartPipelineExecution", types.TriggerTypeStartPipelineExecution},
+		{"Webhook", types.TriggerTypeWebhook},
+	} {
+		id := emu.AddExecution("core-pipeline", Execution{CommitSHA: "c0ffee", Trigger: tc.trigger})
+		got, err := api.GetPipelineExecution(ctx, &codepipeline.GetPipelineExecutionInput{
+			PipelineName: aws.String("core-pipeline"), PipelineExecutionId: aws.String(id),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr := got.PipelineExecution.Trigger; tr == nil || tr.TriggerType != tc.want || aws.ToString(tr.TriggerDetail) == "" {
+			t.Errorf("added with trigger %q: GetPipelineExecution trigger %+v, want %s", tc.trigger, tr, tc.want)
+		}
+		list, err := api.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("core-pipeline")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := false
+		for _, s := range list.PipelineExecutionSummaries {
+			if aws.ToString(s.PipelineExecutionId) != id {
+				continue
+			}
+			listed = true
+			if s.Trigger == nil || s.Trigger.TriggerType != tc.want {
+				t.Errorf("added with trigger %q: ListPipelineExecutions trigger %+v, want %s", tc.trigger, s.Trigger, tc.want)
+			}
+		}
+		if !listed {
+			t.Errorf("added with trigger %q: %s not listed", tc.trigger, id)
+		}
 	}
 }
 

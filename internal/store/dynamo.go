@@ -271,6 +271,7 @@ func (d *Dynamo) PutExecution(ctx context.Context, e Execution) (Execution, erro
 		setStr(item, "project", e.Project)
 		setStr(item, "commit_sha", e.CommitSHA)
 		setStr(item, "ref", e.Ref)
+		setStr(item, "trigger", e.Trigger)
 		setTime(item, "started_at", e.StartedAt)
 		err := d.put(ctx, item, absent, nil, map[string]types.AttributeValue{":now": num(now.Unix())})
 		if err == nil {
@@ -296,12 +297,12 @@ func (d *Dynamo) PutExecution(ctx context.Context, e Execution) (Execution, erro
 // makes "lower it if later" one atomic step too. found is false when no
 // live item is there.
 func (d *Dynamo) mergeExecution(ctx context.Context, key map[string]types.AttributeValue, e Execution, now time.Time) (Execution, bool, error) {
-	// Names go through placeholders: "project" and "ref" are reserved words.
+	// Names go through placeholders: "project", "ref" and "trigger" are reserved words.
 	var sets []string
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{":now": num(now.Unix())}
 	for _, f := range []struct{ name, v string }{
-		{"project", e.Project}, {"commit_sha", e.CommitSHA}, {"ref", e.Ref},
+		{"project", e.Project}, {"commit_sha", e.CommitSHA}, {"ref", e.Ref}, {"trigger", e.Trigger},
 	} {
 		if f.v != "" {
 			sets = append(sets, fmt.Sprintf("#%s = if_not_exists(#%s, :%s)", f.name, f.name, f.name))
@@ -618,6 +619,7 @@ func decodeExecution(pipeline, id string, item map[string]types.AttributeValue) 
 		Project:   strOf(item["project"]),
 		CommitSHA: strOf(item["commit_sha"]),
 		Ref:       strOf(item["ref"]),
+		Trigger:   strOf(item["trigger"]),
 	}
 	var err error
 	if e.StartedAt, err = timeOf(item["started_at"]); err != nil {

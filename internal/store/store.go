@@ -78,6 +78,10 @@ type Execution struct {
 	Pipeline, ID            string
 	Project, CommitSHA, Ref string    // Project: numeric id as a string or path_with_namespace
 	StartedAt               time.Time // when it began, as far as known
+	// Trigger is CodePipeline's trigger type of the execution (e.g.
+	// CreatePipeline, StartPipelineExecution) when pipegate looked it up;
+	// empty for executions pipegate started itself.
+	Trigger string
 }
 
 // merge is what PutExecution stores when old is recorded already: old's
@@ -93,6 +97,9 @@ func merge(old, e Execution) Execution {
 	}
 	if old.Ref == "" {
 		old.Ref = e.Ref
+	}
+	if old.Trigger == "" {
+		old.Trigger = e.Trigger
 	}
 	if !e.StartedAt.IsZero() && (old.StartedAt.IsZero() || e.StartedAt.Before(old.StartedAt)) {
 		old.StartedAt = e.StartedAt

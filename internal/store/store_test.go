@@ -325,6 +325,7 @@ func conformance(t *testing.T, newStore newStore) {
 		e := store.Execution{
 			Pipeline: "core-pipeline", ID: "0d5bd0a1-2f6e-4a8c-9b3f-6a1f1c2e3d4f",
 			Project: "ic/core", CommitSHA: "0123abcd", Ref: "refs/heads/main", StartedAt: at,
+			Trigger: "CreatePipeline",
 		}
 		got, err := s.PutExecution(ctx, e)
 		if err != nil {
@@ -362,18 +363,21 @@ func conformance(t *testing.T, newStore newStore) {
 		mustPutExecution(t, s, a, a)
 
 		// Stored fields win; a later start does not move StartedAt; the
-		// empty Ref is filled.
-		b := store.Execution{Pipeline: "p", ID: "e", Project: "42", CommitSHA: "bbbb", Ref: "main", StartedAt: t0.Add(time.Second)}
+		// empty Ref and Trigger are filled.
+		b := store.Execution{Pipeline: "p", ID: "e", Project: "42", CommitSHA: "bbbb", Ref: "main", StartedAt: t0.Add(time.Second), Trigger: "CreatePipeline"}
 		want := a
-		want.Ref = "main"
+		want.Ref, want.Trigger = "main", "CreatePipeline"
 		mustPutExecution(t, s, b, want)
+
+		// A stored Trigger wins too.
+		mustPutExecution(t, s, store.Execution{Pipeline: "p", ID: "e", Trigger: "StartPipelineExecution"}, want)
 
 		// A zero start and empty fields change nothing.
 		mustPutExecution(t, s, store.Execution{Pipeline: "p", ID: "e"}, want)
 
 		// An earlier start, by one nanosecond, lowers StartedAt; the other
 		// fields stay.
-		c := store.Execution{Pipeline: "p", ID: "e", Project: "7", Ref: "dev", StartedAt: t0.Add(-time.Nanosecond)}
+		c := store.Execution{Pipeline: "p", ID: "e", Project: "7", Ref: "dev", StartedAt: t0.Add(-time.Nanosecond), Trigger: "StartPipelineExecution"}
 		want.StartedAt = c.StartedAt
 		mustPutExecution(t, s, c, want)
 		// The same start again is no change.
@@ -383,7 +387,7 @@ func conformance(t *testing.T, newStore newStore) {
 		// every empty field at once.
 		bare := store.Execution{Pipeline: "p", ID: "bare"}
 		mustPutExecution(t, s, bare, bare)
-		full := store.Execution{Pipeline: "p", ID: "bare", Project: "ic/web", CommitSHA: "cccc", Ref: "main", StartedAt: t0.Add(time.Hour)}
+		full := store.Execution{Pipeline: "p", ID: "bare", Project: "ic/web", CommitSHA: "cccc", Ref: "main", StartedAt: t0.Add(time.Hour), Trigger: "StartPipelineExecution"}
 		mustPutExecution(t, s, full, full)
 		mustPutExecution(t, s, store.Execution{Pipeline: "p", ID: "bare", CommitSHA: "dddd", StartedAt: t0.Add(2 * time.Hour)}, full)
 
