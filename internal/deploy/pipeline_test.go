@@ -80,11 +80,14 @@ func pipelineGrants() map[string]map[string][]string {
 			"iam:passrole":               {"arn:aws:iam::123456789012:role/*"},
 		},
 		"BuildRole": {
-			"logs:createlogstream":            {"{GetAtt:BuildLogGroup.Arn}"},
-			"logs:putlogevents":               {"{GetAtt:BuildLogGroup.Arn}"},
-			"s3:getobject":                    {objects},
-			"s3:getobjectversion":             {objects},
-			"s3:putobject":                    {objects},
+			"logs:createlogstream": {"{GetAtt:BuildLogGroup.Arn}"},
+			"logs:putlogevents":    {"{GetAtt:BuildLogGroup.Arn}"},
+			"s3:getobject":         {objects},
+			"s3:getobjectversion":  {objects},
+			"s3:putobject":         {objects},
+			// AWS's documented minimum for a CodeBuild service role.
+			"s3:getbucketacl":                 {bucket},
+			"s3:getbucketlocation":            {bucket},
 			"ecr:getauthorizationtoken":       {"*"},
 			"ecr:batchchecklayeravailability": {repo},
 			"ecr:batchgetimage":               {repo},
@@ -93,6 +96,8 @@ func pipelineGrants() map[string]map[string][]string {
 			"ecr:uploadlayerpart":             {repo},
 			"ecr:completelayerupload":         {repo},
 			"ecr:putimage":                    {repo},
+			// Whether the commit's image is there already (no second push).
+			"ecr:describeimages": {repo},
 		},
 	}
 }
@@ -176,7 +181,9 @@ func checkTemplates(dir string, in templates) []string {
 	problems = append(problems, checkDefaults(pipelineTemplate, pipeline)...)
 	problems = append(problems, checkPipeline(pipeline)...)
 	problems = append(problems, checkNestedStacks(main, pipeline)...)
+	problems = append(problems, checkRules(main, pipeline)...)
 	problems = append(problems, checkRouting(in.routing, main, pipeline)...)
+	problems = append(problems, checkBuild(dir, pipeline)...)
 	return problems
 }
 
@@ -288,6 +295,10 @@ func checkRefs(name string, tpl map[string]any) []string {
 	}
 	for _, n := range slices.Sorted(maps.Keys(conditions)) {
 		walk("condition "+n, conditions[n])
+	}
+	rules, _ := cfn.Lookup(tpl, "Rules").(map[string]any)
+	for _, n := range slices.Sorted(maps.Keys(rules)) {
+		walk("rule "+n, rules[n])
 	}
 	outputs, _ := cfn.Lookup(tpl, "Outputs").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(outputs)) {
@@ -555,6 +566,13 @@ func checkBucket(tpl map[string]any, ev *cfn.Evaluator) []string {
 	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
 		if cfn.Lookup(b, "PublicAccessBlockConfiguration", k) != true {
 			errorf("ArtifactBucket: PublicAccessBlockConfiguration %s is not true", k)
+		}
+	}
+	// CloudFormation cannot delete a bucket that holds objects: deleting the
+	// stack (or replacing the bucket) would fail on it unless it stays.
+	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+		if v := cfn.Lookup(tpl, "Resources", "ArtifactBucket", policy); v != "Retain" {
+			errorf("ArtifactBucket: %s %v, want Retain: a bucket with artifacts in it fails the stack's deletion", policy, v)
 		}
 	}
 	policy, err := ev.Eval(cfn.Lookup(tpl, "Resources", "ArtifactBucketPolicy", "Properties"))
@@ -877,6 +895,22 @@ func TestPipelineChecksCatch(t *testing.T) {
 		{name: "routing file renames a pipeline", routing: edit("pipeline: core-pipeline", "pipeline: core-deploy"), want: "pipegate.yaml service core: pipeline core-deploy, but template.yaml names its pipeline core-pipeline"},
 		{name: "routing file moves a project", routing: edit("project: ic/auth", "project: platform/auth"), want: "project platform/auth, but its pipeline's source is GitLabProject ic/auth"},
 		{name: "service without a pipeline", routing: edit("services:\n", "services:\n  - name: billing\n    project: ic/billing\n    pipeline: billing-pipeline\n"), want: "service billing: template.yaml creates no pipeline"},
+		// Review fixes: change-set Rules, retained bucket, the build role's
+		// bucket grants, and no second push of a commit's image.
+		{name: "no rule for the cluster", main: edit("      - Assert: !Not [!Equals [!Ref EcsCluster, \"\"]]\n        AssertDescription: CreatePipelines=true needs EcsCluster, the ECS cluster that runs the services.\n", ""), want: "CreatePipelines=true with EcsCluster empty passes the Rules"},
+		{name: "no rules at all", main: edit("Rules:\n  CreatePipelinesNeedsConnectionAndCluster:", "Metadata:\n  CreatePipelinesNeedsConnectionAndCluster:"), want: "CreatePipelines=true with ConnectionArn empty passes the Rules"},
+		{name: "rules without their condition", main: edit("RuleCondition: !Equals [!Ref CreatePipelines, \"true\"]", "RuleCondition: !Equals [!Ref CreatePipelines, \"false\"]"), want: "with the parameter defaults the Rules refuse the deploy"},
+		{name: "rule asserting the opposite", main: edit("!Not [!Equals [!Ref ConnectionArn, \"\"]]", "!Equals [!Ref ConnectionArn, \"\"]"), want: "with CreatePipelines=true and a connection and cluster the Rules refuse"},
+		{name: "dangling reference in a rule", main: edit("!Ref EcsCluster, \"\"", "!Ref Cluster, \"\""), want: "rule CreatePipelinesNeedsConnectionAndCluster: Ref Cluster"},
+		{name: "bucket deleted with the stack", pipeline: edit("    DeletionPolicy: Retain\n", ""), want: "ArtifactBucket: DeletionPolicy <nil>, want Retain"},
+		{name: "bucket replaced without keeping it", pipeline: edit("    UpdateReplacePolicy: Retain\n", ""), want: "ArtifactBucket: UpdateReplacePolicy <nil>, want Retain"},
+		{name: "build cannot read the bucket ACL", pipeline: edit("                  - s3:GetBucketAcl\n", ""), want: "BuildRole cannot call s3:getbucketacl"},
+		{name: "build cannot locate the bucket", pipeline: edit("                  - s3:GetBucketAcl\n                  - s3:GetBucketLocation\n", "                  - s3:GetBucketAcl\n"), want: "BuildRole cannot call s3:getbucketlocation"},
+		{name: "build cannot look for the image", pipeline: edit("                  - ecr:DescribeImages\n", ""), want: "BuildRole cannot call ecr:describeimages"},
+		{name: "build pushes the image again", pipeline: edit(`- if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" > /dev/null 2>&1; then echo "$REPOSITORY_URI:$TAG is in ECR already, not pushed again"; else docker push "$REPOSITORY_URI:$TAG"; fi`, `- docker push "$REPOSITORY_URI:$TAG"`), want: "although it is in ECR already"},
+		{name: "build never pushes", pipeline: edit(`else docker push "$REPOSITORY_URI:$TAG"; fi`, `else echo "$REPOSITORY_URI:$TAG"; fi`), want: "does not push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/core:" + buildCommit},
+		{name: "build asks about another repository", pipeline: edit("          - Name: REPOSITORY_NAME\n            Value: !Ref EcrRepository\n", ""), want: "does not ask ECR whether the image is there"},
+		{name: "build stops when the image is there", pipeline: edit(`then echo "$REPOSITORY_URI:$TAG is in ECR already, not pushed again";`, `then exit 0;`), want: "imagedefinitions.json with the image in ECR already"},
 		{name: "PipelineNames out of service order", main: edit("Default: api-gateway-pipeline,auth-pipeline,core-pipeline,files-pipeline", "Default: auth-pipeline,api-gateway-pipeline,core-pipeline,files-pipeline"), want: "pipegate.yaml service api-gateway: pipeline api-gateway-pipeline, but template.yaml names its pipeline auth-pipeline"},
 	}
 	if got := checkTemplates(t.TempDir(), in); len(got) != 0 {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,11 +64,12 @@ type function struct {
 }
 
 func functions() []function {
-	// PIPEGATE_CONFIG is read too, but left undeclared: unset means the routing
-	// file bundled into the binary.
 	common := map[string]string{
-		"GITLAB_URL":             "https://gitlab.com",
-		"GITLAB_TOKEN":           "",
+		"GITLAB_URL":   "https://gitlab.com",
+		"GITLAB_TOKEN": "",
+		// Empty means the routing file bundled into the binary; declared so that
+		// sam local --env-vars can point it at another file.
+		"PIPEGATE_CONFIG":        "",
 		"GITLAB_TOKEN_SECRET_ID": "{Ref:GitLabTokenSecret}",
 		"TABLE_NAME":             "{Ref:Table}",
 		"LOG_LEVEL":              "info",
@@ -226,6 +229,7 @@ func (c *checker) run() {
 	c.checkSecrets()
 	c.checkEnvironment()
 	c.checkPermissions()
+	c.checkSizes()
 	c.checkLogGroups()
 	c.checkOutputs()
 	c.checkLocalEnv()
@@ -464,6 +468,14 @@ func (c *checker) checkTable() {
 		c.errorf("Table: no TimeToLiveSpecification, want TTL on %s (INTERFACE.md): nothing else deletes old items", ttlAttribute)
 	case !ttl.Enabled || str(ttl.AttributeName) != ttlAttribute:
 		c.errorf("Table: TimeToLiveSpecification on %q, enabled %v; want enabled on %s (INTERFACE.md)", str(ttl.AttributeName), ttl.Enabled, ttlAttribute)
+	}
+	// The table holds the production gate's decisions (the audit trail) and the
+	// badges' results: neither deleting the stack nor replacing the table may
+	// delete them.
+	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+		if v := cfn.Lookup(c.raw, "Resources", "Table", policy); v != "Retain" {
+			c.errorf("Table: %s %v, want Retain: the audit trail and the badges' results would go with the stack", policy, v)
+		}
 	}
 }
 
@@ -868,6 +880,23 @@ func (c *checker) checkLocalEnv() {
 	if c.secret = env[webhookFunction]["WEBHOOK_SECRET"]; c.secret == "" {
 		c.errorf("events/env.json gives %s no WEBHOOK_SECRET", webhookFunction)
 	}
+	// sam local runs each function in a container, where the loopback address is
+	// the container's own: a GitLab on the developer's machine is the Docker host.
+	for _, fn := range slices.Sorted(maps.Keys(env)) {
+		raw, ok := env[fn]["GITLAB_URL"]
+		if !ok {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			c.errorf("events/env.json: %s GITLAB_URL %q: %v", fn, raw, err)
+			continue
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			c.errorf("events/env.json: %s GITLAB_URL %s is the container's own loopback under sam local; use host.docker.internal for a GitLab on this machine", fn, raw)
+		}
+	}
 }
 
 // eventBodies says what each event's GitLab payload must be, beyond its envelope.
@@ -1161,7 +1190,7 @@ func TestChecksCatch(t *testing.T) {
 		{name: "badge output", template: replace("/badges/\n", "/badge/\n"), want: "output BadgeUrl"},
 		{name: "routed pipeline not granted", template: replace("Default: api-gateway-pipeline,auth-pipeline,core-pipeline,files-pipeline", "Default: api-gateway-pipeline,auth-pipeline,core-pipeline"), want: "files-pipeline"},
 		{name: "a list position lost", template: dropLine("!Select [19,"), want: "service20-pipeline"},
-		{name: "pattern allows more than granted", template: replace("{0,19}$", "{0,29}$"), want: "21 names"},
+		{name: "pattern allows more than granted", template: replace("{0,19}$", "{0,20}$"), want: "21 names"},
 		{name: "function in a Split delimiter", template: replace(`!Split [",", !Sub [`, `!Split [!Sub ",", !Sub [`), want: "literal"},
 		{name: "output", template: replace("/webhook\n  WebhookSecretArn", "/hook\n  WebhookSecretArn"), want: "WebhookUrl"},
 		{name: "secret value in the template", template: replace("      GenerateSecretString:\n        PasswordLength: 48\n        ExcludePunctuation: true\n\n  GitLabTokenSecret", "      SecretString: hunter2\n\n  GitLabTokenSecret"), want: "SecretString"},
@@ -1221,8 +1250,8 @@ func TestChecksCatch(t *testing.T) {
 		{name: "approval granted on every action", template: replaceAll("${Name}/${ProductionApproval}", "${Name}/*"), want: "[codepipeline:PutApprovalResult] on a wildcard resource"},
 		{name: "approval granted on anything", template: replace("            Action: codepipeline:PutApprovalResult\n            Resource:\n", "            Action: codepipeline:PutApprovalResult\n            Resource: \"*\"\n          - Effect: Allow\n            Action: codepipeline:PutApprovalResult\n            Resource:\n"), want: `[codepipeline:PutApprovalResult] on a wildcard resource "*"`},
 		{name: "approval of the whole stage", template: replace("Default: Production/ApproveProduction", "Default: Production/*"), want: "wildcard resource"},
-		{name: "approval parameter takes wildcards", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_*-]{1,100}/[A-Za-z0-9.@_*-]{1,100}$'"), want: `ProductionApproval: AllowedPattern accepts "Production/*"`},
-		{name: "approval parameter takes any stage path", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_/-]+$'"), want: `AllowedPattern accepts "Production/ApproveProduction/Deploy"`},
+		{name: "approval parameter takes wildcards", template: replace("'^[A-Za-z0-9.@_-]{1,64}/[A-Za-z0-9.@_-]{1,64}$'", "'^[A-Za-z0-9.@_*-]{1,64}/[A-Za-z0-9.@_*-]{1,64}$'"), want: `ProductionApproval: AllowedPattern accepts "Production/*"`},
+		{name: "approval parameter takes any stage path", template: replace("'^[A-Za-z0-9.@_-]{1,64}/[A-Za-z0-9.@_-]{1,64}$'", "'^[A-Za-z0-9.@_/-]+$'"), want: `AllowedPattern accepts "Production/ApproveProduction/Deploy"`},
 		{name: "webhook cannot approve", template: dropLineAfter("  WebhookFunction:", "- !Ref ApprovePolicy"), want: "WebhookFunction cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction"},
 		{name: "webhook cannot read the gate", template: dropLineAfter("  WebhookFunction:", "- !Ref ReadPipelinesPolicy"), want: "WebhookFunction cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline"},
 		{name: "webhook may list executions", template: replace("        # A merge request hook evaluates the project's waiting production gates.\n", "        - !Ref ListExecutionsPolicy\n"), want: "WebhookFunction may call codepipeline:listpipelineexecutions"},
@@ -1231,6 +1260,21 @@ func TestChecksCatch(t *testing.T) {
 		{name: "an approval list position lost", template: dropLineAfter("  ApprovePolicy:", "!Select [19,"), want: "cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:service20-pipeline/Production/ApproveProduction"},
 		{name: "approval of another action than the routing file's", template: replace("Default: Production/ApproveProduction", "Default: Production/Approve"), want: "pipegate.yaml gates core-pipeline at Production/ApproveProduction, but WebhookFunction may not approve"},
 		{name: "a service gates another action", routing: replace("    pipeline: files-pipeline\n", "    pipeline: files-pipeline\n    production:\n      approval_action: ApproveRelease\n"), want: "pipegate.yaml gates files-pipeline at Production/ApproveRelease"},
+		// Review fixes: badge throttling, retained data, PIPEGATE_CONFIG, sam
+		// local's GitLab address, and the size limits at the longest names.
+		{name: "badge route unthrottled", template: cut("            RouteSettings:", "ThrottlingRateLimit: 10"), want: "GET /badges/{service}: no ThrottlingBurstLimit"},
+		{name: "badge route throttled loosely", template: replace("ThrottlingRateLimit: 10", "ThrottlingRateLimit: 500"), want: "GET /badges/{service}: ThrottlingBurstLimit 20 + ThrottlingRateLimit 500"},
+		{name: "badge route without a burst limit", template: dropLine("ThrottlingBurstLimit: 20"), want: "no ThrottlingBurstLimit"},
+		{name: "table deleted with the stack", template: dropLine("    DeletionPolicy: Retain"), want: "Table: DeletionPolicy <nil>, want Retain"},
+		{name: "table replaced without keeping it", template: dropLine("    UpdateReplacePolicy: Retain"), want: "Table: UpdateReplacePolicy <nil>, want Retain"},
+		{name: "PIPEGATE_CONFIG undeclared", template: dropLine(`PIPEGATE_CONFIG: ""`), want: "environment variable PIPEGATE_CONFIG is not declared"},
+		{name: "PIPEGATE_CONFIG set in the template", template: replace(`PIPEGATE_CONFIG: ""`, `PIPEGATE_CONFIG: /var/task/pipegate.yaml`), want: "PIPEGATE_CONFIG is /var/task/pipegate.yaml"},
+		{name: "env.json GitLab on the container's loopback", env: replace(`"http://host.docker.internal:8929"`, `"http://127.0.0.1:8929"`), want: "GITLAB_URL http://127.0.0.1:8929 is the container's own loopback"},
+		{name: "env.json GitLab on localhost", env: replaceAll(`"http://host.docker.internal:8929"`, `"http://localhost:8929"`), want: "PipelineEventsFunction GITLAB_URL http://localhost:8929"},
+		{name: "approval names as long as CodePipeline's", template: replace("'^[A-Za-z0-9.@_-]{1,64}/[A-Za-z0-9.@_-]{1,64}$'", "'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'"), want: "ApprovePolicy: 6"},
+		{name: "pipeline names of any length", template: replace("'^[A-Za-z0-9.@_-]{1,50}(,[A-Za-z0-9.@_-]{1,50}){0,19}$'", "'^[A-Za-z0-9.@_-]+(,[A-Za-z0-9.@_-]+){0,19}$'"), want: "PipelineNames: AllowedPattern takes names of 1000 characters"},
+		{name: "pipeline names too long for the event pattern", template: replace("'^[A-Za-z0-9.@_-]{1,50}(,[A-Za-z0-9.@_-]{1,50}){0,19}$'", "'^[A-Za-z0-9.@_-]+(,[A-Za-z0-9.@_-]+){0,19}$'"), want: "the StateChanges pattern: 2"},
+		{name: "pipeline names too long for the policies", template: replace("'^[A-Za-z0-9.@_-]{1,50}(,[A-Za-z0-9.@_-]{1,50}){0,19}$'", "'^[A-Za-z0-9.@_-]+(,[A-Za-z0-9.@_-]+){0,19}$'"), want: "StartPipelinePolicy: 2"},
 		{name: "merge request of another commit", event: "merge-request-approved.json", edit: replace(`merge_commit_sha\":\"9c1e4b7d2a5f8e3c6b0d9a4f7e2c5b8d1a6f3e0c`, `merge_commit_sha\":\"f3a6d9c2e5b8a1f4d7c0e3b6a9f2d5c8e1b4a7d0`), want: "merge-request-approved.json: state"},
 		{name: "merge request not merged", event: "merge-request-approved.json", edit: replace(`\"state\":\"merged\"`, `\"state\":\"opened\"`), want: "merge-request-approved.json: state \"opened\""},
 		{name: "merge request event of another action", event: "merge-request-merged.json", edit: replace(`\"action\":\"merge\"`, `\"action\":\"update\"`), want: `merge-request-merged.json: action "update"`},
