@@ -227,6 +227,10 @@ func TestGateRejectsPipelineCreationRun(t *testing.T) {
 			if code != http.StatusOK || len(ans.Gates) != 1 {
 				t.Fatalf("approved hook: %d %+v", code, ans)
 			}
+			// The reconciler kept the trigger ListPipelineExecutions gave it.
+			if n := w.cp.Calls("GetPipelineExecution"); n != 0 {
+				t.Errorf("GetPipelineExecution called %d times after the reconciler recorded the execution", n)
+			}
 			return ans.Gates[0].Verdict
 		}},
 	} {

@@ -64,7 +64,7 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 		if s.LastUpdate.Before(horizon) || s.CommitSHA == "" {
 			continue
 		}
-		ex, err := a.recentExecution(ctx, svc, s.ID, s.CommitSHA, s.StartTime)
+		ex, err := a.recentExecution(ctx, svc, s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -98,18 +98,21 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 	return repaired, errors.Join(errs...)
 }
 
-// recentExecution is execution for the reconciler, which already has the commit
-// and the exact start time from ListPipelineExecutions.
-func (a *App) recentExecution(ctx context.Context, svc routing.Service, id, sha string, started time.Time) (store.Execution, error) {
+// recentExecution is execution for the reconciler, which already has the commit,
+// the exact start time and the trigger from ListPipelineExecutions (so the gate
+// need not ask GetPipelineExecution for the trigger later).
+func (a *App) recentExecution(ctx context.Context, svc routing.Service, s codepipeline.Summary) (store.Execution, error) {
+	id, started := s.ID, s.StartTime
 	ex, found, err := a.Store.GetExecution(ctx, svc.Pipeline, id)
 	if err != nil {
 		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
 	}
-	if found && ex.CommitSHA != "" && !ex.StartedAt.IsZero() && !started.Before(ex.StartedAt) {
+	if found && ex.CommitSHA != "" && !ex.StartedAt.IsZero() && !started.Before(ex.StartedAt) &&
+		(ex.Ref != "" || ex.Trigger != "" || s.Trigger == "") {
 		return ex, nil
 	}
 	ex, err = a.Store.PutExecution(ctx, store.Execution{
-		Pipeline: svc.Pipeline, ID: id, Project: svc.Project, CommitSHA: sha, StartedAt: started,
+		Pipeline: svc.Pipeline, ID: id, Project: svc.Project, CommitSHA: s.CommitSHA, StartedAt: started, Trigger: s.Trigger,
 	})
 	if err != nil {
 		return ex, fmt.Errorf("record execution %s of %s: %w", id, svc.Pipeline, err)

@@ -22,6 +22,7 @@ type Summary struct {
 	CommitSHA             string
 	StartTime, LastUpdate time.Time
 	StatusSummary         string // often empty
+	Trigger               string // trigger.triggerType, e.g. StartPipelineExecution, CreatePipeline
 }
 
 // Recent lists the newest executions of pipeline, newest first, at most n (one call,
@@ -46,6 +47,9 @@ func (c *Client) Recent(ctx context.Context, pipeline string, n int) ([]Summary,
 			StartTime:     aws.ToTime(pe.StartTime),
 			LastUpdate:    aws.ToTime(pe.LastUpdateTime),
 			StatusSummary: aws.ToString(pe.StatusSummary),
+		}
+		if pe.Trigger != nil {
+			s.Trigger = string(pe.Trigger.TriggerType)
 		}
 		ids := make([]string, len(pe.SourceRevisions))
 		for i, r := range pe.SourceRevisions {

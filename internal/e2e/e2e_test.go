@@ -977,7 +977,8 @@ type pushEvent struct {
 	DefaultBranch string
 }
 
-func readPush(t *testing.T, root, name string) pushEvent {
+// readHook reads an API Gateway event of events/ and decodes its GitLab body into body.
+func readHook(t *testing.T, root, name string, body any) ([]byte, events.APIGatewayV2HTTPRequest) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "events", name))
 	if err != nil {
@@ -987,6 +988,39 @@ func readPush(t *testing.T, root, name string) pushEvent {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatalf("events/%s: %v", name, err)
 	}
+	if err := json.Unmarshal([]byte(ev.Body), body); err != nil {
+		t.Fatalf("events/%s: body: %v", name, err)
+	}
+	return raw, ev
+}
+
+// redeliver returns the API Gateway event raw as another delivery carrying body:
+// new Idempotency-Key and X-Gitlab-Event-UUID, and a matching Content-Length.
+func redeliver(t *testing.T, raw []byte, key, eventUUID string, body func(string) string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ev["headers"].(map[string]any)
+	old, _ := ev["body"].(string)
+	if h == nil || old == "" {
+		t.Fatal("event without headers or body")
+	}
+	b := body(old)
+	h["idempotency-key"] = key
+	h["x-gitlab-event-uuid"] = eventUUID
+	h["content-length"] = strconv.Itoa(len(b))
+	ev["body"] = b
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readPush(t *testing.T, root, name string) pushEvent {
+	t.Helper()
 	var body struct {
 		Ref         string      `json:"ref"`
 		After       string      `json:"after"`
@@ -997,9 +1031,7 @@ func readPush(t *testing.T, root, name string) pushEvent {
 			DefaultBranch string `json:"default_branch"`
 		} `json:"project"`
 	}
-	if err := json.Unmarshal([]byte(ev.Body), &body); err != nil {
-		t.Fatalf("events/%s: body: %v", name, err)
-	}
+	raw, ev := readHook(t, root, name, &body)
 	return pushEvent{
 		Event: raw, Key: ev.Headers["idempotency-key"],
 		Ref: body.Ref, After: body.After, CheckoutSHA: body.CheckoutSHA,
@@ -1011,25 +1043,12 @@ func readPush(t *testing.T, root, name string) pushEvent {
 // Idempotency-Key and X-Gitlab-Event-UUID, and sha wherever the pushed commit was.
 func (p pushEvent) with(t *testing.T, key, eventUUID, sha string) []byte {
 	t.Helper()
-	var ev map[string]any
-	if err := json.Unmarshal(p.Event, &ev); err != nil {
-		t.Fatal(err)
+	if p.CheckoutSHA == "" {
+		t.Fatal("push event without checkout_sha")
 	}
-	h, _ := ev["headers"].(map[string]any)
-	body, _ := ev["body"].(string)
-	if h == nil || body == "" || p.CheckoutSHA == "" {
-		t.Fatal("push event without headers, body or checkout_sha")
-	}
-	body = strings.ReplaceAll(body, p.CheckoutSHA, sha)
-	h["idempotency-key"] = key
-	h["x-gitlab-event-uuid"] = eventUUID
-	h["content-length"] = strconv.Itoa(len(body))
-	ev["body"] = body
-	out, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return redeliver(t, p.Event, key, eventUUID, func(body string) string {
+		return strings.ReplaceAll(body, p.CheckoutSHA, sha)
+	})
 }
 
 // mergeRequestEvent is a bundled merge request hook and what the test needs from
@@ -1045,14 +1064,6 @@ type mergeRequestEvent struct {
 
 func readMergeRequest(t *testing.T, root, name string) mergeRequestEvent {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, "events", name))
-	if err != nil {
-		t.Fatalf("read event: %v", err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatalf("events/%s: %v", name, err)
-	}
 	var body struct {
 		Project struct {
 			Path string `json:"path_with_namespace"`
@@ -1063,9 +1074,7 @@ func readMergeRequest(t *testing.T, root, name string) mergeRequestEvent {
 			MergeCommitSHA string `json:"merge_commit_sha"`
 		} `json:"object_attributes"`
 	}
-	if err := json.Unmarshal([]byte(ev.Body), &body); err != nil {
-		t.Fatalf("events/%s: body: %v", name, err)
-	}
+	raw, ev := readHook(t, root, name, &body)
 	return mergeRequestEvent{
 		Event: raw, Key: ev.Headers["idempotency-key"], IID: body.Attrs.IID, Action: body.Attrs.Action,
 		Project: body.Project.Path, MergeCommitSHA: body.Attrs.MergeCommitSHA,
@@ -1076,42 +1085,30 @@ func readMergeRequest(t *testing.T, root, name string) mergeRequestEvent {
 // iid of the same project, titled title and merged as sha.
 func (m mergeRequestEvent) with(t *testing.T, key, eventUUID string, iid int64, sha, title string) []byte {
 	t.Helper()
-	var ev map[string]any
-	if err := json.Unmarshal(m.Event, &ev); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := ev["headers"].(map[string]any)
-	raw, _ := ev["body"].(string)
-	// Numbers stay as GitLab wrote them.
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.UseNumber()
-	var body map[string]any
-	if err := dec.Decode(&body); err != nil {
-		t.Fatalf("merge request event body: %v", err)
-	}
-	oa, _ := body["object_attributes"].(map[string]any)
-	url, _ := oa["url"].(string)
-	old := "/merge_requests/" + strconv.FormatInt(m.IID, 10)
-	if h == nil || oa == nil || !strings.HasSuffix(url, old) {
-		t.Fatal("merge request event without headers, object_attributes or its url")
-	}
-	oa["iid"] = iid
-	oa["title"] = title
-	oa["merge_commit_sha"] = sha
-	oa["url"] = strings.TrimSuffix(url, old) + "/merge_requests/" + strconv.FormatInt(iid, 10)
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h["idempotency-key"] = key
-	h["x-gitlab-event-uuid"] = eventUUID
-	h["content-length"] = strconv.Itoa(len(b))
-	ev["body"] = string(b)
-	out, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return redeliver(t, m.Event, key, eventUUID, func(raw string) string {
+		// Numbers stay as GitLab wrote them.
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		var body map[string]any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("merge request event body: %v", err)
+		}
+		oa, _ := body["object_attributes"].(map[string]any)
+		url, _ := oa["url"].(string)
+		old := "/merge_requests/" + strconv.FormatInt(m.IID, 10)
+		if oa == nil || !strings.HasSuffix(url, old) {
+			t.Fatal("merge request event without object_attributes or its url")
+		}
+		oa["iid"] = iid
+		oa["title"] = title
+		oa["merge_commit_sha"] = sha
+		oa["url"] = strings.TrimSuffix(url, old) + "/merge_requests/" + strconv.FormatInt(iid, 10)
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	})
 }
 
 // sqsEvent is the event Lambda's SQS event source mapping delivers for m.
