@@ -75,9 +75,13 @@ const maxRounds = 4
 // Claim takes the delivery key for lease, or tells who has it.
 func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Claim, error) {
 	k := claimKey(key)
+	// One owner token for every round: when a write of ours lands but its answer is
+	// lost, the SDK's retry of it fails its condition on our own claim, and the
+	// owner read back is how we know the claim is ours.
+	owner := newOwner()
+	tookOver := false
 	for range maxRounds {
 		now := clock(d.Now)
-		owner := newOwner()
 		item := map[string]types.AttributeValue{
 			"pk":          k["pk"],
 			"sk":          k["sk"],
@@ -103,6 +107,9 @@ func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Cl
 			continue // gone since our write: try to create it again
 		}
 		state, oldOwner := strOf(old["state"]), strOf(old["owner"])
+		if oldOwner == owner && state == stateClaimed {
+			return Claim{State: Claimed, Owner: owner, Retry: tookOver}, nil
+		}
 		leaseUntil, err := numOf(old["lease_until"])
 		if err != nil {
 			return Claim{}, fmt.Errorf("claim %s: lease_until: %w", key, err)
@@ -116,6 +123,7 @@ func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Cl
 
 		// Expired or released: take it over. The condition on the old owner
 		// and state lets exactly one of several takers win.
+		tookOver = true
 		err = d.put(ctx, item, "#owner = :old AND #state = :state", claimNames(),
 			map[string]types.AttributeValue{":old": str(oldOwner), ":state": str(state)})
 		if err == nil {

@@ -1,0 +1,77 @@
+package store_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/testenv"
+)
+
+// faultyDynamo is the production DynamoDB store (NewDynamoFromConfig, with its
+// own retryer) on a fresh dynalite table, behind a proxy that injects faults.
+func faultyDynamo(t *testing.T) (*store.Dynamo, *emulator.Proxy) {
+	t.Helper()
+	client := testenv.DynamoClient(t)
+	table := testenv.CreateTable(t, client)
+	proxy, err := emulator.NewProxy(testenv.Dynalite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	cfg := testenv.AWSConfig(t)
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	return store.NewDynamoFromConfig(cfg, table), proxy
+}
+
+// TestDynamoClaimAnswerLost: the claim's conditional write lands, its answer is
+// lost, and the SDK's retry of the same write fails its condition on the claim
+// it made itself. The claimer must still know it holds the delivery: otherwise
+// the first delivery of a push is answered "duplicate" and nothing starts.
+func TestDynamoClaimAnswerLost(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		takeOver bool // an expired claim is there: the second PutItem takes it over
+	}{
+		{"fresh claim", false},
+		{"take-over of an expired claim", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			d, proxy := faultyDynamo(t)
+			clk := newClock()
+			d.Now = clk.Now
+			if tc.takeOver {
+				if c, err := d.Claim(ctx, "k", time.Second); err != nil || c.State != store.Claimed {
+					t.Fatalf("first claim: %+v %v", c, err)
+				}
+				clk.Advance(time.Minute)
+				proxy.PassNext("PutItem", 1) // the create fails its condition for real
+			}
+			proxy.LoseNext("PutItem", 1, emulator.ServerError)
+			c, err := d.Claim(ctx, "k", time.Minute)
+			if err != nil {
+				t.Fatalf("claim: %v", err)
+			}
+			if c.State != store.Claimed || c.Owner == "" || c.Retry != tc.takeOver {
+				t.Fatalf("claim %+v, want claimed (retry %v): the lost answer hid our own claim", c, tc.takeOver)
+			}
+			// The claim is really ours: we can finish it, and then it is done.
+			if err := d.Finish(ctx, "k", c.Owner); err != nil {
+				t.Fatalf("finish our own claim: %v", err)
+			}
+			if again, err := d.Claim(ctx, "k", time.Minute); err != nil || again.State != store.Done {
+				t.Fatalf("claim after finish: %+v %v, want done", again, err)
+			}
+			if n := proxy.Calls("PutItem"); n < 2 {
+				t.Fatalf("%d PutItem calls: the lost answer was not retried", n)
+			}
+		})
+	}
+}
