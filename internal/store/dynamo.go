@@ -22,6 +22,48 @@ type DynamoAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// DefaultCallTimeout bounds each DynamoDB request when CallTimeout is zero. The
+// webhook answers GitLab within 10 s, and a table that hangs must cost it no more
+// than this per request, whatever deadline the caller's context has.
+const DefaultCallTimeout = 2 * time.Second
+
+// bounded gives every request its own deadline.
+type bounded struct {
+	api     DynamoAPI
+	timeout func() time.Duration
+}
+
+func (b bounded) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	return b.api.GetItem(ctx, in, optFns...)
+}
+
+func (b bounded) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	return b.api.PutItem(ctx, in, optFns...)
+}
+
+func (b bounded) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	return b.api.UpdateItem(ctx, in, optFns...)
+}
+
+func (b bounded) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	return b.api.Query(ctx, in, optFns...)
+}
+
+func (b bounded) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	return b.api.DeleteItem(ctx, in, optFns...)
 }
 
 // Dynamo is a Store in a DynamoDB table with a string hash key "pk", a
@@ -38,8 +80,9 @@ type DynamoAPI interface {
 // Every race is settled by a conditional write. DynamoDB deletes expired items
 // only eventually, so items past expires_at are treated as absent.
 type Dynamo struct {
-	Now       func() time.Time // nil: time.Now
-	Retention time.Duration    // zero: DefaultRetention
+	Now         func() time.Time // nil: time.Now
+	Retention   time.Duration    // zero: DefaultRetention
+	CallTimeout time.Duration    // each request's deadline; zero: DefaultCallTimeout
 
 	api   DynamoAPI
 	table string
@@ -47,7 +90,16 @@ type Dynamo struct {
 
 // NewDynamo returns a Dynamo over table.
 func NewDynamo(api DynamoAPI, table string) *Dynamo {
-	return &Dynamo{api: api, table: table}
+	d := &Dynamo{table: table}
+	d.api = bounded{api: api, timeout: d.callTimeout}
+	return d
+}
+
+func (d *Dynamo) callTimeout() time.Duration {
+	if d.CallTimeout > 0 {
+		return d.CallTimeout
+	}
+	return DefaultCallTimeout
 }
 
 // NewDynamoFromConfig returns a Dynamo whose client gives up quickly:

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -73,5 +74,32 @@ func TestDynamoClaimAnswerLost(t *testing.T) {
 				t.Fatalf("%d PutItem calls: the lost answer was not retried", n)
 			}
 		})
+	}
+}
+
+// TestDynamoCallsBounded: a DynamoDB that hangs costs each call its own
+// deadline, even when the caller's context has none: the webhook must answer
+// GitLab within 10 s whatever the table does.
+func TestDynamoCallsBounded(t *testing.T) {
+	d, proxy := faultyDynamo(t)
+	d.CallTimeout = 50 * time.Millisecond
+	for _, op := range []string{"PutItem", "GetItem", "UpdateItem", "Query", "DeleteItem"} {
+		proxy.FailNext(op, 100, emulator.Hang)
+	}
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Claim":         func() error { _, err := d.Claim(ctx, "k", time.Minute); return err },
+		"Finish":        func() error { return d.Finish(ctx, "k", "owner") },
+		"Release":       func() error { return d.Release(ctx, "k", "owner") },
+		"PutStart":      func() error { _, err := d.PutStart(ctx, store.Start{Delivery: "k", Pipeline: "p"}); return err },
+		"GetExecution":  func() error { _, _, err := d.GetExecution(ctx, "p", "e"); return err },
+		"PutPending":    func() error { return d.PutPending(ctx, store.Pending{Key: "k", Job: []byte("j")}) },
+		"DeletePending": func() error { return d.DeletePending(ctx, "k") },
+		"Pendings":      func() error { _, err := d.Pendings(ctx, time.Now(), 0); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a hanging table: %v, want its own deadline exceeded", name, err)
+		}
 	}
 }

@@ -20,6 +20,7 @@ type Memory struct {
 	statuses   map[StatusKey]*memStatus
 	decisions  map[[2]string][]memDecision // by pipeline and execution, in the order recorded
 	results    map[[2]string]Result        // by service and environment; they never expire
+	pending    map[string]memPending       // by delivery key
 }
 
 type memClaim struct {

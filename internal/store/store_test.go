@@ -32,6 +32,7 @@ type fullStore interface {
 	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
 	decisionStore
 	resultStore
+	pendingStore
 }
 
 var (
@@ -101,6 +102,10 @@ func conformance(t *testing.T, newStore newStore) {
 
 	t.Run("results", func(t *testing.T) {
 		resultConformance(t, func(t *testing.T, c *clock, r time.Duration) resultStore { return newStore(t, c, r) })
+	})
+
+	t.Run("pending", func(t *testing.T) {
+		pendingConformance(t, func(t *testing.T, c *clock, r time.Duration) pendingStore { return newStore(t, c, r) })
 	})
 
 	t.Run("claim busy done", func(t *testing.T) {
