@@ -24,6 +24,11 @@ type Store interface {
 	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
 	MarkPosted(ctx context.Context, delivery, pipeline string) error
 
+	// Deliveries whose work is not known to be finished (see store.Pending).
+	PutPending(ctx context.Context, p store.Pending) error
+	DeletePending(ctx context.Context, key string) error
+	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)
+
 	// The commit each execution runs, and the last state of each commit status
 	// (the ordering of CodePipeline's events).
 	PutExecution(ctx context.Context, e store.Execution) (store.Execution, error)
@@ -66,7 +71,7 @@ type Queue interface {
 // the webhook's work stops after Budget and what is left goes to the retry queue,
 // which still has QueueBudget of its own.
 const (
-	DefaultBudget      = 6 * time.Second
+	DefaultBudget      = 5 * time.Second
 	DefaultCallTimeout = 2 * time.Second
 	DefaultQueueBudget = 2 * time.Second
 	// DefaultLease outlives the webhook function's 10 s timeout, so a claim is only

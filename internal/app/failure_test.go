@@ -64,9 +64,10 @@ func TestCodePipelineDownThenRecovers(t *testing.T) {
 				t.Fatalf("%d messages on the retry queue", len(msgs))
 			}
 
-			// GitLab redelivers nothing after a 2xx, but "Resend request" is a duplicate.
+			// GitLab redelivers nothing after a 2xx, but a "Resend request" now, with
+			// CodePipeline back, takes the released claim and does the work itself.
 			if _, again := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
-				headers: map[string]string{"idempotency-key": "down-1"}}); again.Result != "duplicate" {
+				headers: map[string]string{"idempotency-key": "down-1"}}); again.Result != "started" {
 				t.Errorf("resend answered %+v", again)
 			}
 

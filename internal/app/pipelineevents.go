@@ -29,6 +29,8 @@ type EventAnswer struct {
 	Commit   string `json:"commit,omitempty"`
 	// Repaired counts the statuses a reconciler run posted.
 	Repaired int `json:"repaired,omitempty"`
+	// Resumed counts the deliveries a reconciler run finished for the webhook.
+	Resumed int `json:"resumed,omitempty"`
 }
 
 // statusWriteAttempts bounds the read-decide-write loop on one status record: each

@@ -16,15 +16,64 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// Job is a push whose work is not finished: the webhook queues it when AWS or
-// GitLab keep failing, and the retry consumer runs it again. Running a job twice
-// is safe: pipelines already started are not started again.
+// Job is a push whose work is not finished: the webhook records it before it
+// claims the delivery (the store's pending record) and queues it when AWS or
+// GitLab keep failing; the retry consumer and the reconciler run it again.
+// Running a job twice is safe: pipelines already started are not started again.
+//
+// A job carries the routing decision, not the payload: a push of 20,000 files
+// must not outgrow SQS's 256 KB message or DynamoDB's 400 KB item.
 type Job struct {
 	Delivery gitlabhook.Delivery `json:"delivery"`
-	Push     gitlabhook.Push     `json:"push"`
+	// Push is the push without its changed paths and commit message: routing is
+	// decided already (Targets), or needs GitLab's compare anyway.
+	Push gitlabhook.Push `json:"push"`
+	// Targets name the services the push starts, when Routed; otherwise routing
+	// waits for the changed paths from GitLab's compare API.
+	Targets []string `json:"targets,omitempty"`
+	Routed  bool     `json:"routed,omitempty"`
 	// MergeRequest, when set, makes this the re-evaluation of its project's
 	// production gates instead of a push.
 	MergeRequest *gitlabhook.MergeRequest `json:"merge_request,omitempty"`
+}
+
+// newJob is the job of a push routed as r from its payload.
+func newJob(d gitlabhook.Delivery, p *gitlabhook.Push, r routing.Result) *Job {
+	lean := *p
+	lean.ChangedPaths, lean.PathsKnown, lean.HeadMessage = nil, false, ""
+	j := &Job{Delivery: d, Push: lean}
+	j.decided(r)
+	return j
+}
+
+// decided records r in the job once it is a complete decision.
+func (j *Job) decided(r routing.Result) {
+	if r.NeedPaths {
+		return
+	}
+	j.Routed, j.Targets = true, make([]string, 0, len(r.Targets))
+	for _, s := range r.Targets {
+		j.Targets = append(j.Targets, s.Name)
+	}
+}
+
+// routing is the job's routing decision as far as it is made: its targets when
+// routed (a service since removed from the routing file is dropped), else what
+// the payload alone says, which asks for the changed paths.
+func (a *App) routing(j *Job) routing.Result {
+	if !j.Routed {
+		p := j.Push
+		return a.Routes.Match(&p)
+	}
+	var r routing.Result
+	for _, name := range j.Targets {
+		if s, ok := a.Routes.Named(name); ok {
+			r.Targets = append(r.Targets, s)
+		} else {
+			a.Log.Warn("service no longer routed", "delivery", j.Delivery.Key, "service", name)
+		}
+	}
+	return r
 }
 
 // Started is one pipeline a delivery started.
@@ -46,28 +95,32 @@ type outcome struct {
 
 // route completes the payload-only decision r: it asks GitLab for the changed
 // files only when a service filters on paths and the payload does not list them all.
-func (a *App) route(ctx context.Context, p *gitlabhook.Push, r routing.Result) (routing.Result, error) {
+func (a *App) route(ctx context.Context, job *Job, r routing.Result) (routing.Result, error) {
 	if !r.NeedPaths {
 		return r, nil
 	}
+	p := job.Push // a copy: the job never carries the paths
 	ctx, cancel := a.call(ctx)
 	defer cancel()
-	paths, err := a.GitLab.ChangedPaths(ctx, projectRef(p), p.CompareBase(), p.After)
+	paths, err := a.GitLab.ChangedPaths(ctx, projectRef(&p), p.CompareBase(), p.After)
 	if err != nil {
-		return r, fmt.Errorf("list changed paths of %s %s..%s: %w", p.Project, p.CompareBase(), p.After, err)
+		return r, inGitLab(fmt.Errorf("list changed paths of %s %s..%s: %w", p.Project, p.CompareBase(), p.After, err))
 	}
 	p.ChangedPaths, p.PathsKnown = paths, true
-	return a.Routes.Match(p), nil
+	r = a.Routes.Match(&p)
+	job.decided(r)
+	return r, nil
 }
 
 // run starts each routed pipeline that this delivery has not started yet and posts
 // its pending status. It goes on past a failing target so that one bad pipeline
 // does not hold up the others, and returns the joined failures; the job may then
-// be run again (resume), which skips what is done. first is Match's answer from
-// the payload alone, so that a push is matched once on the normal path.
+// be run again (resume), which skips what is done. first is the decision so far
+// (Match's answer from the payload, or the job's), so that a push is matched
+// once on the normal path.
 func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bool) (outcome, error) {
 	p := &job.Push
-	r, err := a.route(ctx, p, first)
+	r, err := a.route(ctx, job, first)
 	out := outcome{Skipped: r.Skipped, Reason: r.Reason}
 	if err != nil {
 		return out, err
@@ -98,7 +151,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 	if resume {
 		st, found, err := a.Store.GetStart(ctx, job.Delivery.Key, s.Pipeline)
 		if err != nil {
-			return st, fmt.Errorf("look up start of %s: %w", s.Pipeline, err)
+			return st, inStore(fmt.Errorf("look up start of %s: %w", s.Pipeline, err))
 		}
 		if found {
 			return st, a.recordExecution(ctx, st, p.Ref)
@@ -113,7 +166,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 	})
 	cancel()
 	if err != nil {
-		return store.Start{}, err
+		return store.Start{}, inCodePipeline(fmt.Errorf("start %s: %w", s.Pipeline, err))
 	}
 	a.Log.Info("pipeline started", "delivery", job.Delivery.Key, "service", s.Name,
 		"pipeline", s.Pipeline, "execution_id", id, "commit", p.CommitSHA, "ref", p.Ref)
@@ -130,7 +183,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 	if err != nil {
 		// The pipeline runs; a retry starts it again with the same request token,
 		// which CodePipeline answers with this same execution.
-		return store.Start{}, fmt.Errorf("record start of %s: %w", s.Pipeline, err)
+		return store.Start{}, inStore(fmt.Errorf("record start of %s: %w", s.Pipeline, err))
 	}
 	return st, a.recordExecution(ctx, st, p.Ref)
 }
@@ -144,7 +197,7 @@ func (a *App) recordExecution(ctx context.Context, st store.Start, ref string) e
 		CommitSHA: st.CommitSHA, Ref: ref, StartedAt: st.StartedAt,
 	})
 	if err != nil {
-		return fmt.Errorf("record execution %s of %s: %w", st.ExecutionID, st.Pipeline, err)
+		return inStore(fmt.Errorf("record execution %s of %s: %w", st.ExecutionID, st.Pipeline, err))
 	}
 	return nil
 }
@@ -155,10 +208,16 @@ func (a *App) recordExecution(ctx context.Context, st store.Start, ref string) e
 // that stays pending for good.
 func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st store.Start) error {
 	p := &job.Push
-	if _, found, err := a.Store.GetStatus(ctx, statusKey(s, st.CommitSHA, p.Ref, "")); err == nil && found {
+	_, found, err := a.Store.GetStatus(ctx, statusKey(s, st.CommitSHA, p.Ref, ""))
+	if err != nil {
+		// Posting blind could follow a final state: leave it to the retry.
+		return inStore(fmt.Errorf("read status %s of %s: %w", st.Pipeline, st.CommitSHA, err))
+	}
+	if found {
 		a.Log.Info("pending status not posted", "delivery", job.Delivery.Key, "pipeline", st.Pipeline,
 			"reason", "the pipeline's own events were posted first")
-		return a.markPending(ctx, job, st)
+		a.markPending(ctx, job, st)
+		return nil
 	}
 	what := "push to " + p.RefName()
 	if p.Tag {
@@ -168,7 +227,7 @@ func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st s
 		what += " by " + p.User
 	}
 	cctx, cancel := a.call(ctx)
-	err := a.GitLab.SetStatus(cctx, st.Project, st.CommitSHA, gitlab.Status{
+	err = a.GitLab.SetStatus(cctx, st.Project, st.CommitSHA, gitlab.Status{
 		State:       "pending",
 		Name:        st.Pipeline,
 		Ref:         st.Ref,
@@ -177,20 +236,20 @@ func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st s
 	})
 	cancel()
 	if err != nil {
-		return err
+		return inGitLab(fmt.Errorf("post pending status of %s: %w", st.Pipeline, err))
 	}
 	a.Log.Info("status posted", "delivery", job.Delivery.Key, "pipeline", st.Pipeline,
 		"state", "pending", "commit", st.CommitSHA)
-	return a.markPending(ctx, job, st)
+	a.markPending(ctx, job, st)
+	return nil
 }
 
 // markPending records that the start's pending status needs no posting any more.
-func (a *App) markPending(ctx context.Context, job *Job, st store.Start) error {
+func (a *App) markPending(ctx context.Context, job *Job, st store.Start) {
 	if err := a.Store.MarkPosted(ctx, st.Delivery, st.Pipeline); err != nil {
 		// Posting pending again later is harmless: GitLab keeps the state.
 		a.Log.Warn("status posted but not recorded", "delivery", job.Delivery.Key, "pipeline", st.Pipeline, "error", err.Error())
 	}
-	return nil
 }
 
 // RequestToken is the clientRequestToken for starting pipeline for a delivery:

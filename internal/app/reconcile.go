@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,6 +33,12 @@ const (
 func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 	ans := EventAnswer{Result: "reconciled"}
 	var errs []error
+	// First the deliveries no invocation finished: they are pushes not yet started.
+	n, err := a.finishPending(ctx)
+	ans.Resumed = n
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for _, svc := range a.Routes.Services {
 		n, err := a.reconcile(ctx, svc)
 		ans.Repaired += n
@@ -39,7 +46,7 @@ func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 			errs = append(errs, fmt.Errorf("reconcile %s: %w", svc.Pipeline, err))
 		}
 	}
-	a.Log.Info("reconciled", "pipelines", len(a.Routes.Services), "repaired", ans.Repaired, "failures", len(errs))
+	a.Log.Info("reconciled", "pipelines", len(a.Routes.Services), "repaired", ans.Repaired, "resumed", ans.Resumed, "failures", len(errs))
 	return ans, errors.Join(errs...)
 }
 
@@ -118,4 +125,43 @@ func (a *App) recentExecution(ctx context.Context, svc routing.Service, s codepi
 		return ex, fmt.Errorf("record execution %s of %s: %w", id, svc.Pipeline, err)
 	}
 	return ex, nil
+}
+
+// MaxPendingPerRun bounds the deliveries one reconciler run resumes; the rest
+// wait for the next run, five minutes later.
+const MaxPendingPerRun = 20
+
+// finishPending resumes the deliveries whose work no invocation finished: the
+// webhook died (or its last writes failed) after recording the delivery, and
+// neither the retry queue nor GitLab brought it back. It only takes records
+// older than a lease, so that it does not race an invocation still at work.
+func (a *App) finishPending(ctx context.Context) (resumed int, err error) {
+	list, err := a.Store.Pendings(ctx, a.now().Add(-a.lease()), MaxPendingPerRun)
+	if err != nil {
+		return 0, fmt.Errorf("read pending deliveries: %w", err)
+	}
+	var errs []error
+	for _, p := range list {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < a.budget() {
+			break // the next run takes the rest
+		}
+		var job Job
+		if err := json.Unmarshal(p.Job, &job); err != nil || job.Delivery.Key != p.Key {
+			// Nothing can ever run it; keeping it would fail every run.
+			a.Log.Error("pending delivery unreadable, dropped", "delivery", p.Key, "error", fmt.Sprint(err))
+			a.dropPending(ctx, p.Key)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, a.budget())
+		err := a.resume(wctx, &job, "reconciler")
+		cancel()
+		switch {
+		case errors.Is(err, errBusy):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			resumed++
+		}
+	}
+	return resumed, errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,9 +12,12 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// RetryLease bounds how long one retry consumer holds a job; it outlives the
-// consumer function's timeout.
+// RetryLease bounds how long a retry consumer or the reconciler holds a
+// delivery it resumes; it outlives both functions' timeouts.
 const RetryLease = 2 * time.Minute
+
+// errBusy says another invocation holds the delivery now.
+var errBusy = errors.New("the delivery is being handled by another invocation")
 
 // Retry consumes the retry queue: each message is a Job the webhook could not
 // finish. A job that fails again is reported as a batch item failure, so SQS
@@ -34,38 +38,48 @@ func (a *App) Retry(ctx context.Context, ev events.SQSEvent) (events.SQSEventRes
 // message twice.
 func (a *App) retryOne(ctx context.Context, body string) error {
 	var job Job
-	if err := json.Unmarshal([]byte(body), &job); err != nil || job.Delivery.Key == "" {
+	if err := json.Unmarshal([]byte(body), &job); err != nil {
 		// Not a message pipegate wrote: retrying cannot help; the dead-letter queue keeps it.
-		return fmt.Errorf("decode job: %v", err)
+		return fmt.Errorf("decode job: %w", err)
 	}
-	key := "retry#" + job.Delivery.Key
+	if job.Delivery.Key == "" {
+		return errors.New("decode job: the message names no delivery")
+	}
+	if m := job.MergeRequest; m != nil {
+		// Evaluating a gate twice is harmless: no claim.
+		_, err := a.gatesOfProject(ctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s (retry)", m.IID, m.Action))
+		if err != nil {
+			return fmt.Errorf("retry merge request of %s: %w", job.Delivery.Key, err)
+		}
+		return nil
+	}
+	return a.resume(ctx, &job, "retry queue")
+}
+
+// resume takes a delivery over and runs its job to the end: the retry
+// consumer's and the reconciler's way in. It claims the delivery itself, so the
+// webhook, the consumer and the reconciler never work on one delivery at once,
+// and finds done what was done (start records), so nothing starts twice.
+func (a *App) resume(ctx context.Context, job *Job, by string) error {
+	key := job.Delivery.Key
 	claim, err := a.Store.Claim(ctx, key, RetryLease)
 	if err != nil {
-		return fmt.Errorf("claim job %s: %w", job.Delivery.Key, err)
+		return fmt.Errorf("claim delivery %s: %w", key, err)
 	}
 	switch claim.State {
 	case store.Done:
-		a.Log.Info("retry duplicate", "delivery", job.Delivery.Key)
+		a.dropPending(ctx, key)
+		a.Log.Info("delivery already done", "delivery", key, "by", by)
 		return nil
 	case store.Busy:
-		return fmt.Errorf("job %s is being retried by another consumer", job.Delivery.Key)
+		return fmt.Errorf("resume %s: %w", key, errBusy)
 	}
-	var started int
-	if m := job.MergeRequest; m != nil {
-		_, err = a.gatesOfProject(ctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s (retry)", m.IID, m.Action))
-	} else {
-		// Resume: the webhook may have started some pipelines before it gave up.
-		var out outcome
-		out, err = a.run(ctx, &job, a.Routes.Match(&job.Push), true)
-		started = len(out.Started)
-	}
+	out, err := a.run(ctx, job, a.routing(job), true)
 	if err != nil {
-		if rerr := a.Store.Release(ctx, key, claim.Owner); rerr != nil {
-			a.Log.Warn("retry claim not released", "delivery", job.Delivery.Key, "error", rerr.Error())
-		}
-		return fmt.Errorf("retry %s: %w", job.Delivery.Key, err)
+		a.release(ctx, key, claim.Owner)
+		return fmt.Errorf("resume %s: %w", key, err)
 	}
 	a.finish(ctx, key, claim.Owner)
-	a.Log.Info("retry done", "delivery", job.Delivery.Key, "started", started)
+	a.Log.Info("delivery resumed", "delivery", key, "by", by, "started", len(out.Started))
 	return nil
 }

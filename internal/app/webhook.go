@@ -85,8 +85,9 @@ func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Res
 	return Response{http.StatusOK, ans}
 }
 
-// push routes a push, claims the delivery, and runs it: started pipelines and
-// pending statuses, or the retry queue for what AWS or GitLab would not do now.
+// push routes a push, records and claims the delivery, and runs it: started
+// pipelines and pending statuses, or the retry queue for what AWS or GitLab
+// would not do now.
 func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
 	p := ev.Push
 	// Decide from the payload alone first: a push nobody routes costs no API call.
@@ -100,14 +101,20 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 			"reason", ans.Reason, skippedAttrs(r.Skipped))
 		return Response{http.StatusOK, ans}
 	}
-	job := &Job{Delivery: ev.Delivery, Push: *p}
+	job := newJob(ev.Delivery, p, r)
 
-	// The claim makes concurrent and repeated deliveries of one event start nothing
-	// twice. When the store itself fails, the job goes to the retry queue, which
-	// claims it there.
+	// The pending record comes first: whatever becomes of this invocation from
+	// here on (a crash, a timeout, a write whose answer is lost), the reconciler
+	// finds the work and finishes it, without GitLab's help. When the store
+	// fails, the job goes to the retry queue, whose consumer claims it there.
+	if err := a.putPending(ctx, job); err != nil {
+		return a.toQueue(ctx, job, ans, nil, err)
+	}
+	// The claim makes concurrent and repeated deliveries of one event start
+	// nothing twice.
 	claim, err := a.Store.Claim(ctx, ev.Key, a.lease())
 	if err != nil {
-		return a.toQueue(ctx, job, ans, nil, fmt.Errorf("claim delivery: %w", err))
+		return a.toQueue(ctx, job, ans, nil, inStore(fmt.Errorf("claim delivery: %w", err)))
 	}
 	switch claim.State {
 	case store.Busy, store.Done:
@@ -115,6 +122,8 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 		ans.Reason = "this delivery was already received"
 		if claim.State == store.Busy {
 			ans.Reason = "this delivery is being handled by another invocation"
+		} else {
+			a.dropPending(ctx, ev.Key) // the record this delivery wrote again
 		}
 		a.Log.Info("delivery duplicate", "delivery", ev.Key, "state", claim.State.String())
 		return Response{http.StatusOK, ans}
@@ -170,35 +179,39 @@ func (a *App) mergeRequest(ctx context.Context, ev gitlabhook.Event, ans Answer)
 }
 
 // toQueue puts an unfinished job on the retry queue and answers 202. Without a
-// queue, or when the queue fails too, it gives the claim back and answers 503 so
-// that GitLab's own redelivery retries it.
+// queue, or when the queue fails too, it answers 503. Either way the claim is
+// given back first, so that the consumer (or GitLab's "Resend request") can take
+// it at once; nothing depends on that release, which may fail like anything
+// else: the pending record keeps the work for the reconciler.
 func (a *App) toQueue(ctx context.Context, job *Job, ans Answer, claim *store.Claim, cause error) Response {
-	// The queue gets its own time: the work may have used up the budget.
+	// What is left gets its own time: the work may have used up the budget.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.queueBudget())
 	defer cancel()
-	ans.Error = cause.Error()
-	err := errors.New("no retry queue configured (RETRY_QUEUE_URL)")
-	if a.Queue != nil {
-		err = a.enqueue(qctx, job)
+	if claim != nil {
+		a.release(qctx, job.Delivery.Key, claim.Owner)
 	}
-	if err != nil {
-		if claim != nil {
-			if rerr := a.Store.Release(qctx, job.Delivery.Key, claim.Owner); rerr != nil {
-				a.Log.Error("claim not released", "delivery", job.Delivery.Key, "error", rerr.Error())
-			}
-		}
-		a.Log.Error("push failed", "status", http.StatusServiceUnavailable, "delivery", job.Delivery.Key,
-			"error", cause.Error(), "queue_error", err.Error())
+	what := "push"
+	if job.MergeRequest != nil {
+		what = "merge request"
+	}
+	ans.Error = troubleWords(cause)
+	qerr := errors.New("no retry queue configured (RETRY_QUEUE_URL)")
+	if a.Queue != nil {
+		qerr = a.enqueue(qctx, job)
+	}
+	if qerr != nil {
+		a.Log.Error(what+" failed", "status", http.StatusServiceUnavailable, "delivery", job.Delivery.Key,
+			"error", cause.Error(), "queue_error", qerr.Error())
 		ans.Result = "failed"
-		ans.Error = errors.Join(cause, err).Error()
+		ans.Error = troubleWords(errors.Join(cause, inQueue(qerr)))
+		ans.Reason = fmt.Sprintf("pipegate could not finish delivery %s now, nor queue it for a retry; "+
+			"it will finish it from its own record at its next reconcile (every 5 minutes), or when GitLab resends it", job.Delivery.Key)
 		return Response{http.StatusServiceUnavailable, ans}
 	}
-	if claim != nil {
-		// The queue owns the work now; a redelivery from GitLab is a duplicate.
-		a.finish(qctx, job.Delivery.Key, claim.Owner)
-	}
-	a.Log.Warn("push queued for retry", "status", http.StatusAccepted, "delivery", job.Delivery.Key, "error", cause.Error())
+	a.Log.Warn(what+" queued for retry", "status", http.StatusAccepted, "delivery", job.Delivery.Key, "error", cause.Error())
 	ans.Result = "queued"
+	ans.Reason = fmt.Sprintf("pipegate queued delivery %s and will finish it when %s answers again; there is no need to resend it",
+		job.Delivery.Key, troubleSubject(cause))
 	return Response{http.StatusAccepted, ans}
 }
 
@@ -213,10 +226,42 @@ func (a *App) enqueue(ctx context.Context, job *Job) error {
 	return nil
 }
 
-// finish marks a delivery done. A failure only costs a possible duplicate delivery
-// later, which the start records and CodePipeline's request token absorb.
+// putPending records the job as not finished (see store.Pending).
+func (a *App) putPending(ctx context.Context, job *Job) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if err := a.Store.PutPending(ctx, store.Pending{Key: job.Delivery.Key, Job: body}); err != nil {
+		return inStore(err)
+	}
+	return nil
+}
+
+// finish marks a delivery done and drops its pending record. A failure of
+// either costs at most a later look by the reconciler, which finds the work done
+// (start records, CodePipeline's request token) and drops the record then.
 func (a *App) finish(ctx context.Context, key, owner string) {
 	if err := a.Store.Finish(ctx, key, owner); err != nil {
 		a.Log.Warn("delivery not marked done", "delivery", key, "error", err.Error())
+		return
+	}
+	a.dropPending(ctx, key)
+}
+
+// dropPending deletes the pending record of a delivery that is done.
+func (a *App) dropPending(ctx context.Context, key string) {
+	if err := a.Store.DeletePending(ctx, key); err != nil {
+		a.Log.Warn("pending record not dropped", "delivery", key, "error", err.Error())
+	}
+}
+
+// release gives a claim back, on a deadline of its own inside ctx's.
+func (a *App) release(ctx context.Context, key, owner string) {
+	rctx, cancel := context.WithTimeout(ctx, a.callTimeout()/2)
+	defer cancel()
+	if err := a.Store.Release(rctx, key, owner); err != nil {
+		a.Log.Warn("claim not released", "delivery", key, "error", err.Error(),
+			"consequence", "the next attempt waits for the claim's lease to run out")
 	}
 }
