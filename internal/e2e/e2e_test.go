@@ -680,7 +680,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			want := map[*function][]string{
 				webhook: {"pipegate ready", "pipeline started", "status posted", "push queued for retry",
 					"gate decided", "merge request handled"},
-				retry:          {"pipegate ready", "pipeline started", "status posted", "retry done"},
+				retry:          {"pipegate ready", "pipeline started", "status posted", "delivery resumed"},
 				pipelineEvents: {"pipegate ready", "status decided", "status posted", "status unchanged", "reconciled", "gate decided"},
 			}[f]
 			for _, m := range want {

@@ -29,6 +29,9 @@ var (
 // ZeroSHA is what GitLab sends as `before` for a new ref and as `after` for a deleted one.
 const ZeroSHA = "0000000000000000000000000000000000000000"
 
+// MaxKey bounds a delivery key; GitLab's are UUIDs (36 characters).
+const MaxKey = 128
+
 // Delivery identifies one webhook delivery.
 type Delivery struct {
 	Event string // X-Gitlab-Event, e.g. "Push Hook"
@@ -238,6 +241,13 @@ func decodePush(e *gitlab.PushEvent, tag bool) (*Push, error) {
 	if e.Ref == "" || e.After == "" || (e.Project.PathWithNamespace == "" && e.ProjectID == 0) {
 		return nil, fmt.Errorf("%w: push event without ref, after or project", ErrMalformed)
 	}
+	// A commit id that is not one could never be started nor given a status:
+	// refuse it now rather than retry it into the dead-letter queue.
+	for _, f := range []struct{ name, v string }{{"before", e.Before}, {"after", e.After}, {"checkout_sha", e.CheckoutSHA}} {
+		if f.v != "" && !IsCommitID(f.v) {
+			return nil, fmt.Errorf("%w: %s %.80q is not a commit id", ErrMalformed, f.name, f.v)
+		}
+	}
 	p := &Push{
 		Tag:           tag,
 		ProjectID:     e.ProjectID,
@@ -316,10 +326,30 @@ func delivery(h http.Header, body []byte) Delivery {
 	if d.Key == "" {
 		d.Key = d.EventUUID
 	}
+	if len(d.Key) > MaxKey {
+		// The key names table items (DynamoDB allows 1 KB in a range key) and log
+		// lines; a longer one stands for itself by its digest.
+		sum := sha256.Sum256([]byte(d.Key))
+		d.Key = "sha256-" + hex.EncodeToString(sum[:16])
+	}
 	if d.Key == "" {
 		// Old GitLab sends neither header; the same event body is the same delivery.
 		sum := sha256.Sum256(append([]byte(d.Event+"\n"), body...))
 		d.Key = "sha256-" + hex.EncodeToString(sum[:16])
 	}
 	return d
+}
+
+// IsCommitID reports whether s is a full Git object id: 40 hexadecimal digits
+// (SHA-1), or 64 for a SHA-256 repository.
+func IsCommitID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -440,6 +440,19 @@ func TestDecodeMalformed(t *testing.T) {
 		{"push with a string for total_commits_count", "Push Hook", file("webhook_push.json", func(m map[string]any) {
 			m["total_commits_count"] = "many"
 		})},
+		// A commit that is no commit id could never be started nor given a status.
+		{"checkout_sha no commit id", "Push Hook", file("webhook_push.json", func(m map[string]any) {
+			m["checkout_sha"] = "main"
+		})},
+		{"after too short", "Push Hook", file("webhook_push.json", func(m map[string]any) {
+			m["after"] = "da1560886d4f"
+		})},
+		{"before in upper case", "Push Hook", file("webhook_push.json", func(m map[string]any) {
+			m["before"] = "95790BF891E76FEE5E1747AB589903A6A1F80F22"
+		})},
+		{"tag push checkout_sha not hexadecimal", "Tag Push Hook", file("webhook_tag_push.json", func(m map[string]any) {
+			m["checkout_sha"] = "zz2b1c4f6e8a0c2e4a6c8e0a2c4e6a8c0e2a4c6e"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -479,6 +492,25 @@ func TestDecodeDeliveryKey(t *testing.T) {
 		}
 		if ev.Key != event || ev.EventUUID != event {
 			t.Fatalf("key %q uuid %q, want %q", ev.Key, ev.EventUUID, event)
+		}
+	})
+	t.Run("a long key stands by its digest", func(t *testing.T) {
+		key := func(k string) string {
+			t.Helper()
+			ev, err := gitlabhook.Decode(headers("Push Hook", "Idempotency-Key", k), body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ev.Key
+		}
+		long := strings.Repeat("k", 3000)
+		k1, k2, k3 := key(long), key(long), key(long+"x")
+		if len(k1) > gitlabhook.MaxKey || k1 != k2 || k1 == k3 || len(k3) > gitlabhook.MaxKey {
+			t.Fatalf("keys %q %q %q: want bounded, the same for the same key, another for another", k1, k2, k3)
+		}
+		exact := strings.Repeat("k", gitlabhook.MaxKey)
+		if got := key(exact); got != exact {
+			t.Fatalf("a key of %d characters became %q", gitlabhook.MaxKey, got)
 		}
 	})
 	t.Run("then a digest of the body", func(t *testing.T) {

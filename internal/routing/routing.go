@@ -279,6 +279,11 @@ func (c *Config) Match(p *gitlabhook.Push) Result {
 		r.Reason = fmt.Sprintf("%s %s was deleted", kind, name)
 		return r
 	}
+	if p.CommitSHA == "" {
+		// GitLab sends checkout_sha null for a tag that points at no commit.
+		r.Reason = fmt.Sprintf("%s %s names no commit to build (checkout_sha is null)", kind, name)
+		return r
+	}
 	msg := strings.ToLower(p.HeadMessage)
 	for _, m := range skipMarkers {
 		if strings.Contains(msg, m) {

@@ -475,6 +475,8 @@ func TestMatch(t *testing.T) {
 		reason  string   // substring; "" means no reason
 	}{
 		{name: "branch main", push: branchPush("ic/core", 7, "main"), targets: []string{"core"}},
+		{name: "tag naming no commit (checkout_sha null)", push: with(tagPush("ic/core", 7, "v1.0.0"), func(p *gitlabhook.Push) { p.CommitSHA = "" }),
+			reason: "tag v1.0.0 names no commit to build"},
 		{name: "project path in another case", push: branchPush("IC/Core", 7, "main"), targets: []string{"core"}},
 		{name: "unrouted branch", push: branchPush("ic/core", 7, "feature/login"),
 			skipped: []string{"core: branch feature/login matches none of [main]"}},
