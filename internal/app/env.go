@@ -87,18 +87,18 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	trace.AWS(&awsCfg)
 
 	var sm secrets.Getter
-	if getenv("WEBHOOK_SECRET_ID") != "" || getenv("GITLAB_TOKEN_SECRET_ID") != "" {
+	if getenv(webhookSecretIDVar) != "" || getenv(gitlabTokenIDVar) != "" {
 		sm = secretsmanager.NewFromConfig(awsCfg)
 	}
 	var secret string
 	if need.secret {
-		secret, err = resolve(ctx, getenv, sm, log, "WEBHOOK_SECRET",
+		secret, err = resolve(ctx, getenv, sm, log, webhookSecretVar, webhookSecretIDVar,
 			"every webhook delivery will be refused with 401")
 		if err != nil {
 			return nil, err
 		}
 	}
-	token, err := resolve(ctx, getenv, sm, log, "GITLAB_TOKEN",
+	token, err := resolve(ctx, getenv, sm, log, gitlabTokenVar, gitlabTokenIDVar,
 		"commit statuses and compare calls will fail and go to the retry queue")
 	if err != nil {
 		return nil, err
@@ -135,15 +135,25 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	return a, nil
 }
 
+// The variables that give each secret: its value (local use) or, in AWS, the id
+// of the Secrets Manager secret that holds it. INTERFACE.md names them and
+// template.yaml sets the ids; internal/e2e's TestAsDeployed fails when the two disagree.
+const (
+	webhookSecretVar   = "WEBHOOK_SECRET"
+	webhookSecretIDVar = "WEBHOOK_SECRET_ID"
+	gitlabTokenVar     = "GITLAB_TOKEN"
+	gitlabTokenIDVar   = "GITLAB_TOKEN_SECRET_ID"
+)
+
 // resolve reads one secret and says in the log when it is missing, naming both
 // variables that could have given it.
-func resolve(ctx context.Context, getenv func(string) string, sm secrets.Getter, log *slog.Logger, name, consequence string) (string, error) {
-	v, source, err := secrets.Resolve(ctx, getenv, sm, name)
+func resolve(ctx context.Context, getenv func(string) string, sm secrets.Getter, log *slog.Logger, name, idVar, consequence string) (string, error) {
+	v, source, err := secrets.Resolve(ctx, getenv, sm, name, idVar)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", name, err)
 	}
 	if v == "" {
-		log.Error("secret missing", "variable", name, "alternative", name+"_ID", "consequence", consequence)
+		log.Error("secret missing", "variable", name, "alternative", idVar, "consequence", consequence)
 		return "", nil
 	}
 	log.Info("secret loaded", "variable", name, "source", source)

@@ -284,3 +284,56 @@ func TestAsString(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalWithResources(t *testing.T) {
+	tpl, err := Decode([]byte(template))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		url = "https://sqs.eu-west-1.amazonaws.com/123456789012/pipegate-Other-1A2B3C4D5E6F"
+		arn = "arn:aws:sqs:eu-west-1:123456789012:pipegate-Other-1A2B3C4D5E6F"
+	)
+	ev, err := NewEvaluator(tpl, nil, WithResources(map[string]Resource{
+		"Other": {Ref: url, Attrs: map[string]string{"Arn": arn}},
+		"Table": {}, // created, but the caller gives none of its values
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want any
+	}{
+		{"!Ref Other", url},
+		{"!GetAtt Other.Arn", arn},
+		{`!Sub "${Other.Arn}/x"`, arn + "/x"},
+		{`!Sub "q=${Other}"`, "q=" + url},
+		// Parameters and pseudo parameters are unchanged.
+		{"!Ref Name", "core"},
+		{"!Ref AWS::Region", Region},
+	} {
+		got, err := ev.Eval(yamlValue(t, tc.in))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s = %#v, want %#v", tc.in, got, tc.want)
+		}
+	}
+	// What the caller did not give is an error, not a token passed on as a value.
+	for _, tc := range []struct{ in, want string }{
+		{"!Ref Table", "Ref Table: no physical value given"},
+		{"!GetAtt Table.Arn", "Fn::GetAtt Table.Arn: no physical value given"},
+		{"!GetAtt Other.QueueName", "Fn::GetAtt Other.QueueName: no physical value given"},
+		{`!Sub "${Table}"`, "Ref Table: no physical value given"},
+		{"!Ref Nope", "Ref Nope: no such parameter (with a value) or resource"},
+		{"!GetAtt Nope.Arn", "Fn::GetAtt Nope.Arn: no such resource"},
+	} {
+		got, err := ev.Eval(yamlValue(t, tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s = %#v, %v; want an error with %q", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -20,17 +20,42 @@ const (
 // Evaluator evaluates intrinsic functions in a decoded template for one set of
 // parameter values. A reference to a resource evaluates to a token naming it,
 // "{Ref:Table}" or "{GetAtt:Table.Arn}", so that a check can say which resource a
-// value points at (and no literal name equals it).
+// value points at (and no literal name equals it); WithResources gives it the
+// values of a created stack instead.
 type Evaluator struct {
 	params     map[string]any // String-like: string; list types: []any of string
 	resources  map[string]any
 	conditions map[string]any // the Conditions section, evaluated when named
+	physical   map[string]Resource
+}
+
+// Resource is what a created resource answers to Ref and Fn::GetAtt: for a queue
+// its URL and {"Arn": ..., "QueueName": ...}, for a secret its ARN, for a table its
+// name and {"Arn": ...}.
+type Resource struct {
+	Ref   string
+	Attrs map[string]string
+}
+
+// Option changes how an Evaluator evaluates.
+type Option func(*Evaluator)
+
+// WithResources makes references to the resources evaluate to their physical
+// values, as in a deployed stack, instead of tokens. Every resource referenced
+// must then be in physical, with every attribute asked for: a value the caller
+// did not provide is an error, never a token that would be passed on as if it
+// were a name.
+func WithResources(physical map[string]Resource) Option {
+	return func(e *Evaluator) { e.physical = physical }
 }
 
 // NewEvaluator takes the parameters' defaults from tpl, replaced by overrides. A
 // parameter with neither has no value, and referencing it is an error.
-func NewEvaluator(tpl map[string]any, overrides map[string]string) (*Evaluator, error) {
+func NewEvaluator(tpl map[string]any, overrides map[string]string, opts ...Option) (*Evaluator, error) {
 	e := &Evaluator{params: map[string]any{}}
+	for _, o := range opts {
+		o(e)
+	}
 	e.resources, _ = Lookup(tpl, "Resources").(map[string]any)
 	e.conditions, _ = Lookup(tpl, "Conditions").(map[string]any)
 	params, _ := Lookup(tpl, "Parameters").(map[string]any)
@@ -228,7 +253,13 @@ func (e *Evaluator) ref(name string) (any, error) {
 		return v, nil
 	}
 	if _, ok := e.resources[name]; ok {
-		return "{Ref:" + name + "}", nil
+		if e.physical == nil {
+			return "{Ref:" + name + "}", nil
+		}
+		if p, ok := e.physical[name]; ok && p.Ref != "" {
+			return p.Ref, nil
+		}
+		return nil, fmt.Errorf("Ref %s: no physical value given for the resource", name)
 	}
 	return nil, fmt.Errorf("Ref %s: no such parameter (with a value) or resource", name)
 }
@@ -237,7 +268,13 @@ func (e *Evaluator) getAtt(res, attr string) (any, error) {
 	if _, ok := e.resources[res]; !ok {
 		return nil, fmt.Errorf("Fn::GetAtt %s.%s: no such resource", res, attr)
 	}
-	return "{GetAtt:" + res + "." + attr + "}", nil
+	if e.physical == nil {
+		return "{GetAtt:" + res + "." + attr + "}", nil
+	}
+	if v, ok := e.physical[res].Attrs[attr]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("Fn::GetAtt %s.%s: no physical value given for the attribute", res, attr)
 }
 
 // ifFn evaluates only the branch the condition picks, as CloudFormation does.

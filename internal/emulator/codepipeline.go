@@ -285,6 +285,9 @@ func (c *CodePipeline) Calls(op string) int { return c.faults.count(op) }
 // FailNext makes the next n calls of op answer with f.
 func (c *CodePipeline) FailNext(op string, n int, f Fault) { c.faults.add(op, n, f) }
 
+// Recover drops the faults still queued for op.
+func (c *CodePipeline) Recover(op string) { c.faults.clear(op) }
+
 var cpProtocol = awsProtocol{
 	target:      "CodePipeline_20150709",
 	contentType: "application/x-amz-json-1.1",

@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,19 +16,54 @@ type SecretsManager struct {
 
 	mu      sync.Mutex
 	secrets map[string]string // name -> SecretString
+	arns    map[string]string // name -> ARN, for secrets added by ARN
 	created time.Time
 }
 
 // NewSecretsManager returns a stand-in holding secrets by name.
 func NewSecretsManager(secrets map[string]string) *SecretsManager {
+	if secrets == nil {
+		secrets = map[string]string{}
+	}
 	return &SecretsManager{secrets: maps.Clone(secrets), created: time.Now().UTC()}
 }
 
 // ARN is the ARN the stand-in gives the named secret; GetSecretValue accepts it as
 // SecretId, as it accepts the name.
 func (m *SecretsManager) ARN(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.arn(name)
+}
+
+func (m *SecretsManager) arn(name string) string {
+	if arn, ok := m.arns[name]; ok {
+		return arn
+	}
 	// Real ARNs end in a dash and six random characters.
 	return "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + name + "-AbCdEf"
+}
+
+// AddSecret holds value as the secret whose ARN is arn, as a deployed stack's
+// secret is known by its ARN (the Ref of an AWS::SecretsManager::Secret):
+// arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>.
+// GetSecretValue then accepts the ARN or the name in it.
+func (m *SecretsManager) AddSecret(arn, value string) error {
+	_, rest, ok := strings.Cut(arn, ":secretsmanager:")
+	_, named, ok2 := strings.Cut(rest, ":secret:")
+	i := strings.LastIndexByte(named, '-')
+	if !ok || !ok2 || i <= 0 || len(named)-i != 7 {
+		return fmt.Errorf("secret ARN %q: want arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>", arn)
+	}
+	name := named[:i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.arns == nil {
+		m.arns = map[string]string{}
+	}
+	m.secrets[name] = value
+	m.arns[name] = arn
+	return nil
 }
 
 // Calls is how many requests of op (e.g. "GetSecretValue") arrived, faulted ones included.
@@ -71,9 +108,9 @@ func (m *SecretsManager) getSecretValue(body []byte) (any, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, v := range m.secrets {
-		if in.SecretID == name || in.SecretID == m.ARN(name) {
+		if in.SecretID == name || in.SecretID == m.arn(name) {
 			return map[string]any{
-				"ARN":           m.ARN(name),
+				"ARN":           m.arn(name),
 				"Name":          name,
 				"SecretString":  v,
 				"VersionId":     "00000000-0000-4000-8000-000000000001",

@@ -46,3 +46,31 @@ func TestSecretsManagerGetSecretValue(t *testing.T) {
 		t.Fatalf("%d calls, want 4", n)
 	}
 }
+
+func TestSecretsManagerAddSecret(t *testing.T) {
+	emu := NewSecretsManager(nil)
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:GitLabTokenSecret-1A2B3C4D5E6F-xYz123"
+	if err := emu.AddSecret(arn, "glpat-x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"GitLabTokenSecret", "arn:aws:sqs:eu-west-1:123456789012:q", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:noSuffix"} {
+		if err := emu.AddSecret(bad, "v"); err == nil {
+			t.Errorf("AddSecret(%q): no error", bad)
+		}
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	api := secretsmanager.NewFromConfig(awsTestConfig(srv))
+	if got := emu.ARN("GitLabTokenSecret-1A2B3C4D5E6F"); got != arn {
+		t.Errorf("ARN = %s, want %s", got, arn)
+	}
+	for _, id := range []string{arn, "GitLabTokenSecret-1A2B3C4D5E6F"} {
+		out, err := api.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		if err != nil {
+			t.Fatalf("id %s: %v", id, err)
+		}
+		if aws.ToString(out.SecretString) != "glpat-x" || aws.ToString(out.ARN) != arn || aws.ToString(out.Name) != "GitLabTokenSecret-1A2B3C4D5E6F" {
+			t.Errorf("id %s: %+v", id, out)
+		}
+	}
+}

@@ -18,14 +18,15 @@ type Getter interface {
 }
 
 // Resolve returns the secret called name: the variable name itself when set (source
-// "env:NAME"), else the Secrets Manager secret whose id is in NAME_ID (source
-// "secretsmanager:<id>"), else "" with no error, and the caller fails closed. sm is
-// only used when NAME_ID is set, so it may be nil otherwise.
-func Resolve(ctx context.Context, getenv func(string) string, sm Getter, name string) (value, source string, err error) {
+// "env:NAME", for local use), else the Secrets Manager secret whose id (name or
+// ARN) is in the variable idVar (source "secretsmanager:<id>"), else "" with no
+// error, and the caller fails closed. sm is only used when idVar is set, so it may
+// be nil otherwise.
+func Resolve(ctx context.Context, getenv func(string) string, sm Getter, name, idVar string) (value, source string, err error) {
 	if v := getenv(name); v != "" {
 		return v, "env:" + name, nil
 	}
-	id := getenv(name + "_ID")
+	id := getenv(idVar)
 	if id == "" {
 		return "", "", nil
 	}

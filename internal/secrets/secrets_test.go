@@ -26,8 +26,8 @@ func env(m map[string]string) func(string) string {
 
 func TestResolveFromEnv(t *testing.T) {
 	sm, emu := newTest(t, map[string]string{"pipegate/gitlab": "from-sm"})
-	getenv := env(map[string]string{"GITLAB_TOKEN": "from-env", "GITLAB_TOKEN_ID": "pipegate/gitlab"})
-	v, src, err := Resolve(context.Background(), getenv, sm, "GITLAB_TOKEN")
+	getenv := env(map[string]string{"GITLAB_TOKEN": "from-env", "GITLAB_TOKEN_SECRET_ID": "pipegate/gitlab"})
+	v, src, err := Resolve(context.Background(), getenv, sm, "GITLAB_TOKEN", "GITLAB_TOKEN_SECRET_ID")
 	if err != nil || v != "from-env" || src != "env:GITLAB_TOKEN" {
 		t.Fatalf("got %q, %q, %v", v, src, err)
 	}
@@ -39,7 +39,7 @@ func TestResolveFromEnv(t *testing.T) {
 func TestResolveFromSecretsManager(t *testing.T) {
 	sm, emu := newTest(t, map[string]string{"pipegate/gitlab": "glpat-abc\n"})
 	for _, id := range []string{"pipegate/gitlab", emu.ARN("pipegate/gitlab")} {
-		v, src, err := Resolve(context.Background(), env(map[string]string{"GITLAB_TOKEN_ID": id}), sm, "GITLAB_TOKEN")
+		v, src, err := Resolve(context.Background(), env(map[string]string{"GITLAB_TOKEN_SECRET_ID": id}), sm, "GITLAB_TOKEN", "GITLAB_TOKEN_SECRET_ID")
 		if err != nil || v != "glpat-abc" || src != "secretsmanager:"+id {
 			t.Fatalf("id %s: got %q, %q, %v", id, v, src, err)
 		}
@@ -47,7 +47,7 @@ func TestResolveFromSecretsManager(t *testing.T) {
 }
 
 func TestResolveNothingSet(t *testing.T) {
-	v, src, err := Resolve(context.Background(), env(nil), nil, "WEBHOOK_SECRET")
+	v, src, err := Resolve(context.Background(), env(nil), nil, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ID")
 	if err != nil || v != "" || src != "" {
 		t.Fatalf("got %q, %q, %v; want empty and no error", v, src, err)
 	}
@@ -55,7 +55,7 @@ func TestResolveNothingSet(t *testing.T) {
 
 func TestResolveUnknownSecret(t *testing.T) {
 	sm, _ := newTest(t, nil)
-	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "missing"}), sm, "WEBHOOK_SECRET")
+	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "missing"}), sm, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ID")
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "WEBHOOK_SECRET") {
 		t.Fatalf("err %v, want ResourceNotFoundException naming WEBHOOK_SECRET", err)
@@ -65,14 +65,14 @@ func TestResolveUnknownSecret(t *testing.T) {
 func TestResolveFailure(t *testing.T) {
 	sm, emu := newTest(t, map[string]string{"s": "v"})
 	emu.FailNext("GetSecretValue", 5, emulator.ServerError)
-	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "s"}), sm, "WEBHOOK_SECRET")
+	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "s"}), sm, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ID")
 	if err == nil {
 		t.Fatal("no error while Secrets Manager fails")
 	}
 }
 
 func TestResolveNoClient(t *testing.T) {
-	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "s"}), nil, "WEBHOOK_SECRET")
+	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "s"}), nil, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ID")
 	if err == nil {
 		t.Fatal("no error without a client")
 	}

@@ -134,30 +134,25 @@ func (d segmentDoc) children(t *testing.T) []segmentDoc {
 	return out
 }
 
-func TestSubsegments(t *testing.T) {
-	xrayEnv(t, "false")
-	captureLog(t)
+// udpDaemon is a stand-in for the X-Ray daemon: it receives segment documents
+// over UDP, and the emitter that sends them there.
+func udpDaemon(t *testing.T) (*net.UDPConn, xray.Emitter) {
+	t.Helper()
 	daemon, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer daemon.Close()
+	t.Cleanup(func() { daemon.Close() })
 	emitter, err := xray.NewDefaultEmitter(daemon.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":1,"rate":1},"rules":[]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, root := xray.BeginSegment(ctx, "pipegate-test")
-	host := exercise(t, ctx, errors.New("boom"))
-	root.Close(nil)
+	return daemon, emitter
+}
 
+// readDocument reads the next segment document the daemon receives.
+func readDocument(t *testing.T, daemon *net.UDPConn) (segmentDoc, []byte) {
+	t.Helper()
 	// The daemon protocol: a header line, then the segment document.
 	buf := make([]byte, 64<<10)
 	daemon.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -173,12 +168,13 @@ func TestSubsegments(t *testing.T) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}
-	subs := doc.children(t)
-	if doc.Name != "pipegate-test" || len(subs) != 1 {
-		t.Fatalf("segment: %s", body)
-	}
-	deliver := subs[0]
-	if deliver.Name != "deliver" || !deliver.Fault || deliver.Annotations["delivery_id"] != "d1" || deliver.Annotations["project"] != "ic/core" {
+	return doc, body
+}
+
+// checkDeliver checks the subsegment exercise began, and its HTTP and AWS calls.
+func checkDeliver(t *testing.T, deliver segmentDoc, host string, fault bool, body []byte) {
+	t.Helper()
+	if deliver.Name != "deliver" || deliver.Fault != fault || deliver.Annotations["delivery_id"] != "d1" || deliver.Annotations["project"] != "ic/core" {
 		t.Errorf("subsegment: %+v", deliver)
 	}
 	var sawHTTP, sawAWS bool
@@ -193,4 +189,61 @@ func TestSubsegments(t *testing.T) {
 	if !sawHTTP || !sawAWS {
 		t.Errorf("HTTP subsegment %v, AWS subsegment %v in %s", sawHTTP, sawAWS, body)
 	}
+}
+
+func TestSubsegments(t *testing.T) {
+	xrayEnv(t, "false")
+	captureLog(t)
+	daemon, emitter := udpDaemon(t)
+	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":1,"rate":1},"rules":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := xray.BeginSegment(ctx, "pipegate-test")
+	host := exercise(t, ctx, errors.New("boom"))
+	root.Close(nil)
+
+	doc, body := readDocument(t, daemon)
+	subs := doc.children(t)
+	if doc.Name != "pipegate-test" || len(subs) != 1 {
+		t.Fatalf("segment: %s", body)
+	}
+	checkDeliver(t, subs[0], host, true, body)
+}
+
+// TestLambdaTraceHeader is the deployed case (Tracing: Active): no segment in the
+// context, only the trace header Lambda passes with each invocation, which
+// aws-lambda-go puts there. The subsegments hang from the function's segment that
+// the header names, and are sent as they end. (The Runtime Interface Emulator
+// passes no trace header, so the end-to-end tests cannot show this.)
+func TestLambdaTraceHeader(t *testing.T) {
+	xrayEnv(t, "false")
+	captureLog(t)
+	daemon, emitter := udpDaemon(t)
+	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
+	ctx = context.WithValue(ctx, xray.LambdaTraceHeaderKey, "Root="+root+";Parent="+parent+";Sampled=1")
+	host := exercise(t, ctx, nil)
+
+	doc, body := readDocument(t, daemon)
+	var ids struct {
+		TraceID  string `json:"trace_id"`
+		ParentID string `json:"parent_id"`
+		Type     string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if ids.TraceID != root || ids.ParentID != parent || ids.Type != "subsegment" {
+		t.Errorf("document of trace %s, parent %s, type %s; want a subsegment of trace %s under %s: %s",
+			ids.TraceID, ids.ParentID, ids.Type, root, parent, body)
+	}
+	checkDeliver(t, doc, host, false, body)
 }
