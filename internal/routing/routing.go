@@ -321,10 +321,8 @@ func refMismatch(s Service, p *gitlabhook.Push, kind, name string) string {
 	} else if len(globs) == 0 && p.DefaultBranch != "" {
 		globs = []string{p.DefaultBranch}
 	}
-	for _, g := range globs {
-		if ok, _ := doublestar.Match(g, name); ok {
-			return ""
-		}
+	if MatchesAny(globs, name) {
+		return ""
 	}
 	if len(globs) == 0 {
 		plural := "branches"
@@ -336,14 +334,20 @@ func refMismatch(s Service, p *gitlabhook.Push, kind, name string) string {
 	return fmt.Sprintf("%s %s matches none of %v", kind, name, globs)
 }
 
+// MatchesAny reports whether name matches one of globs. It is the routing file's
+// one glob rule, for branches, tags and paths alike (doublestar: "*" stays within
+// one path segment, "**" crosses them); the production gate uses it too, so that
+// a branch that starts a service is a branch whose merge requests count.
+func MatchesAny(globs []string, name string) bool {
+	return slices.ContainsFunc(globs, func(g string) bool {
+		ok, _ := doublestar.Match(g, name)
+		return ok
+	})
+}
+
 // anyMatch reports whether any path matches any glob.
 func anyMatch(globs, paths []string) bool {
-	return slices.ContainsFunc(paths, func(path string) bool {
-		return slices.ContainsFunc(globs, func(g string) bool {
-			ok, _ := doublestar.Match(g, path)
-			return ok
-		})
-	})
+	return slices.ContainsFunc(paths, func(path string) bool { return MatchesAny(globs, path) })
 }
 
 // Named returns the service called name.

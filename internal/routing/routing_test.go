@@ -646,3 +646,25 @@ func TestMatchDecodedPayload(t *testing.T) {
 		t.Fatalf("targets %q, want %q (skipped %q)", got, want, skipped(r))
 	}
 }
+
+// MatchesAny is the one glob rule for branches, tags and paths.
+func TestMatchesAny(t *testing.T) {
+	for _, tt := range []struct {
+		globs []string
+		name  string
+		want  bool
+	}{
+		{[]string{"main"}, "main", true},
+		{[]string{"main"}, "mainline", false},
+		{[]string{"main", "release/*"}, "release/2.4", true},
+		{[]string{"release/*"}, "release/2.4/hotfix", false}, // * stays within a segment
+		{[]string{"release/**"}, "release/2.4/hotfix", true},
+		{[]string{"v*"}, "v1.2.0", true},
+		{nil, "main", false},
+		{[]string{"main"}, "", false},
+	} {
+		if got := routing.MatchesAny(tt.globs, tt.name); got != tt.want {
+			t.Errorf("MatchesAny(%q, %q) = %v, want %v", tt.globs, tt.name, got, tt.want)
+		}
+	}
+}
