@@ -80,7 +80,9 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		// left waiting it would hold later commits back for days.
 		d = gate.Decision{Verdict: gate.Reject, Summary: creationSummary}
 	} else {
-		mrs, err := a.mergeRequests(ctx, ex.Project, ex.CommitSHA)
+		// The routed project's merge requests only: neither a payload nor a stored
+		// record names the project whose reviews open this gate.
+		mrs, err := a.mergeRequests(ctx, svc.Project, ex.CommitSHA)
 		if err != nil {
 			return res, err
 		}
@@ -114,7 +116,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		status.State, status.Description = "pending", p.Stage+" waits for approval: "+d.Missing
 		cctx, cancel := a.call(ctx)
 		defer cancel()
-		return res, a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status)
+		return res, a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status)
 	}
 
 	// The status goes first: once approved, the stage may finish (and post its
@@ -125,7 +127,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		status.State = "failed" // CodePipeline fails the stage; its event confirms it
 	}
 	cctx, cancel := a.call(ctx)
-	if err := a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status); err != nil {
+	if err := a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status); err != nil {
 		a.Log.Warn("gate status not posted", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
 	}
 	cancel()

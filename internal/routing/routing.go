@@ -251,6 +251,10 @@ type Result struct {
 	// NeedPaths is set when a service filters on paths and the push does not say
 	// every file it changed: fetch them, set ChangedPaths and PathsKnown, and match again.
 	NeedPaths bool
+	// PathProjects, with NeedPaths, are the projects (as the routing file names
+	// them) of the services waiting for the changed paths: the comparison is read
+	// from these, never from a project the payload names.
+	PathProjects []string
 }
 
 // skipMarkers are GitLab CI's own markers for "do not run a pipeline for this push".
@@ -299,6 +303,9 @@ func (c *Config) Match(p *gitlabhook.Push) Result {
 		}
 		if !p.PathsKnown {
 			r.NeedPaths = true
+			if !slices.Contains(r.PathProjects, s.Project) {
+				r.PathProjects = append(r.PathProjects, s.Project)
+			}
 			continue
 		}
 		if anyMatch(s.Paths, p.ChangedPaths) {

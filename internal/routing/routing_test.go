@@ -580,6 +580,9 @@ func TestMatchNeedPaths(t *testing.T) {
 	if !r.NeedPaths {
 		t.Fatalf("NeedPaths = false for services with paths and unknown files: %+v", r)
 	}
+	if want := []string{"ic/platform"}; !slices.Equal(r.PathProjects, want) {
+		t.Fatalf("PathProjects %q, want %q: the project as the routing file names it", r.PathProjects, want)
+	}
 	// platform-tools has no paths and would start, but nothing starts on half an answer.
 	if len(r.Targets) != 0 || r.Reason != "" {
 		t.Fatalf("targets %q reason %q with NeedPaths", targets(r), r.Reason)
@@ -639,6 +642,10 @@ func TestMatchDecodedPayload(t *testing.T) {
 	r := cfg.Match(ev.Push)
 	if !r.NeedPaths || len(r.Targets) != 0 {
 		t.Fatalf("NeedPaths %v targets %q", r.NeedPaths, targets(r))
+	}
+	// Only diaspora-app waits for the paths: they come from its project, as named.
+	if want := []string{"Mike/Diaspora"}; !slices.Equal(r.PathProjects, want) {
+		t.Fatalf("PathProjects %q, want %q", r.PathProjects, want)
 	}
 	ev.Push.PathsKnown = true
 	r = cfg.Match(ev.Push)
