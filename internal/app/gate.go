@@ -86,7 +86,10 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		if err != nil {
 			return res, err
 		}
-		d = gate.Decide(gate.Policy{MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest}, ex.CommitSHA, mrs)
+		d = gate.Decide(gate.Policy{
+			MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest,
+			Branch: branchOf(ex.Ref), Branches: svc.Branches,
+		}, ex.CommitSHA, mrs)
 	}
 	res.Verdict = d.Verdict.String()
 	res.Reason = d.Missing
@@ -145,6 +148,16 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	return res, err
 }
 
+// branchOf is the branch of a full ref (refs/heads/<branch>), "" for a tag or an
+// unknown ref: the branch an execution pipegate started deploys.
+func branchOf(ref string) string {
+	b, ok := strings.CutPrefix(ref, "refs/heads/")
+	if !ok {
+		return ""
+	}
+	return b
+}
+
 // mergeRequests asks GitLab for the merge requests of a commit and the approvals of
 // each, as the gate reads them.
 func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.MergeRequest, error) {
@@ -163,7 +176,7 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 			return nil, err
 		}
 		out = append(out, gate.MergeRequest{
-			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, Author: m.Author,
+			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, TargetBranch: m.TargetBranch, Author: m.Author,
 			ApprovedBy: ap.ApprovedBy, ApprovalsRequired: ap.Required, ApprovalsLeft: ap.Left,
 		})
 	}
