@@ -132,10 +132,9 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		ExecutionID: id,
 		Service:     s.Name,
 		Project:     s.Project, // the routed project, never the payload's id
-
-		CommitSHA: p.CommitSHA,
-		Ref:       p.RefName(),
-		StartedAt: a.now(),
+		CommitSHA:   p.CommitSHA,
+		Ref:         p.RefName(),
+		StartedAt:   a.now(),
 	})
 	if err != nil {
 		// The pipeline runs; a retry starts it again with the same request token,
