@@ -29,8 +29,10 @@ type GateResult struct {
 	Pipeline    string `json:"pipeline"`
 	ExecutionID string `json:"execution_id,omitempty"`
 	Commit      string `json:"commit,omitempty"`
-	// Verdict is wait, approve or reject; "not waiting" when no execution waits at
-	// the approval action (any more).
+	// Verdict is wait, approve or reject (taken by CodePipeline); "not waiting"
+	// when no execution waits at the approval action (any more), also when
+	// CodePipeline refused the gate's answer because the approval it read no
+	// longer waited for one.
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason,omitempty"`
 	Error   string `json:"error,omitempty"`
@@ -80,11 +82,16 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		// left waiting it would hold later commits back for days.
 		d = gate.Decision{Verdict: gate.Reject, Summary: creationSummary}
 	} else {
-		mrs, err := a.mergeRequests(ctx, ex.Project, ex.CommitSHA)
+		// The routed project's merge requests only: neither a payload nor a stored
+		// record names the project whose reviews open this gate.
+		mrs, err := a.mergeRequests(ctx, svc.Project, ex.CommitSHA)
 		if err != nil {
 			return res, err
 		}
-		d = gate.Decide(gate.Policy{MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest}, ex.CommitSHA, mrs)
+		d = gate.Decide(gate.Policy{
+			MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest,
+			Branch: branchOf(ex.Ref), Branches: svc.Branches,
+		}, ex.CommitSHA, mrs)
 	}
 	res.Verdict = d.Verdict.String()
 	res.Reason = d.Missing
@@ -105,42 +112,161 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		return res, fmt.Errorf("record gate decision for %s %s: %w", svc.Pipeline, executionID, err)
 	}
 
-	status := gitlab.Status{
-		Name:      progress.StatusName(svc.Pipeline, p.Stage),
-		Ref:       refName(ex.Ref),
-		TargetURL: a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
-	}
 	if d.Verdict == gate.Wait {
-		status.State, status.Description = "pending", p.Stage+" waits for approval: "+d.Missing
+		status := gitlab.Status{
+			State:       "pending",
+			Name:        progress.StatusName(svc.Pipeline, p.Stage),
+			Ref:         refName(ex.Ref),
+			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
+			Description: p.Stage + " waits for approval: " + d.Missing,
+		}
 		cctx, cancel := a.call(ctx)
 		defer cancel()
-		return res, a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status)
+		return res, a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status)
 	}
 
-	// The status goes first: once approved, the stage may finish (and post its
-	// final state) before a status posted afterwards would land, which would then
-	// reopen it in GitLab. A status GitLab refuses must not hold production back.
-	status.State, status.Description = "running", d.Summary
-	if d.Verdict == gate.Reject {
-		status.State = "failed" // CodePipeline fails the stage; its event confirms it
-	}
+	// CodePipeline first: GitLab hears of an answer only once CodePipeline has
+	// taken it (a token read a moment ago may be stale by now).
 	cctx, cancel := a.call(ctx)
-	if err := a.GitLab.SetStatus(cctx, ex.Project, ex.CommitSHA, status); err != nil {
-		a.Log.Warn("gate status not posted", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
-	}
-	cancel()
-	cctx, cancel = a.call(ctx)
 	err = a.Pipelines.Approve(cctx, codepipeline.Approval{
 		Pipeline: svc.Pipeline, Stage: p.Stage, Action: p.ApprovalAction, Token: token,
 		Approved: d.Verdict == gate.Approve, Summary: d.Summary,
 	})
 	cancel()
 	if errors.Is(err, codepipeline.ErrApprovalGone) {
-		// Approved already (by an earlier evaluation or a person), or timed out.
-		a.Log.Info("gate already decided in CodePipeline", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+		// Answered already (by an earlier evaluation or a person in the console),
+		// or timed out: what pipegate decided did not happen, so GitLab is told
+		// nothing; the stage's own events say what did.
+		res.Verdict, res.Reason = "not waiting", notTaken(d.Verdict)
+		a.Log.Info("gate answer not taken", "pipeline", svc.Pipeline, "execution_id", executionID,
+			"decided", d.Verdict.String(), "reason", res.Reason, "error", err.Error())
 		return res, nil
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", res.Verdict)
+	a.postGateAnswer(ctx, svc, ex, executionID, d, approvalAsked(stages, p.Stage, p.ApprovalAction))
+	return res, nil
+}
+
+// notTaken is the gate's reason when CodePipeline refused its answer because
+// the approval no longer waits for one.
+func notTaken(v gate.Verdict) string {
+	did := "approved"
+	if v == gate.Reject {
+		did = "rejected"
+	}
+	return "CodePipeline no longer waits for this approval (it was approved or rejected there already, or it timed out): pipegate " + did + " nothing"
+}
+
+// approvalAsked is when the approval action began to wait, by CodePipeline's
+// clock (its lastStatusChange in GetPipelineState); zero when unknown. Every
+// later event of the stage is at or after it.
+func approvalAsked(stages []codepipeline.StageState, stage, action string) time.Time {
+	for _, s := range stages {
+		if s.Name != stage {
+			continue
+		}
+		for _, act := range s.Actions {
+			if act.Name == action {
+				return act.Updated
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// postGateAnswer shows in GitLab the answer CodePipeline has just taken: the
+// stage runs on, approved (running, with the approval's summary), or it fails,
+// rejected (failed, with the rejection's). Once approved, the stage may end and
+// its event be posted before this status lands, which would reopen the stage in
+// GitLab; so the answer goes through the stage status's record like the stage's
+// own events (apply and post): written with a write conditional on the record's
+// version, and posted by post, which posts the newer record again when a final
+// state raced in. A record that already holds a final state of the execution is
+// left alone. A failure costs only words, not production: the record stays
+// unposted for the stage's next event or the reconciler, and a later final
+// state replaces it anyway.
+func (a *App) postGateAnswer(ctx context.Context, svc routing.Service, ex store.Execution, executionID string, d gate.Decision, asked time.Time) {
+	stage := svc.Production.Stage
+	key := statusKey(svc, ex.CommitSHA, ex.Ref, stage)
+	state := "STARTED"
+	if d.Verdict == gate.Reject {
+		state = "FAILED" // CodePipeline fails the stage; its event confirms it
+	}
+	u := progress.Update{ExecutionID: executionID, ExecutionStart: ex.StartedAt, State: state, At: asked}
+	warn := func(msg string, err error) {
+		a.Log.Warn(msg, "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA, "execution_id", executionID, "error", err.Error())
+	}
+	for range statusWriteAttempts {
+		cur, _, err := a.Store.GetStatus(ctx, key)
+		if err != nil {
+			warn("gate status not recorded", err)
+			return
+		}
+		rec, ok, why := gateRecord(cur, u)
+		if !ok {
+			a.Log.Info("gate status not posted", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
+				"execution_id", executionID, "kept_state", cur.State, "reason", why)
+			return
+		}
+		rec.Key, rec.Ref, rec.Description, rec.Posted = key, refName(ex.Ref), d.Summary, false
+		stored, err := a.Store.PutStatus(ctx, rec)
+		if errors.Is(err, store.ErrConflict) {
+			continue // an event of the stage was written in between: decide again
+		}
+		if err != nil {
+			warn("gate status not recorded", err)
+			return
+		}
+		a.recordResult(ctx, svc, stage, stored)
+		if _, err := a.post(ctx, svc, stored, EventAnswer{}); err != nil {
+			warn("gate status not posted", err)
+		}
+		return
+	}
+	warn("gate status not recorded", fmt.Errorf("still contended after %d attempts", statusWriteAttempts))
+}
+
+// gateRecord decides the stage status's record once CodePipeline took the gate's
+// answer u (STARTED: approved, FAILED: rejected) for u's execution, from the
+// record cur: ok is false when cur must stay (the stage ended already, or a newer
+// execution owns the status), with why for the log. The caller sets the
+// description and marks it unposted.
+func gateRecord(cur store.Status, u progress.Update) (rec store.Status, ok bool, why string) {
+	if cur.ExecutionID != u.ExecutionID {
+		// No record of this execution yet (its stage event is late or lost), or one
+		// of another: the ordering of executions decides, as for any event.
+		next, changed, why := progress.Next(toProgress(cur), u)
+		if !changed {
+			return cur, false, why
+		}
+		return fromProgress(cur.Key, next, cur.Version), true, why
+	}
+	if progress.Final(glState(cur.State)) {
+		return cur, false, "the stage has ended: its own state stands"
+	}
+	// The stage's own running state, which the gate held back while it waited:
+	// its time and start stay, so that the stage's later events still follow it.
+	rec = cur
+	if gl, _ := progress.GitLabState(u.State); progress.Final(gl) {
+		rec.State = progress.Normalize(u.State)
+		if u.At.After(rec.At) {
+			rec.At = u.At
+		}
+	}
+	return rec, true, "answer taken"
+}
+
+// branchOf is the branch of a full ref (refs/heads/<branch>), "" for a tag or an
+// unknown ref: the branch an execution pipegate started deploys.
+func branchOf(ref string) string {
+	b, ok := strings.CutPrefix(ref, "refs/heads/")
+	if !ok {
+		return ""
+	}
+	return b
 }
 
 // mergeRequests asks GitLab for the merge requests of a commit and the approvals of
@@ -161,7 +287,7 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 			return nil, err
 		}
 		out = append(out, gate.MergeRequest{
-			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, Author: m.Author,
+			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, TargetBranch: m.TargetBranch, Author: m.Author,
 			ApprovedBy: ap.ApprovedBy, ApprovalsRequired: ap.Required, ApprovalsLeft: ap.Left,
 		})
 	}

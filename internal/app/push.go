@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"slices"
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gitlab"
@@ -95,18 +95,27 @@ type outcome struct {
 
 // route completes the payload-only decision r: it asks GitLab for the changed
 // files only when a service filters on paths and the payload does not list them all.
+// It asks each routed project whose services wait for them (one, unless the
+// payload's path and id match services of two), as the routing file names it:
+// never the project a payload's id names. A comparison of the same two commits
+// lists the same files wherever they exist, so the union is what the push changed.
 func (a *App) route(ctx context.Context, job *Job, r routing.Result) (routing.Result, error) {
 	if !r.NeedPaths {
 		return r, nil
 	}
 	p := job.Push // a copy: the job never carries the paths
-	ctx, cancel := a.call(ctx)
-	defer cancel()
-	paths, err := a.GitLab.ChangedPaths(ctx, projectRef(&p), p.CompareBase(), p.After)
-	if err != nil {
-		return r, inGitLab(fmt.Errorf("list changed paths of %s %s..%s: %w", p.Project, p.CompareBase(), p.After, err))
+	var paths []string
+	for _, project := range r.PathProjects {
+		cctx, cancel := a.call(ctx)
+		got, err := a.GitLab.ChangedPaths(cctx, project, p.CompareBase(), p.After)
+		cancel()
+		if err != nil {
+			return r, inGitLab(fmt.Errorf("list changed paths of %s %s..%s: %w", project, p.CompareBase(), p.After, err))
+		}
+		paths = append(paths, got...)
 	}
-	p.ChangedPaths, p.PathsKnown = paths, true
+	slices.Sort(paths)
+	p.ChangedPaths, p.PathsKnown = slices.Compact(paths), true
 	r = a.Routes.Match(&p)
 	job.decided(r)
 	return r, nil
@@ -154,7 +163,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 			return st, inStore(fmt.Errorf("look up start of %s: %w", s.Pipeline, err))
 		}
 		if found {
-			return st, a.recordExecution(ctx, st, p.Ref)
+			return st, a.recordExecution(ctx, s, st, p.Ref)
 		}
 	}
 	cctx, cancel := a.call(ctx)
@@ -175,7 +184,7 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		Pipeline:    s.Pipeline,
 		ExecutionID: id,
 		Service:     s.Name,
-		Project:     projectRef(p),
+		Project:     s.Project, // the routed project, never the payload's id
 		CommitSHA:   p.CommitSHA,
 		Ref:         p.RefName(),
 		StartedAt:   a.now(),
@@ -185,15 +194,16 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		// which CodePipeline answers with this same execution.
 		return store.Start{}, inStore(fmt.Errorf("record start of %s: %w", s.Pipeline, err))
 	}
-	return st, a.recordExecution(ctx, st, p.Ref)
+	return st, a.recordExecution(ctx, s, st, p.Ref)
 }
 
 // recordExecution lets the pipeline-events function know the commit, project and
 // ref (full: refs/heads/… or refs/tags/…) of an execution pipegate started without
-// asking CodePipeline. Recording it again is harmless.
-func (a *App) recordExecution(ctx context.Context, st store.Start, ref string) error {
+// asking CodePipeline. Recording it again is harmless. The project is s's, not
+// the start record's, which an earlier version may have filled from the payload.
+func (a *App) recordExecution(ctx context.Context, s routing.Service, st store.Start, ref string) error {
 	_, err := a.Store.PutExecution(ctx, store.Execution{
-		Pipeline: st.Pipeline, ID: st.ExecutionID, Project: st.Project,
+		Pipeline: st.Pipeline, ID: st.ExecutionID, Project: s.Project,
 		CommitSHA: st.CommitSHA, Ref: ref, StartedAt: st.StartedAt,
 	})
 	if err != nil {
@@ -227,7 +237,7 @@ func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st s
 		what += " by " + p.User
 	}
 	cctx, cancel := a.call(ctx)
-	err = a.GitLab.SetStatus(cctx, st.Project, st.CommitSHA, gitlab.Status{
+	err = a.GitLab.SetStatus(cctx, s.Project, st.CommitSHA, gitlab.Status{
 		State:       "pending",
 		Name:        st.Pipeline,
 		Ref:         st.Ref,
@@ -258,15 +268,6 @@ func (a *App) markPending(ctx context.Context, job *Job, st store.Start) {
 func RequestToken(delivery, pipeline string) string {
 	sum := sha256.Sum256([]byte(delivery + "\n" + pipeline))
 	return hex.EncodeToString(sum[:])
-}
-
-// projectRef names the push's project for the GitLab API: the numeric id when the
-// payload has it (it survives renames), else the path.
-func projectRef(p *gitlabhook.Push) string {
-	if p.ProjectID != 0 {
-		return strconv.FormatInt(p.ProjectID, 10)
-	}
-	return p.Project
 }
 
 // skippedAttrs renders skip reasons for a log line.

@@ -18,6 +18,16 @@ type CodePipeline struct {
 	// Now is the clock for start, update and approval times; nil means time.Now.
 	// Set it before the stand-in serves.
 	Now func() time.Time
+	// Before, if set, is called with the name of each operation (e.g.
+	// "PutApprovalResult") before the stand-in serves it, without its lock held:
+	// a test changes CodePipeline's state there between two of pipegate's calls,
+	// as a person in the console or a timeout would. Set it before the stand-in serves.
+	Before func(op string)
+	// OnApproval, if set, is called with each PutApprovalResult the stand-in
+	// accepts, once it has taken effect and before the answer goes out, without
+	// its lock held: what a test does there happens after CodePipeline accepted
+	// the approval and before pipegate hears of it. Set it before the stand-in serves.
+	OnApproval func(Approval)
 
 	faults faults
 
@@ -303,6 +313,9 @@ func (c *CodePipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cpProtocol.fault(w, r, f)
 		return
 	}
+	if c.Before != nil {
+		c.Before(op)
+	}
 	var out any
 	var err error
 	switch op {
@@ -315,7 +328,11 @@ func (c *CodePipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GetPipelineState":
 		out, err = c.getPipelineState(body)
 	case "PutApprovalResult":
-		out, err = c.putApprovalResult(body)
+		var ap Approval
+		out, ap, err = c.putApprovalResult(body)
+		if err == nil && c.OnApproval != nil {
+			c.OnApproval(ap)
+		}
 	default:
 		err = awsErrorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by the stand-in", op)
 	}
@@ -587,7 +604,7 @@ func (c *CodePipeline) getPipelineState(body []byte) (any, error) {
 
 // putApprovalResult approves or rejects an approval action that waits. When the
 // action is no longer waiting that is reported before a token mismatch.
-func (c *CodePipeline) putApprovalResult(body []byte) (any, error) {
+func (c *CodePipeline) putApprovalResult(body []byte) (any, Approval, error) {
 	var in struct {
 		PipelineName string `json:"pipelineName"`
 		StageName    string `json:"stageName"`
@@ -599,36 +616,36 @@ func (c *CodePipeline) putApprovalResult(body []byte) (any, error) {
 		} `json:"result"`
 	}
 	if err := cpProtocol.decode(body, &in); err != nil {
-		return nil, err
+		return nil, Approval{}, err
 	}
 	if in.Result == nil || in.Result.Summary == "" || (in.Result.Status != "Approved" && in.Result.Status != "Rejected") || in.Token == "" {
-		return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
+		return nil, Approval{}, awsErrorf(http.StatusBadRequest, "ValidationException",
 			"result with a summary and status Approved or Rejected, and token, are required")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.pipelines[in.PipelineName]
 	if p == nil {
-		return nil, cpPipelineNotFound(in.PipelineName)
+		return nil, Approval{}, cpPipelineNotFound(in.PipelineName)
 	}
 	i := slices.IndexFunc(p.stages, func(s StageState) bool { return s.Name == in.StageName })
 	if i < 0 {
-		return nil, awsErrorf(http.StatusBadRequest, "StageNotFoundException",
+		return nil, Approval{}, awsErrorf(http.StatusBadRequest, "StageNotFoundException",
 			"Stage %s not found in pipeline %s", in.StageName, in.PipelineName)
 	}
 	stage := &p.stages[i]
 	j := slices.IndexFunc(stage.Actions, func(a ActionState) bool { return a.Name == in.ActionName })
 	if j < 0 {
-		return nil, awsErrorf(http.StatusBadRequest, "ActionNotFoundException",
+		return nil, Approval{}, awsErrorf(http.StatusBadRequest, "ActionNotFoundException",
 			"Action %s not found in stage %s of pipeline %s", in.ActionName, in.StageName, in.PipelineName)
 	}
 	a := &stage.Actions[j]
 	if a.Status != "InProgress" {
-		return nil, awsErrorf(http.StatusBadRequest, "ApprovalAlreadyCompletedException",
+		return nil, Approval{}, awsErrorf(http.StatusBadRequest, "ApprovalAlreadyCompletedException",
 			"Approval for action %s in stage %s of pipeline %s has already been completed", in.ActionName, in.StageName, in.PipelineName)
 	}
 	if a.Token != in.Token {
-		return nil, awsErrorf(http.StatusBadRequest, "InvalidApprovalTokenException",
+		return nil, Approval{}, awsErrorf(http.StatusBadRequest, "InvalidApprovalTokenException",
 			"The approval token %s is not valid for action %s", in.Token, in.ActionName)
 	}
 	w := c.waiting[in.Token]
@@ -653,7 +670,7 @@ func (c *CodePipeline) putApprovalResult(body []byte) (any, error) {
 		w.e.LastUpdate = now
 		w.result <- ap // buffered: the run may be busy sending the action's STARTED event
 	}
-	return map[string]any{"approvedAt": awsTime(now)}, nil
+	return map[string]any{"approvedAt": awsTime(now)}, ap, nil
 }
 
 type cpTrigger struct {

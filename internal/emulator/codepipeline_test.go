@@ -525,3 +525,58 @@ func TestCodePipelinePutApprovalResult(t *testing.T) {
 		t.Fatalf("stages %+v", s)
 	}
 }
+
+// Before lets a test change the state between two calls; OnApproval runs once an
+// approval has taken effect, before pipegate hears of it.
+func TestCodePipelineHooks(t *testing.T) {
+	emu := NewCodePipeline("core-pipeline")
+	var ops []string
+	var onApproval []Approval
+	emu.Before = func(op string) {
+		ops = append(ops, op)
+		if op == "PutApprovalResult" && len(ops) == 2 {
+			// A person answers in the console first: the token pipegate read is stale.
+			emu.SetStage("core-pipeline", StageState{Name: "Prod", ExecutionID: "e1", Status: "InProgress",
+				Actions: []ActionState{{Name: "Approve", Status: "InProgress", Token: "tok-2"}}})
+		}
+	}
+	emu.OnApproval = func(a Approval) {
+		// Without the lock: the stand-in's own methods work from inside.
+		if s := emu.Stages("core-pipeline"); s[0].Actions[0].Status != "Succeeded" {
+			t.Errorf("OnApproval before the approval took effect: %+v", s)
+		}
+		onApproval = append(onApproval, a)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	api := codepipeline.NewFromConfig(awsTestConfig(srv))
+	ctx := context.Background()
+	emu.SetStage("core-pipeline", StageState{Name: "Prod", ExecutionID: "e1", Status: "InProgress",
+		Actions: []ActionState{{Name: "Approve", Status: "InProgress", Token: "tok-1"}}})
+	put := func(token string) error {
+		_, err := api.PutApprovalResult(ctx, &codepipeline.PutApprovalResultInput{
+			PipelineName: aws.String("core-pipeline"), StageName: aws.String("Prod"), ActionName: aws.String("Approve"),
+			Token: aws.String(token), Result: &types.ApprovalResult{Status: types.ApprovalStatusApproved, Summary: aws.String("ok")},
+		})
+		return err
+	}
+	if _, err := api.GetPipelineState(ctx, &codepipeline.GetPipelineStateInput{Name: aws.String("core-pipeline")}); err != nil {
+		t.Fatal(err)
+	}
+	var bad *types.InvalidApprovalTokenException
+	if err := put("tok-1"); !errors.As(err, &bad) {
+		t.Fatalf("token changed before PutApprovalResult: %v", err)
+	}
+	if len(onApproval) != 0 {
+		t.Fatalf("OnApproval for a refused approval: %+v", onApproval)
+	}
+	if err := put("tok-2"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"GetPipelineState", "PutApprovalResult", "PutApprovalResult"}; strings.Join(ops, ",") != strings.Join(want, ",") {
+		t.Errorf("Before saw %q, want %q", ops, want)
+	}
+	if len(onApproval) != 1 || onApproval[0].Token != "tok-2" || onApproval[0].Status != "Approved" {
+		t.Errorf("OnApproval saw %+v, want the approval with tok-2", onApproval)
+	}
+}

@@ -28,6 +28,7 @@ type GitLab struct {
 
 	mu       sync.Mutex
 	projects []glProject
+	requests []Request
 	statuses []CommitStatus
 	// current is the state of each sha/name/ref, so that a long `pipegate dev`
 	// session checks a repeated state without scanning every status.
@@ -48,6 +49,14 @@ type CommitStatus struct {
 	Description string
 }
 
+// Request is one API request the stand-in received: its route ("statuses",
+// "compare", "merge_requests", "approvals") and the project it named, by path when
+// the stand-in knows that project, else as the request spelled it. Tests read them
+// to check that pipegate never calls a project it should not.
+type Request struct {
+	Route, Project string
+}
+
 // MergeRequest is a merge request as far as pipegate looks at one.
 type MergeRequest struct {
 	IID             int64
@@ -55,7 +64,7 @@ type MergeRequest struct {
 	WebURL          string // default: derived from the project path and IID
 	State           string // opened (default), merged, closed
 	SourceBranch    string
-	TargetBranch    string
+	TargetBranch    string // default: the project's default branch, as GitLab proposes
 	SHA             string // head commit of the source branch
 	MergeCommitSHA  string
 	SquashCommitSHA string
@@ -120,6 +129,9 @@ func (g *GitLab) AddMergeRequest(project string, mr MergeRequest) {
 	if mr.State == "" {
 		mr.State = "opened"
 	}
+	if mr.TargetBranch == "" {
+		mr.TargetBranch = p.defaultBranch
+	}
 	if mr.WebURL == "" {
 		mr.WebURL = fmt.Sprintf("https://gitlab.example/%s/-/merge_requests/%d", p.path, mr.IID)
 	}
@@ -143,6 +155,14 @@ func (g *GitLab) Recover(route string) { g.faults.clear(route) }
 
 // Calls is how many requests route received, faulted and refused ones included.
 func (g *GitLab) Calls(route string) int { return g.faults.count(route) }
+
+// Requests returns the API requests received so far, oldest first, faulted and
+// refused ones included.
+func (g *GitLab) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Request(nil), g.requests...)
+}
 
 // Statuses returns the accepted commit statuses, oldest first.
 func (g *GitLab) Statuses() []CommitStatus {
@@ -193,6 +213,18 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		glError(w, http.StatusNotFound, "404 Not Found")
 		return
 	}
+	pid, perr := url.PathUnescape(parts[0])
+	if perr != nil {
+		pid = parts[0]
+	}
+	g.mu.Lock()
+	p, ok := g.glFind(pid)
+	named := pid
+	if ok {
+		named = p.path
+	}
+	g.requests = append(g.requests, Request{Route: route, Project: named})
+	g.mu.Unlock()
 	if f, ok := g.faults.take(route); ok {
 		glFault(w, r, f)
 		return
@@ -201,15 +233,7 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		glError(w, http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
-	pid, err := url.PathUnescape(parts[0])
-	if err != nil {
-		glError(w, http.StatusNotFound, "404 Project Not Found")
-		return
-	}
-	g.mu.Lock()
-	p, ok := g.glFind(pid)
-	g.mu.Unlock()
-	if !ok {
+	if perr != nil || !ok {
 		glError(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}

@@ -299,3 +299,36 @@ func TestGitLabOnStatus(t *testing.T) {
 	default:
 	}
 }
+
+// Requests names the project of each call by path, whichever way the client named
+// it, so that a test can see that nothing went to a project it should not.
+func TestGitLabRequests(t *testing.T) {
+	g, _, c := glStart(t)
+	g.FailNext("statuses", 1, ServerError)
+	_, _, _ = c.Commits.SetCommitStatus(int64(42), "abc", &gl.SetCommitStatusOptions{State: gl.Pending})
+	_, _, _ = c.Commits.ListMergeRequestsByCommit("my.group/svc.api", "abc")
+	_, _, _ = c.MergeRequestApprovals.GetConfiguration("nobody/else", 1)
+	want := []Request{{"statuses", "ic/core"}, {"merge_requests", "my.group/svc.api"}, {"approvals", "nobody/else"}}
+	if got := g.Requests(); !slices.Equal(got, want) {
+		t.Errorf("requests %+v, want %+v", got, want)
+	}
+}
+
+// A merge request targets the project's default branch unless it says otherwise,
+// and GitLab lists it with target_branch.
+func TestGitLabMergeRequestTargetBranch(t *testing.T) {
+	g, _, c := glStart(t)
+	g.AddMergeRequest("my.group/svc.api", MergeRequest{IID: 1, SHA: "a"})
+	g.AddMergeRequest("my.group/svc.api", MergeRequest{IID: 2, SHA: "a", TargetBranch: "feature/y"})
+	mrs, _, err := c.Commits.ListMergeRequestsByCommit("my.group/svc.api", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mr := range mrs {
+		got = append(got, mr.TargetBranch)
+	}
+	if want := []string{"trunk", "feature/y"}; !slices.Equal(got, want) {
+		t.Errorf("target branches %q, want %q", got, want)
+	}
+}

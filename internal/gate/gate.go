@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pipegate/pipegate/internal/routing"
 )
 
 // Policy is a service's production policy (routing file).
@@ -16,6 +18,12 @@ type Policy struct {
 	MinApprovals     int    // approvals needed on the MR (routing default 1)
 	AuthorCanApprove bool   // whether the MR author's own approval counts (default false)
 	NoMergeRequest   string // "wait" (default, also for "") or "reject": what a commit with no MR gets
+	// Branch is the branch the execution deploys, when pipegate knows it (it
+	// started the execution from a push to it); "" when unknown or a tag.
+	Branch string
+	// Branches are the service's branch globs (routing file), which the target
+	// of a counted MR must match when Branch is "".
+	Branches []string
 }
 
 // MergeRequest is what GitLab says of one MR of the commit, with its approvals.
@@ -23,6 +31,7 @@ type MergeRequest struct {
 	IID               int64
 	Title, WebURL     string
 	State             string   // opened, closed, locked, merged
+	TargetBranch      string   // the branch it merges into
 	Author            string   // username
 	ApprovedBy        []string // usernames (approved_by), every tier
 	ApprovalsRequired int64    // Premium+: approvals_required; 0 on Free
@@ -71,17 +80,28 @@ const (
 	MaxMissing = 255
 )
 
-// Decide is the gate: it opens when one of the commit's MRs is merged, GitLab reports no approvals
-// left on it, and it has at least MinApprovals counted approvals. sha is only for messages.
-// Several MRs: any one that qualifies opens it (prefer the one with most counted approvals, then
-// lowest IID, deterministic). No MR: Wait or Reject per policy. Unmerged MRs never open it.
+// Decide is the gate: it opens when one of the commit's MRs is merged into a branch the service
+// deploys, GitLab reports no approvals left on it, and it has at least MinApprovals counted
+// approvals. sha is only for messages. MRs into other branches do not count and are not cited
+// (a reviewed change to feature/y says nothing about main). Several MRs: any one that qualifies
+// opens it (prefer the one with most counted approvals, then lowest IID, deterministic). No MR
+// into a deploy branch: Wait or Reject per policy, naming the MRs that target other branches.
+// Unmerged MRs never open it.
 func Decide(p Policy, sha string, mrs []MergeRequest) Decision {
-	if len(mrs) == 0 {
-		return noMergeRequest(p, sha)
+	var cands []candidate
+	var elsewhere []MergeRequest
+	for _, mr := range mrs {
+		if p.deploys(mr.TargetBranch) {
+			cands = append(cands, assess(p, mr))
+		} else {
+			elsewhere = append(elsewhere, mr)
+		}
 	}
-	cands := make([]candidate, len(mrs))
-	for i := range mrs {
-		cands[i] = assess(p, mrs[i])
+	if len(cands) == 0 {
+		if len(elsewhere) > 0 {
+			return noneIntoBranch(p, sha, elsewhere)
+		}
+		return noMergeRequest(p, sha)
 	}
 	best := slices.MinFunc(cands, closer)
 	mr := best.mr
@@ -94,6 +114,52 @@ func Decide(p Policy, sha string, mrs []MergeRequest) Decision {
 	d.Verdict = Wait
 	d.Missing = cut(best.why(), MaxMissing)
 	return d
+}
+
+// deploys reports whether an MR into branch can open the gate: branch is the
+// execution's own, or, when that is unknown, one the routing file's branches match
+// by routing's own glob rule, so that what starts a service is what gates it.
+func (p Policy) deploys(branch string) bool {
+	if branch == "" {
+		return false
+	}
+	if p.Branch != "" {
+		return branch == p.Branch
+	}
+	return routing.MatchesAny(p.Branches, branch)
+}
+
+// into names the branches whose MRs count, for messages.
+func (p Policy) into() string {
+	switch {
+	case p.Branch != "":
+		return p.Branch
+	case len(p.Branches) == 0:
+		return "a branch the service deploys (it names no branches and this run's branch is unknown)"
+	}
+	return strings.Join(p.Branches, " or ")
+}
+
+// noneIntoBranch is the decision when the commit's only MRs go into branches the
+// service does not deploy: as with no MR, saying where they go instead.
+func noneIntoBranch(p Policy, sha string, others []MergeRequest) Decision {
+	others = slices.SortedFunc(slices.Values(others), func(a, b MergeRequest) int { return cmp.Compare(a.IID, b.IID) })
+	where := make([]string, len(others))
+	for i, mr := range others {
+		where[i] = fmt.Sprintf("!%d targets %s", mr.IID, mr.TargetBranch)
+		if mr.TargetBranch == "" {
+			where[i] = fmt.Sprintf("!%d names no target branch", mr.IID)
+		}
+	}
+	none := fmt.Sprintf("no merge request of %s is merged into %s", shortSHA(sha), p.into())
+	if p.NoMergeRequest != "reject" {
+		return Decision{Verdict: Wait, Missing: cut(none+"; "+strings.Join(where, ", "), MaxMissing)}
+	}
+	return Decision{
+		Verdict: Reject,
+		Summary: cut(fmt.Sprintf("Rejected by pipegate: no merge request of %s is merged into %s (%s); production takes only reviewed changes",
+			commit(sha), p.into(), strings.Join(where, ", ")), MaxSummary),
+	}
 }
 
 // candidate is one MR weighed against the policy.
@@ -192,10 +258,16 @@ func commit(sha string) string {
 	if sha == "" {
 		return "the commit"
 	}
-	if len(sha) > 8 {
-		sha = sha[:8]
+	return "commit " + shortSHA(sha)
+}
+
+// shortSHA is the first 8 characters of sha, as GitLab shows a commit; "this
+// commit" when there is none.
+func shortSHA(sha string) string {
+	if sha == "" {
+		return "this commit"
 	}
-	return "commit " + sha
+	return sha[:min(8, len(sha))]
 }
 
 // approvedSummary names the MR and its approvers within the API's limit: the

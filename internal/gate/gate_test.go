@@ -40,6 +40,7 @@ func fromGitLab(mr *gitlab.BasicMergeRequest, a *gitlab.MergeRequestApprovals) g
 		Title:             mr.Title,
 		WebURL:            mr.WebURL,
 		State:             mr.State,
+		TargetBranch:      mr.TargetBranch,
 		ApprovalsRequired: a.ApprovalsRequired,
 		ApprovalsLeft:     a.ApprovalsLeft,
 	}
@@ -79,10 +80,15 @@ const (
 	url43 = "https://gitlab.example.com/ic/core/-/merge_requests/43"
 )
 
+// mainOnly is the deploy branch of a case whose policy names none (Branch "" and
+// Branches nil): the service deploys main, the target of the testdata's MRs. A
+// case that means "no branches" sets Branches to an empty, non-nil slice.
+var mainOnly = []string{"main"}
+
 func TestDecide(t *testing.T) {
 	tests := []struct {
 		name      string
-		policy    gate.Policy
+		policy    gate.Policy      // Branch "" and Branches nil: Branches mainOnly
 		mrs       string           // commit's merge requests
 		approvals map[int64]string // approvals body per IID
 		edit      func([]gate.MergeRequest)
@@ -236,7 +242,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:   "several MRs, none opens it: a merged one is closer than an approved open one",
-			policy: gate.Policy{MinApprovals: 1},
+			policy: gate.Policy{MinApprovals: 1, Branches: []string{"main", "release/*"}},
 			mrs:    "commit_merge_requests_several.json",
 			approvals: map[int64]string{
 				44: "approvals_free_bob_carol.json",
@@ -337,12 +343,119 @@ func TestDecide(t *testing.T) {
 			verdict: gate.Wait, iid: 42, approvers: []string{"bob"},
 			missing: "GitLab requires 1 more approval on !42",
 		},
+		// Only MRs merged into a branch the service deploys count (INTERFACE.md,
+		// Production gate, 2): the execution's branch when known, else one matching
+		// the service's branches. The others are not cited, and alone they are as
+		// good as no MR.
+		{
+			name:   "approved MR merged into another branch does not open it",
+			policy: gate.Policy{MinApprovals: 1, Branch: "main"},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "feature/y"),
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into main; !42 targets feature/y",
+		},
+		{
+			name:   "only MRs into other branches, no_merge_request reject",
+			policy: gate.Policy{MinApprovals: 1, Branch: "main", NoMergeRequest: "reject"},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "feature/y"),
+			verdict: gate.Reject,
+			summary: "Rejected by pipegate: no merge request of commit 9c1e4b7d is merged into main (!42 targets feature/y); production takes only reviewed changes",
+		},
+		{
+			name:   "two MRs, the approved one into feature/y: waits citing the one into main",
+			policy: gate.Policy{MinApprovals: 1, Branch: "main"},
+			mrs:    "commit_merge_requests_several.json",
+			approvals: map[int64]string{
+				44: "approvals_free_none.json",
+				42: "approvals_free_none.json",
+				43: "approvals_free_bob_carol.json",
+			},
+			edit:    target(43, "feature/y"),
+			verdict: gate.Wait, iid: 42,
+			missing: "needs 1 more approval on !42",
+		},
+		{
+			name:   "execution's branch unknown: a target matching the service's globs counts",
+			policy: gate.Policy{MinApprovals: 1, Branches: []string{"main", "release/*"}},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "release/2.4"),
+			verdict: gate.Approve, iid: 42, approvers: []string{"bob", "carol"},
+			summary: `Approved by pipegate: !42 "Rate-limit calls to the billing API" (` + url42 + `), approved by bob, carol`,
+		},
+		{
+			name:   "execution's branch known: another branch the service deploys does not count",
+			policy: gate.Policy{MinApprovals: 1, Branch: "main", Branches: []string{"main", "release/*"}},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "release/2.4"),
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into main; !42 targets release/2.4",
+		},
+		{
+			name:   "the routing file's glob rule: * stays within one segment",
+			policy: gate.Policy{MinApprovals: 1, Branches: []string{"release/*"}},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "release/2.4/hotfix"),
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into release/*; !42 targets release/2.4/hotfix",
+		},
+		{
+			name:   "several deploy globs are named in the message",
+			policy: gate.Policy{MinApprovals: 1, Branches: []string{"main", "release/*"}},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, "feature/y"),
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into main or release/*; !42 targets feature/y",
+		},
+		{
+			name:   "branch unknown and no branches named: nothing counts",
+			policy: gate.Policy{MinApprovals: 1, Branches: []string{}},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into a branch the service deploys (it names no branches and this run's branch is unknown); !42 targets main",
+		},
+		{
+			name:   "an MR without a target branch does not count",
+			policy: gate.Policy{MinApprovals: 1, Branch: "main"},
+			mrs:    "commit_merge_requests_merged.json", approvals: map[int64]string{42: "approvals_free_bob_carol.json"},
+			edit:    target(42, ""),
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into main; !42 names no target branch",
+		},
+		{
+			name:   "GitLab's backport into release/2.4 is the only one that counts for release/2.4",
+			policy: gate.Policy{MinApprovals: 1, Branch: "release/2.4"},
+			mrs:    "commit_merge_requests_several.json",
+			approvals: map[int64]string{
+				44: "approvals_free_bob_carol.json",
+				42: "approvals_free_bob_carol.json",
+				43: "approvals_free_bob_carol.json",
+			},
+			verdict: gate.Wait, iid: 44, approvers: []string{"bob"}, // carol wrote it
+			missing: "!44 is not merged yet",
+		},
+		{
+			name:   "several MRs, all into other branches: each is named",
+			policy: gate.Policy{MinApprovals: 1, Branch: "develop"},
+			mrs:    "commit_merge_requests_several.json",
+			approvals: map[int64]string{
+				44: "approvals_free_bob_carol.json",
+				42: "approvals_free_bob_carol.json",
+				43: "approvals_free_bob_carol.json",
+			},
+			verdict: gate.Wait,
+			missing: "no merge request of 9c1e4b7d is merged into develop; !42 targets main, !43 targets main, !44 targets release/2.4",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mrs := load(t, tt.mrs, tt.approvals)
 			if tt.edit != nil {
 				tt.edit(mrs)
+			}
+			if tt.policy.Branch == "" && tt.policy.Branches == nil {
+				tt.policy.Branches = mainOnly
 			}
 			d := gate.Decide(tt.policy, sha, mrs)
 			if d.Verdict != tt.verdict {
@@ -379,12 +492,23 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// target sets the target branch of MR iid.
+func target(iid int64, branch string) func([]gate.MergeRequest) {
+	return func(mrs []gate.MergeRequest) {
+		for i := range mrs {
+			if mrs[i].IID == iid {
+				mrs[i].TargetBranch = branch
+			}
+		}
+	}
+}
+
 // TestDecideKeepsInput checks that the Decision shares nothing with the caller's slice,
 // which the caller may reuse.
 func TestDecideKeepsInput(t *testing.T) {
 	mrs := load(t, "commit_merge_requests_merged.json", map[int64]string{42: "approvals_free_bob_carol.json"})
 	before := slices.Clone(mrs[0].ApprovedBy)
-	d := gate.Decide(gate.Policy{MinApprovals: 1}, sha, mrs)
+	d := gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
 	d.MergeRequest.Title = "changed"
 	d.MergeRequest.ApprovedBy[0] = "mallory"
 	d.Approvers[0] = "mallory"
@@ -398,7 +522,7 @@ func TestSummaryLimit(t *testing.T) {
 
 	// A long title with multi-byte characters gives way; the MR, URL and approvers stay.
 	mrs[0].Title = strings.Repeat("Ünïcödé title ", 60)
-	d := gate.Decide(gate.Policy{MinApprovals: 1}, sha, mrs)
+	d := gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
 	if d.Verdict != gate.Approve {
 		t.Fatalf("verdict %v", d.Verdict)
 	}
@@ -420,7 +544,7 @@ func TestSummaryLimit(t *testing.T) {
 	for i := range 200 {
 		mrs[0].ApprovedBy = append(mrs[0].ApprovedBy, fmt.Sprintf("reviewér-%03d", i))
 	}
-	d = gate.Decide(gate.Policy{MinApprovals: 1}, sha, mrs)
+	d = gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
 	if d.Verdict != gate.Approve || len(d.Summary) > gate.MaxSummary || !utf8.ValidString(d.Summary) ||
 		!strings.HasPrefix(d.Summary, `Approved by pipegate: !42 "Rate-limit calls" (`+url42+`), approved by reviewér-000, reviewér-001, `) ||
 		!regexp.MustCompile(`, reviewér-\d{3} and \d+ more$`).MatchString(d.Summary) {
@@ -428,7 +552,7 @@ func TestSummaryLimit(t *testing.T) {
 	}
 	// Both long: the title keeps its first bytes.
 	mrs[0].Title = strings.Repeat("Ünïcödé title ", 60)
-	d = gate.Decide(gate.Policy{MinApprovals: 1}, sha, mrs)
+	d = gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
 	if len(d.Summary) > gate.MaxSummary || !utf8.ValidString(d.Summary) ||
 		!regexp.MustCompile(`^Approved by pipegate: !42 "Ünïcödé title .{30,}…" \(`+regexp.QuoteMeta(url42)+`\), approved by reviewér-000, .* and \d+ more$`).MatchString(d.Summary) {
 		t.Errorf("summary (%d bytes) %q", len(d.Summary), d.Summary)

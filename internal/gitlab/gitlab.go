@@ -149,6 +149,7 @@ type MergeRequest struct {
 	SHA             string
 	MergeCommitSHA  string
 	SquashCommitSHA string
+	TargetBranch    string // the branch it merges into: only those a service deploys count for its gate
 	Author          string // username
 }
 
@@ -166,6 +167,7 @@ func (c *Client) MergeRequestsOfCommit(ctx context.Context, project, sha string)
 		mr := MergeRequest{
 			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State,
 			SHA: m.SHA, MergeCommitSHA: m.MergeCommitSHA, SquashCommitSHA: m.SquashCommitSHA,
+			TargetBranch: m.TargetBranch,
 		}
 		if m.Author != nil {
 			mr.Author = m.Author.Username

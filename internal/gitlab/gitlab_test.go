@@ -161,7 +161,7 @@ func TestChangedPaths(t *testing.T) {
 func TestMergeRequestsAndApprovals(t *testing.T) {
 	g, c := start(t)
 	g.AddMergeRequest("ic/core", emulator.MergeRequest{
-		IID: 5, Title: "Ship it", State: "merged", SHA: "head", SquashCommitSHA: "squash",
+		IID: 5, Title: "Ship it", State: "merged", SHA: "head", SquashCommitSHA: "squash", TargetBranch: "release/2.4",
 		Author: "ann", ApprovedBy: []string{"bob", "cy"}, ApprovalsRequired: 2,
 	})
 	ctx := ctxTimeout(t, 10*time.Second)
@@ -169,7 +169,8 @@ func TestMergeRequestsAndApprovals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mrs) != 1 || mrs[0].IID != 5 || !mrs[0].Merged() || mrs[0].Author != "ann" || mrs[0].SquashCommitSHA != "squash" || mrs[0].WebURL == "" {
+	if len(mrs) != 1 || mrs[0].IID != 5 || !mrs[0].Merged() || mrs[0].Author != "ann" || mrs[0].SquashCommitSHA != "squash" || mrs[0].WebURL == "" ||
+		mrs[0].TargetBranch != "release/2.4" {
 		t.Fatalf("MRs: %+v", mrs)
 	}
 	a, err := c.Approvals(ctx, "ic/core", 5)

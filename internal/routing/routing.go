@@ -251,6 +251,10 @@ type Result struct {
 	// NeedPaths is set when a service filters on paths and the push does not say
 	// every file it changed: fetch them, set ChangedPaths and PathsKnown, and match again.
 	NeedPaths bool
+	// PathProjects, with NeedPaths, are the projects (as the routing file names
+	// them) of the services waiting for the changed paths: the comparison is read
+	// from these, never from a project the payload names.
+	PathProjects []string
 }
 
 // skipMarkers are GitLab CI's own markers for "do not run a pipeline for this push".
@@ -304,6 +308,9 @@ func (c *Config) Match(p *gitlabhook.Push) Result {
 		}
 		if !p.PathsKnown {
 			r.NeedPaths = true
+			if !slices.Contains(r.PathProjects, s.Project) {
+				r.PathProjects = append(r.PathProjects, s.Project)
+			}
 			continue
 		}
 		if anyMatch(s.Paths, p.ChangedPaths) {
@@ -326,10 +333,8 @@ func refMismatch(s Service, p *gitlabhook.Push, kind, name string) string {
 	} else if len(globs) == 0 && p.DefaultBranch != "" {
 		globs = []string{p.DefaultBranch}
 	}
-	for _, g := range globs {
-		if ok, _ := doublestar.Match(g, name); ok {
-			return ""
-		}
+	if MatchesAny(globs, name) {
+		return ""
 	}
 	if len(globs) == 0 {
 		plural := "branches"
@@ -341,14 +346,20 @@ func refMismatch(s Service, p *gitlabhook.Push, kind, name string) string {
 	return fmt.Sprintf("%s %s matches none of %v", kind, name, globs)
 }
 
+// MatchesAny reports whether name matches one of globs. It is the routing file's
+// one glob rule, for branches, tags and paths alike (doublestar: "*" stays within
+// one path segment, "**" crosses them); the production gate uses it too, so that
+// a branch that starts a service is a branch whose merge requests count.
+func MatchesAny(globs []string, name string) bool {
+	return slices.ContainsFunc(globs, func(g string) bool {
+		ok, _ := doublestar.Match(g, name)
+		return ok
+	})
+}
+
 // anyMatch reports whether any path matches any glob.
 func anyMatch(globs, paths []string) bool {
-	return slices.ContainsFunc(paths, func(path string) bool {
-		return slices.ContainsFunc(globs, func(g string) bool {
-			ok, _ := doublestar.Match(g, path)
-			return ok
-		})
-	})
+	return slices.ContainsFunc(paths, func(path string) bool { return MatchesAny(globs, path) })
 }
 
 // Named returns the service called name.

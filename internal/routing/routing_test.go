@@ -582,6 +582,9 @@ func TestMatchNeedPaths(t *testing.T) {
 	if !r.NeedPaths {
 		t.Fatalf("NeedPaths = false for services with paths and unknown files: %+v", r)
 	}
+	if want := []string{"ic/platform"}; !slices.Equal(r.PathProjects, want) {
+		t.Fatalf("PathProjects %q, want %q: the project as the routing file names it", r.PathProjects, want)
+	}
 	// platform-tools has no paths and would start, but nothing starts on half an answer.
 	if len(r.Targets) != 0 || r.Reason != "" {
 		t.Fatalf("targets %q reason %q with NeedPaths", targets(r), r.Reason)
@@ -642,9 +645,35 @@ func TestMatchDecodedPayload(t *testing.T) {
 	if !r.NeedPaths || len(r.Targets) != 0 {
 		t.Fatalf("NeedPaths %v targets %q", r.NeedPaths, targets(r))
 	}
+	// Only diaspora-app waits for the paths: they come from its project, as named.
+	if want := []string{"Mike/Diaspora"}; !slices.Equal(r.PathProjects, want) {
+		t.Fatalf("PathProjects %q, want %q", r.PathProjects, want)
+	}
 	ev.Push.PathsKnown = true
 	r = cfg.Match(ev.Push)
 	if got, want := targets(r), []string{"diaspora", "diaspora-app"}; !slices.Equal(got, want) {
 		t.Fatalf("targets %q, want %q (skipped %q)", got, want, skipped(r))
+	}
+}
+
+// MatchesAny is the one glob rule for branches, tags and paths.
+func TestMatchesAny(t *testing.T) {
+	for _, tt := range []struct {
+		globs []string
+		name  string
+		want  bool
+	}{
+		{[]string{"main"}, "main", true},
+		{[]string{"main"}, "mainline", false},
+		{[]string{"main", "release/*"}, "release/2.4", true},
+		{[]string{"release/*"}, "release/2.4/hotfix", false}, // * stays within a segment
+		{[]string{"release/**"}, "release/2.4/hotfix", true},
+		{[]string{"v*"}, "v1.2.0", true},
+		{nil, "main", false},
+		{[]string{"main"}, "", false},
+	} {
+		if got := routing.MatchesAny(tt.globs, tt.name); got != tt.want {
+			t.Errorf("MatchesAny(%q, %q) = %v, want %v", tt.globs, tt.name, got, tt.want)
+		}
 	}
 }
