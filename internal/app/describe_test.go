@@ -48,7 +48,7 @@ type ran struct {
 }
 
 // runOnce runs one execution of core-pipeline at headSHA through the stand-in,
-// on its virtual clock (7 s per state change). started: through a push to
+// on its virtual clock (7 s per state change). throughPipegate: through a push to
 // pipegate, which records the execution; else through the SDK directly, as the
 // console would, and with detail.start-time dropped from its events, as older
 // events lack it.
