@@ -51,6 +51,7 @@ type Pipelines interface {
 	Execution(ctx context.Context, pipeline, id string) (codepipeline.Execution, error)
 	Recent(ctx context.Context, pipeline string, n int) ([]codepipeline.Summary, error)
 	State(ctx context.Context, pipeline string) ([]codepipeline.StageState, error)
+	ActionExecutions(ctx context.Context, pipeline, executionID string) ([]codepipeline.ActionExecution, error)
 	Approve(ctx context.Context, a codepipeline.Approval) error
 }
 

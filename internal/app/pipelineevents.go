@@ -97,6 +97,7 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 		ExecutionStart: ex.StartedAt,
 		State:          ev.State,
 		At:             ev.Time,
+		Began:          knownStart(ev, ex),
 	})
 }
 
@@ -197,12 +198,22 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution, stage string, u progress.Update) (EventAnswer, error) {
 	key := statusKey(svc, ex.CommitSHA, ex.Ref, stage)
 	ans := EventAnswer{Pipeline: svc.Pipeline, Status: key.Name, Commit: key.CommitSHA}
+	asked := false
 	for range statusWriteAttempts {
 		cur, _, err := a.Store.GetStatus(ctx, key)
 		if err != nil {
 			return ans, fmt.Errorf("read status %s of %s: %w", key.Name, key.CommitSHA, err)
 		}
 		next, changed, why := progress.Next(toProgress(cur), u)
+		if changed && !asked && progress.NeedsStart(next) {
+			// A success whose start pipegate never saw (events out of order). GitLab
+			// keeps a description when the same state is posted again, so the
+			// duration must be known now: CodePipeline is asked, once.
+			asked = true
+			if u.Began = a.began(ctx, svc, u.ExecutionID, stage); !u.Began.IsZero() {
+				next, changed, why = progress.Next(toProgress(cur), u)
+			}
+		}
 		if !changed {
 			if cur.Version > 0 && !cur.Posted {
 				// Written but never posted (GitLab failed, or that invocation died).

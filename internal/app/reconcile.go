@@ -78,7 +78,7 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 		}
 		known[s.ID] = ex
 		count(a.apply(ctx, svc, ex, "", progress.Update{
-			ExecutionID: s.ID, ExecutionStart: ex.StartedAt, State: s.Status, At: s.LastUpdate,
+			ExecutionID: s.ID, ExecutionStart: ex.StartedAt, State: s.Status, At: s.LastUpdate, Began: s.StartTime,
 		}))
 	}
 	cctx, cancel = a.call(ctx)

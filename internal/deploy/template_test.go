@@ -121,10 +121,12 @@ func wantGrants(fn string, pipelines []string, approval string) map[string][]str
 	case retryFunction:
 		want["codepipeline:startpipelineexecution"] = arns
 	case pipelineEventsFunction:
-		// Besides the gate: the reconciler's recent executions and stage states.
+		// Besides the gate: the reconciler's recent executions and stage states,
+		// and the action runs that give a stage seen first as a success its start.
 		// sqs:SendMessage to its dead-letter queue is not listed: SAM adds it to
 		// the role for the EventInvokeConfig OnFailure destination.
 		want["codepipeline:listpipelineexecutions"] = arns
+		want["codepipeline:listactionexecutions"] = arns
 	}
 	return want
 }
@@ -1254,6 +1256,8 @@ func TestChecksCatch(t *testing.T) {
 		{name: "approval parameter takes any stage path", template: replace("'^[A-Za-z0-9.@_-]{1,64}/[A-Za-z0-9.@_-]{1,64}$'", "'^[A-Za-z0-9.@_/-]+$'"), want: `AllowedPattern accepts "Production/ApproveProduction/Deploy"`},
 		{name: "webhook cannot approve", template: dropLineAfter("  WebhookFunction:", "- !Ref ApprovePolicy"), want: "WebhookFunction cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction"},
 		{name: "webhook cannot read the gate", template: dropLineAfter("  WebhookFunction:", "- !Ref ReadPipelinesPolicy"), want: "WebhookFunction cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline"},
+		{name: "pipeline events cannot list action runs", template: dropLine("              - codepipeline:ListActionExecutions"), want: "PipelineEventsFunction cannot call codepipeline:listactionexecutions on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline"},
+		{name: "webhook may list action runs", template: replace("        # A merge request hook evaluates the project's waiting production gates.\n", "        - !Ref ListExecutionsPolicy\n"), want: "WebhookFunction may call codepipeline:listactionexecutions"},
 		{name: "webhook may list executions", template: replace("        # A merge request hook evaluates the project's waiting production gates.\n", "        - !Ref ListExecutionsPolicy\n"), want: "WebhookFunction may call codepipeline:listpipelineexecutions"},
 		{name: "retry cannot approve", template: dropLineAfter("  RetryFunction:", "- !Ref ApprovePolicy"), want: "RetryFunction cannot call codepipeline:putapprovalresult"},
 		{name: "pipeline events cannot approve", template: dropLineAfter("  PipelineEventsFunction:", "- !Ref ApprovePolicy"), want: "PipelineEventsFunction cannot call codepipeline:putapprovalresult"},

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
@@ -11,7 +12,8 @@ import (
 
 // CodePipeline is a local stand-in for AWS CodePipeline: an http.Handler speaking the
 // AWS JSON 1.1 protocol of the real service, so the aws-sdk-go-v2 client talks to it
-// with only BaseEndpoint changed. It keeps executions and stage states in memory.
+// with only BaseEndpoint changed. It keeps executions, stage states and action
+// executions in memory.
 // A test moves them on with SetStatus and SetStage; while Run runs, Run takes the
 // executions started through their pipeline's stages.
 type CodePipeline struct {
@@ -38,6 +40,9 @@ type CodePipeline struct {
 	byToken    map[string]string // pipeline + "\x00" + clientRequestToken -> execution id
 	approvals  []Approval
 	actionRuns int // action executions ever set, for their ids
+	// actionExecs are the action executions ListActionExecutions answers: those
+	// Run ran and those AddActionExecution recorded, in the order they started.
+	actionExecs []*ActionExecution
 
 	runner *runner // the Run in progress, if any
 	// virtual is the time of Run's virtual clock (RunOptions.Advance); zero when
@@ -108,6 +113,19 @@ type ActionState struct {
 	Updated time.Time
 	// ExecutionID is latestExecution.actionExecutionId; SetStage makes one up if empty.
 	ExecutionID string
+}
+
+// ActionExecution is one run of an action, as ListActionExecutions answers it.
+type ActionExecution struct {
+	Pipeline            string
+	PipelineExecutionID string
+	Stage, Action       string
+	Category, Provider  string // input.actionTypeId
+	ID                  string // actionExecutionId; AddActionExecution makes one up if empty
+	Status              string // InProgress, Succeeded, Failed, Abandoned
+	Summary             string // output.executionResult.externalExecutionSummary
+	StartTime           time.Time
+	LastUpdate          time.Time
 }
 
 // Approval is a PutApprovalResult the stand-in accepted.
@@ -265,6 +283,55 @@ func (c *CodePipeline) SetStage(pipeline string, s StageState) {
 	p.stages = append(p.stages, s)
 }
 
+// AddActionExecution records an action execution that Run did not run, and
+// returns its id. The pipeline becomes known. Defaults: a fresh ID, Status
+// Succeeded, StartTime now, LastUpdate StartTime.
+func (c *CodePipeline) AddActionExecution(pipeline string, a ActionExecution) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.addPipeline(pipeline)
+	a.Pipeline = pipeline
+	if a.ID == "" {
+		c.actionRuns++
+		a.ID = awsUUID(0xa, c.actionRuns)
+	}
+	if a.Status == "" {
+		a.Status = "Succeeded"
+	}
+	if a.StartTime.IsZero() {
+		a.StartTime = c.now()
+	}
+	if a.LastUpdate.IsZero() {
+		a.LastUpdate = a.StartTime
+	}
+	c.actionExecs = append(c.actionExecs, &a)
+	return a.ID
+}
+
+// ActionExecutions returns a copy of the action executions of pipeline, in the
+// order they started.
+func (c *CodePipeline) ActionExecutions(pipeline string) []ActionExecution {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []ActionExecution
+	for _, a := range c.actionExecs {
+		if a.Pipeline == pipeline {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
+// actionExec returns the action execution with that id, or nil; c.mu must be held.
+func (c *CodePipeline) actionExec(id string) *ActionExecution {
+	for _, a := range c.actionExecs {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
+}
+
 // Stages returns a copy of what is set for pipeline's stages, as SetStage and
 // PutApprovalResult left them.
 func (c *CodePipeline) Stages(pipeline string) []StageState {
@@ -333,6 +400,8 @@ func (c *CodePipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err == nil && c.OnApproval != nil {
 			c.OnApproval(ap)
 		}
+	case "ListActionExecutions":
+		out, err = c.listActionExecutions(body)
 	default:
 		err = awsErrorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by the stand-in", op)
 	}
@@ -660,6 +729,9 @@ func (c *CodePipeline) putApprovalResult(body []byte) (any, Approval, error) {
 	}
 	a.Summary = in.Result.Summary
 	a.Updated = now
+	if ae := c.actionExec(a.ExecutionID); ae != nil {
+		ae.Status, ae.Summary, ae.LastUpdate = a.Status, a.Summary, now
+	}
 	ap := Approval{
 		Pipeline: in.PipelineName, Stage: in.StageName, Action: in.ActionName,
 		Token: in.Token, Status: in.Result.Status, Summary: in.Result.Summary, At: now,
@@ -671,6 +743,130 @@ func (c *CodePipeline) putApprovalResult(body []byte) (any, Approval, error) {
 		w.result <- ap // buffered: the run may be busy sending the action's STARTED event
 	}
 	return map[string]any{"approvedAt": awsTime(now)}, ap, nil
+}
+
+// listActionExecutions answers the action executions of a pipeline, newest
+// first, optionally of one pipeline execution, a page of maxResults (default
+// 100) at a time.
+func (c *CodePipeline) listActionExecutions(body []byte) (any, error) {
+	var in struct {
+		PipelineName string `json:"pipelineName"`
+		Filter       *struct {
+			PipelineExecutionID string `json:"pipelineExecutionId"`
+			LatestIn            any    `json:"latestInPipelineExecution"`
+		} `json:"filter"`
+		MaxResults *int   `json:"maxResults"`
+		NextToken  string `json:"nextToken"`
+	}
+	if err := cpProtocol.decode(body, &in); err != nil {
+		return nil, err
+	}
+	limit := 100 // the documented default
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 100 {
+			return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
+				"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *in.MaxResults)
+		}
+		limit = *in.MaxResults
+	}
+	if in.Filter != nil && in.Filter.LatestIn != nil {
+		return nil, awsErrorf(http.StatusBadRequest, "ValidationException", "filter.latestInPipelineExecution is not supported by the stand-in")
+	}
+	offset := 0
+	if in.NextToken != "" {
+		n, err := fmt.Sscanf(in.NextToken, "after-%d", &offset)
+		if err != nil || n != 1 || offset < 1 {
+			return nil, awsErrorf(http.StatusBadRequest, "InvalidNextTokenException", "The next token %s is not valid", in.NextToken)
+		}
+	}
+	type actionTypeID struct {
+		Category string `json:"category"`
+		Owner    string `json:"owner"`
+		Provider string `json:"provider"`
+		Version  string `json:"version"`
+	}
+	type input struct {
+		ActionTypeID   actionTypeID      `json:"actionTypeId"`
+		Configuration  map[string]string `json:"configuration"`
+		Region         string            `json:"region"`
+		InputArtifacts []any             `json:"inputArtifacts"`
+	}
+	type result struct {
+		ExternalExecutionSummary string `json:"externalExecutionSummary,omitempty"`
+	}
+	type output struct {
+		OutputArtifacts []any             `json:"outputArtifacts"`
+		ExecutionResult *result           `json:"executionResult,omitempty"`
+		OutputVariables map[string]string `json:"outputVariables"`
+	}
+	type detail struct {
+		PipelineExecutionID string  `json:"pipelineExecutionId"`
+		ActionExecutionID   string  `json:"actionExecutionId"`
+		PipelineVersion     int     `json:"pipelineVersion"`
+		StageName           string  `json:"stageName"`
+		ActionName          string  `json:"actionName"`
+		StartTime           float64 `json:"startTime"`
+		LastUpdateTime      float64 `json:"lastUpdateTime"`
+		Status              string  `json:"status"`
+		Input               input   `json:"input"`
+		Output              output  `json:"output"`
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pipelines[in.PipelineName] == nil {
+		return nil, cpPipelineNotFound(in.PipelineName)
+	}
+	var execID string
+	if in.Filter != nil && in.Filter.PipelineExecutionID != "" {
+		execID = in.Filter.PipelineExecutionID
+		if c.find(in.PipelineName, execID) == nil {
+			return nil, awsErrorf(http.StatusBadRequest, "PipelineExecutionNotFoundException",
+				"Pipeline execution with id %s not found in pipeline %s", execID, in.PipelineName)
+		}
+	}
+	// Newest first by start time; of equal starts the one recorded last first.
+	var runs []*ActionExecution
+	for i := len(c.actionExecs) - 1; i >= 0; i-- {
+		a := c.actionExecs[i]
+		if a.Pipeline == in.PipelineName && (execID == "" || a.PipelineExecutionID == execID) {
+			runs = append(runs, a)
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b *ActionExecution) int { return b.StartTime.Compare(a.StartTime) })
+	if offset > len(runs) {
+		return nil, awsErrorf(http.StatusBadRequest, "InvalidNextTokenException", "The next token %s is not valid", in.NextToken)
+	}
+	out := map[string]any{}
+	page := runs[offset:min(offset+limit, len(runs))]
+	if end := offset + len(page); end < len(runs) {
+		out["nextToken"] = fmt.Sprintf("after-%d", end)
+	}
+	details := []detail{}
+	for _, a := range page {
+		d := detail{
+			PipelineExecutionID: a.PipelineExecutionID,
+			ActionExecutionID:   a.ID,
+			PipelineVersion:     1,
+			StageName:           a.Stage,
+			ActionName:          a.Action,
+			StartTime:           awsTime(a.StartTime),
+			LastUpdateTime:      awsTime(a.LastUpdate),
+			Status:              a.Status,
+			Input: input{
+				ActionTypeID:   actionTypeID{Category: a.Category, Owner: "AWS", Provider: a.Provider, Version: "1"},
+				Configuration:  map[string]string{},
+				Region:         EventRegion,
+				InputArtifacts: []any{},
+			},
+			Output: output{OutputArtifacts: []any{}, OutputVariables: map[string]string{}},
+		}
+		if a.Summary != "" {
+			d.Output.ExecutionResult = &result{ExternalExecutionSummary: a.Summary}
+		}
+		details = append(details, d)
+	}
+	out["actionExecutionDetails"] = details
+	return out, nil
 }
 
 type cpTrigger struct {

@@ -580,3 +580,81 @@ func TestCodePipelineHooks(t *testing.T) {
 		t.Errorf("OnApproval saw %+v, want the approval with tok-2", onApproval)
 	}
 }
+
+// ListActionExecutions: an execution's action runs, newest first, a page at a
+// time, and the errors of the real service.
+func TestCodePipelineListActionExecutions(t *testing.T) {
+	clock := newTestClock()
+	api, emu, _ := newCodePipelineTestAt(t, clock)
+	ctx := context.Background()
+	t0 := clock.Now()
+	exec := emu.AddExecution("core-pipeline", Execution{CommitSHA: "c0ffee1"})
+	other := emu.AddExecution("core-pipeline", Execution{CommitSHA: "c0ffee2"})
+	build := emu.AddActionExecution("core-pipeline", ActionExecution{PipelineExecutionID: exec, Stage: "Build", Action: "Build",
+		Category: "Build", Provider: "CodeBuild", StartTime: t0.Add(10 * time.Second), LastUpdate: t0.Add(70 * time.Second), Summary: "exit 0"})
+	source := emu.AddActionExecution("core-pipeline", ActionExecution{PipelineExecutionID: exec, Stage: "Source", Action: "Source",
+		Category: "Source", Provider: "CodeStarSourceConnection", StartTime: t0})
+	tests := emu.AddActionExecution("core-pipeline", ActionExecution{PipelineExecutionID: exec, Stage: "Build", Action: "UnitTests",
+		Category: "Test", Provider: "CodeBuild", StartTime: t0.Add(12 * time.Second), Status: "InProgress"})
+	emu.AddActionExecution("core-pipeline", ActionExecution{PipelineExecutionID: other, Stage: "Source", Action: "Source", StartTime: t0.Add(time.Hour)})
+
+	list := func(in *codepipeline.ListActionExecutionsInput) (*codepipeline.ListActionExecutionsOutput, error) {
+		in.PipelineName = aws.String("core-pipeline")
+		return api.ListActionExecutions(ctx, in)
+	}
+	filter := &types.ActionExecutionFilter{PipelineExecutionId: aws.String(exec)}
+	out, err := list(&codepipeline.ListActionExecutionsInput{Filter: filter, MaxResults: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ActionExecutionDetails) != 2 || aws.ToString(out.ActionExecutionDetails[0].ActionExecutionId) != tests ||
+		aws.ToString(out.ActionExecutionDetails[1].ActionExecutionId) != build || out.NextToken == nil {
+		t.Fatalf("first page %+v, next %v; want UnitTests, Build, and a next token", out.ActionExecutionDetails, out.NextToken)
+	}
+	b := out.ActionExecutionDetails[1]
+	if aws.ToString(b.StageName) != "Build" || aws.ToString(b.ActionName) != "Build" || b.Status != types.ActionExecutionStatusSucceeded ||
+		!aws.ToTime(b.StartTime).Equal(t0.Add(10*time.Second)) || !aws.ToTime(b.LastUpdateTime).Equal(t0.Add(70*time.Second)) ||
+		aws.ToString(b.Output.ExecutionResult.ExternalExecutionSummary) != "exit 0" || aws.ToInt32(b.PipelineVersion) != 1 {
+		t.Errorf("Build %+v", b)
+	}
+	if s := out.ActionExecutionDetails[0].Status; s != types.ActionExecutionStatusInProgress {
+		t.Errorf("UnitTests %s, want InProgress", s)
+	}
+	out, err = list(&codepipeline.ListActionExecutionsInput{Filter: filter, MaxResults: aws.Int32(2), NextToken: out.NextToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ActionExecutionDetails) != 1 || aws.ToString(out.ActionExecutionDetails[0].ActionExecutionId) != source || out.NextToken != nil {
+		t.Fatalf("second page %+v, next %v; want Source alone", out.ActionExecutionDetails, out.NextToken)
+	}
+	if out, err := list(&codepipeline.ListActionExecutionsInput{}); err != nil || len(out.ActionExecutionDetails) != 4 {
+		t.Fatalf("unfiltered: %v, %v; want all 4", out, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		in   *codepipeline.ListActionExecutionsInput
+		want any // a pointer to the error type's pointer, for errors.As
+	}{
+		{"unknown pipeline", &codepipeline.ListActionExecutionsInput{}, new(*types.PipelineNotFoundException)},
+		{"unknown execution", &codepipeline.ListActionExecutionsInput{Filter: &types.ActionExecutionFilter{PipelineExecutionId: aws.String("nope")}}, new(*types.PipelineExecutionNotFoundException)},
+		{"bad next token", &codepipeline.ListActionExecutionsInput{NextToken: aws.String("forged")}, new(*types.InvalidNextTokenException)},
+		{"maxResults 0", &codepipeline.ListActionExecutionsInput{MaxResults: aws.Int32(0)}, new(*types.ValidationException)},
+		{"maxResults 101", &codepipeline.ListActionExecutionsInput{MaxResults: aws.Int32(101)}, new(*types.ValidationException)},
+	} {
+		in := tc.in
+		var err error
+		if tc.name == "unknown pipeline" {
+			in.PipelineName = aws.String("nope")
+			_, err = api.ListActionExecutions(ctx, in)
+		} else {
+			_, err = list(in)
+		}
+		if !errors.As(err, tc.want) {
+			t.Errorf("%s: %v, want %T", tc.name, err, tc.want)
+		}
+	}
+	if n := emu.Calls("ListActionExecutions"); n != 3+5 {
+		t.Errorf("%d calls counted, want 8", n)
+	}
+}

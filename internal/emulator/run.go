@@ -57,7 +57,8 @@ type RunOptions struct {
 // Run takes every execution started from now on (StartPipelineExecution; not
 // AddExecution) through its pipeline's shape, sending each state change to events
 // as the EventBridge JSON AWS sends, and keeps GetPipelineState,
-// GetPipelineExecution and ListPipelineExecutions consistent with it.
+// GetPipelineExecution, ListPipelineExecutions and ListActionExecutions
+// consistent with it.
 //
 // Each execution runs in its own goroutine. events is called from it synchronously,
 // in order, never with the stand-in's lock held: the callee may call the stand-in's
@@ -247,7 +248,7 @@ func (x *execRun) runStage(stage StageSpec, next string, wait *chan bool) (ok, a
 func (x *execRun) action(stage string, action ActionSpec) (ok, alive bool) {
 	var id string
 	if !x.change(func(now time.Time) StateChange {
-		id = x.startAction(stage, action.Name, now).ExecutionID
+		id = x.startAction(stage, action, now).ExecutionID
 		return actionChange(stage, action, "STARTED", id)
 	}) {
 		return false, false
@@ -255,6 +256,9 @@ func (x *execRun) action(stage string, action ActionSpec) (ok, alive bool) {
 	return true, x.change(func(now time.Time) StateChange {
 		a := x.p.stage(stage).action(action.Name)
 		a.Status, a.Updated = "Succeeded", now
+		if ae := x.c.actionExec(id); ae != nil {
+			ae.Status, ae.LastUpdate = a.Status, now
+		}
 		return actionChange(stage, action, "SUCCEEDED", id)
 	})
 }
@@ -265,7 +269,7 @@ func (x *execRun) approval(stage string, action ActionSpec) (ok, alive bool) {
 	var id string
 	result := make(chan Approval, 1)
 	if !x.change(func(now time.Time) StateChange {
-		a := x.startAction(stage, action.Name, now)
+		a := x.startAction(stage, action, now)
 		a.Token = newUUID()
 		id, x.token = a.ExecutionID, a.Token
 		if x.c.waiting == nil {
@@ -296,12 +300,17 @@ func (x *execRun) approval(stage string, action ActionSpec) (ok, alive bool) {
 	return ok, true
 }
 
-// startAction sets a fresh InProgress run of the action and returns it; c.mu must
-// be held.
-func (x *execRun) startAction(stage, action string, now time.Time) *ActionState {
-	a := x.p.stage(stage).action(action)
+// startAction sets a fresh InProgress run of the action, records it for
+// ListActionExecutions and returns it; c.mu must be held.
+func (x *execRun) startAction(stage string, action ActionSpec, now time.Time) *ActionState {
+	a := x.p.stage(stage).action(action.Name)
 	x.c.actionRuns++
-	*a = ActionState{Name: action, Status: "InProgress", Updated: now, ExecutionID: awsUUID(0xa, x.c.actionRuns)}
+	*a = ActionState{Name: action.Name, Status: "InProgress", Updated: now, ExecutionID: awsUUID(0xa, x.c.actionRuns)}
+	x.c.actionExecs = append(x.c.actionExecs, &ActionExecution{
+		Pipeline: x.pipeline, PipelineExecutionID: x.id, Stage: stage, Action: action.Name,
+		Category: action.Category, Provider: action.Provider, ID: a.ExecutionID,
+		Status: "InProgress", StartTime: now, LastUpdate: now,
+	})
 	return a
 }
 

@@ -504,6 +504,96 @@ func TestRunAdvance(t *testing.T) {
 	}
 }
 
+// ListActionExecutions answers each action run of an execution that Run ran:
+// its stage, start (its STARTED event's time), last update (its end's) and
+// status, newest first, the approval's summary as its result.
+func TestRunListActionExecutions(t *testing.T) {
+	clock := newTestClock()
+	rt := startRunTest(t, RunOptions{Advance: time.Minute}, func(c *CodePipeline) { c.Now = clock.Now }, nil)
+	other := rt.start("c0ffee0") // an earlier execution, rejected: not in the filtered answer
+	first := rt.take(approvalAt)
+	if _, err := rt.approve("Production", "ApproveProduction", waitingApproval(t, rt, other, first[approvalAt-1]), "Rejected"); err != nil {
+		t.Fatal(err)
+	}
+	rt.take(3) // approval, stage and pipeline FAILED
+	id := rt.start("c0ffee1")
+	evs := rt.take(approvalAt)
+	if _, err := rt.approve("Production", "ApproveProduction", waitingApproval(t, rt, id, evs[approvalAt-1]), "Approved"); err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, rt.take(len(defaultRun)-approvalAt)...)
+
+	type run struct {
+		stage, action, category, provider, status, summary string
+		start, end                                         time.Time
+	}
+	want := map[string]*run{} // by action execution id
+	var order []string
+	for _, e := range evs {
+		if e.env.DetailType != ActionStateChange {
+			continue
+		}
+		if e.d.State == "STARTED" {
+			want[e.d.ActionExecutionID] = &run{stage: e.d.Stage, action: e.d.Action, category: e.d.Type.Category, provider: e.d.Type.Provider, start: e.env.Time}
+			order = append(order, e.d.ActionExecutionID)
+			continue
+		}
+		r := want[e.d.ActionExecutionID]
+		r.status, r.end = "Succeeded", e.env.Time
+		if e.d.ExecutionResult != nil {
+			r.summary = e.d.ExecutionResult.Summary
+		}
+	}
+	out, err := rt.api.ListActionExecutions(context.Background(), &codepipeline.ListActionExecutionsInput{
+		PipelineName: aws.String("core-pipeline"),
+		Filter:       &types.ActionExecutionFilter{PipelineExecutionId: aws.String(id)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ActionExecutionDetails) != len(want) || len(want) != 5 || out.NextToken != nil {
+		t.Fatalf("%d action executions (next token %v), want %d: %+v", len(out.ActionExecutionDetails), out.NextToken, len(want), out.ActionExecutionDetails)
+	}
+	for i, d := range out.ActionExecutionDetails {
+		aid := aws.ToString(d.ActionExecutionId)
+		if aid != order[len(order)-1-i] {
+			t.Errorf("answer %d is %s, want %s: newest first", i, aid, order[len(order)-1-i])
+		}
+		w := want[aid]
+		if w == nil {
+			t.Fatalf("unknown action execution %s", aid)
+		}
+		var summary string
+		if d.Output != nil && d.Output.ExecutionResult != nil {
+			summary = aws.ToString(d.Output.ExecutionResult.ExternalExecutionSummary)
+		}
+		if aws.ToString(d.PipelineExecutionId) != id || aws.ToString(d.StageName) != w.stage || aws.ToString(d.ActionName) != w.action ||
+			!aws.ToTime(d.StartTime).Equal(w.start) || !aws.ToTime(d.LastUpdateTime).Equal(w.end) || string(d.Status) != w.status ||
+			summary != w.summary || d.Input == nil || d.Input.ActionTypeId == nil ||
+			string(d.Input.ActionTypeId.Category) != w.category || aws.ToString(d.Input.ActionTypeId.Provider) != w.provider {
+			t.Errorf("%s: %+v (input %+v), want %+v", aid, d, d.Input, *w)
+		}
+	}
+	if w := want[order[3]]; w.action != "ApproveProduction" || w.summary != "Approved by @ada" {
+		t.Errorf("approval run %+v", *w)
+	}
+
+	// Unfiltered, the rejected execution's runs are there too, its approval Failed.
+	all, err := rt.api.ListActionExecutions(context.Background(), &codepipeline.ListActionExecutionsInput{PipelineName: aws.String("core-pipeline")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, d := range all.ActionExecutionDetails {
+		if aws.ToString(d.PipelineExecutionId) == other && d.Status == types.ActionExecutionStatusFailed && aws.ToString(d.ActionName) == "ApproveProduction" {
+			failed++
+		}
+	}
+	if len(all.ActionExecutionDetails) != 4+5 || failed != 1 {
+		t.Errorf("%d action executions, %d failed approvals; want 9, 1", len(all.ActionExecutionDetails), failed)
+	}
+}
+
 func TestRunTwoExecutions(t *testing.T) {
 	rt := startRunTest(t, RunOptions{}, nil, approveInCallback)
 	a, b := rt.start("aaa"), rt.start("bbb")

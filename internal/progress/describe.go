@@ -55,6 +55,13 @@ func Describe(subject string, s Status, summary string) string {
 	return truncate(b.String(), MaxDescription)
 }
 
+// NeedsStart reports whether s is a success whose start is unknown: Describe would say how
+// long it took if it knew when it began. Only a success carries a duration, so only then is
+// a start worth asking CodePipeline for.
+func NeedsStart(s Status) bool {
+	return Normalize(s.State) == "SUCCEEDED" && s.Began.IsZero()
+}
+
 // duration writes d to the second in the two largest units: "45s", "3m 12s", "1h 4m".
 func duration(d time.Duration) string {
 	sec := int64(d / time.Second)

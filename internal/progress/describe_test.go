@@ -73,3 +73,30 @@ func TestDescribeTruncates(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsStart(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		s    progress.Status
+		want bool
+	}{
+		{progress.Status{State: "SUCCEEDED", At: t0}, true},
+		{progress.Status{State: "Succeeded", At: t0}, true},
+		{progress.Status{State: "SUCCEEDED", At: t0, Began: t0.Add(-time.Minute)}, false},
+		{progress.Status{State: "FAILED", At: t0}, false}, // a failure says why, not how long
+		{progress.Status{State: "CANCELED", At: t0}, false},
+		{progress.Status{State: "STARTED", At: t0}, false},
+	} {
+		if got := progress.NeedsStart(tt.s); got != tt.want {
+			t.Errorf("NeedsStart(%s began %v) = %v, want %v", tt.s.State, tt.s.Began, got, tt.want)
+		}
+		// The rule agrees with Describe: a success gets a duration once its start is known.
+		if tt.want {
+			known := tt.s
+			known.Began = t0.Add(-time.Minute)
+			if d := progress.Describe("Build", known, ""); d != "Build succeeded in 1m 0s" {
+				t.Errorf("with its start: %q", d)
+			}
+		}
+	}
+}

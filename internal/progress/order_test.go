@@ -160,9 +160,13 @@ func (r *run) deliver(events []progress.Event) (map[string]progress.Status, erro
 			name = progress.StatusName(ev.Pipeline, "")
 		}
 		cur := statuses[name]
-		next, changed, why := progress.Next(cur, progress.Update{
-			ExecutionID: ev.ExecutionID, ExecutionStart: r.starts[ev.ExecutionID], State: ev.State, At: ev.Time,
-		})
+		u := progress.Update{ExecutionID: ev.ExecutionID, ExecutionStart: r.starts[ev.ExecutionID], State: ev.State, At: ev.Time}
+		if ev.Level == progress.PipelineLevel {
+			// The handler knows the execution's start (the event's start-time, the
+			// webhook's record, ListPipelineExecutions): the pipeline's own began then.
+			u.Began = r.starts[ev.ExecutionID]
+		}
+		next, changed, why := progress.Next(cur, u)
 		if !changed {
 			continue
 		}
@@ -205,6 +209,10 @@ func checkOrders(t *testing.T, r *run) map[string]progress.Status {
 			if g.State != w.State || g.ExecutionID != w.ExecutionID {
 				t.Fatalf("seed %d: %s ends %s %s, ordered delivery %s %s", seed, name, g.ExecutionID, g.State, w.ExecutionID, w.State)
 			}
+			// The pipeline's start is known whatever the order, so is its duration.
+			if name == pipeline && (!g.Began.Equal(w.Began) || !g.At.Equal(w.At)) {
+				t.Fatalf("seed %d: %s ran %v to %v, ordered delivery %v to %v", seed, name, g.Began, g.At, w.Began, w.At)
+			}
 		}
 	}
 	return want
@@ -242,6 +250,9 @@ func TestOrderOneExecution(t *testing.T) {
 	}, "exec-1")
 	if b := got[pipeline+"/Build"]; b.At.Sub(b.Began) != 62*time.Second {
 		t.Errorf("Build ran %v, want 62s", b.At.Sub(b.Began))
+	}
+	if p := got[pipeline]; p.At.Sub(p.Began) != 120*time.Second {
+		t.Errorf("the pipeline ran %v, want 120s", p.At.Sub(p.Began))
 	}
 }
 

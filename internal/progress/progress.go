@@ -201,6 +201,11 @@ type Update struct {
 	ExecutionStart time.Time
 	State          string // either vocabulary
 	At             time.Time
+	// Began, when not zero, is when CodePipeline says what this status shows
+	// began: the execution's start for the pipeline's own status, the earliest
+	// start of its actions for a stage's. It gives a final state whose running
+	// state was never seen its duration. A Began after At is ignored.
+	Began time.Time
 }
 
 // Next applies u to cur (zero Status: nothing known yet) and says whether the status changed
@@ -218,8 +223,10 @@ type Update struct {
 // unknown, so never later than a known one); at equal starts the greater ExecutionID wins,
 // so that every order of delivery ends the same.
 //
-// Began is set to u.At when a running state of a new execution is accepted, kept while the
-// execution stays the same, and zero when the first accepted state of an execution is final.
+// Began is the earliest start known for the execution's run of this status: u.Began, the
+// At of an accepted running state, or the Began already kept for the same execution; zero
+// when the first accepted state of an execution is final and u.Began is unknown. Taking the
+// earliest makes it the same whatever the order, when every update carries the same Began.
 func Next(cur Status, u Update) (next Status, changed bool, why string) {
 	state := Normalize(u.State)
 	gl, ok := GitLabState(state)
@@ -232,6 +239,9 @@ func Next(cur Status, u Update) (next Status, changed bool, why string) {
 	next = Status{ExecutionID: u.ExecutionID, ExecutionStart: u.ExecutionStart, State: state, At: u.At}
 	if !Final(gl) {
 		next.Began = u.At
+	}
+	if !u.Began.After(u.At) {
+		next.Began = earliest(next.Began, u.Began)
 	}
 
 	if cur.ExecutionID == "" {
@@ -259,13 +269,17 @@ func Next(cur Status, u Update) (next Status, changed bool, why string) {
 		return cur, false, "older event"
 	}
 	// Same execution: the start and Began are facts of the execution, not of this event.
-	if !cur.Began.IsZero() {
-		next.Began = cur.Began
-	}
-	if !cur.ExecutionStart.IsZero() && (next.ExecutionStart.IsZero() || cur.ExecutionStart.Before(next.ExecutionStart)) {
-		next.ExecutionStart = cur.ExecutionStart
-	}
+	next.Began = earliest(cur.Began, next.Began)
+	next.ExecutionStart = earliest(cur.ExecutionStart, next.ExecutionStart)
 	return next, true, "newer"
+}
+
+// earliest is the earlier of two times, a zero time being unknown.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // startedLater reports whether u's execution takes over from cur's. Comparing (start, id)

@@ -226,6 +226,11 @@ func TestNext(t *testing.T) {
 	up := func(id string, start time.Time, state string, at time.Time) progress.Update {
 		return progress.Update{ExecutionID: id, ExecutionStart: start, State: state, At: at}
 	}
+	upBegan := func(id string, start time.Time, state string, at, began time.Time) progress.Update {
+		u := up(id, start, state, at)
+		u.Began = began
+		return u
+	}
 	tests := []struct {
 		name    string
 		cur     progress.Status
@@ -286,6 +291,22 @@ func TestNext(t *testing.T) {
 			st("SUCCEEDED", sec(9), sec(1)), true, "newer"},
 		{"unknown start keeps known", st("STARTED", sec(1), sec(1)), up("b", zero, "SUCCEEDED", sec(9)),
 			st("SUCCEEDED", sec(9), sec(1)), true, "newer"},
+
+		// CodePipeline's own start (Update.Began): the earliest known wins.
+		{"first final with CodePipeline's start", progress.Status{}, upBegan("b", sec(0), "SUCCEEDED", sec(9), sec(2)),
+			st("SUCCEEDED", sec(9), sec(2)), true, "first"},
+		{"first running with an earlier start", progress.Status{}, upBegan("b", sec(0), "InProgress", sec(7), sec(0)),
+			st("STARTED", sec(7), sec(0)), true, "first"},
+		{"a start after the event is ignored", progress.Status{}, upBegan("b", sec(0), "SUCCEEDED", sec(5), sec(9)),
+			st("SUCCEEDED", sec(5), zero), true, "first"},
+		{"seen start earlier than CodePipeline's", st("STARTED", sec(1), sec(1)), upBegan("b", sec(0), "SUCCEEDED", sec(9), sec(2)),
+			st("SUCCEEDED", sec(9), sec(1)), true, "newer"},
+		{"CodePipeline's start earlier than seen", st("STARTED", sec(3), sec(3)), upBegan("b", sec(0), "SUCCEEDED", sec(9), sec(1)),
+			st("SUCCEEDED", sec(9), sec(1)), true, "newer"},
+		{"unchanged final keeps its unknown start", st("SUCCEEDED", sec(9), zero), upBegan("b", sec(0), "SUCCEEDED", sec(9), sec(1)),
+			st("SUCCEEDED", sec(9), zero), false, "duplicate"},
+		{"newer execution final with its start", st("STARTED", sec(9), sec(1)), upBegan("c", sec(5), "SUCCEEDED", sec(60), sec(5)),
+			progress.Status{ExecutionID: "c", ExecutionStart: sec(5), State: "SUCCEEDED", At: sec(60), Began: sec(5)}, true, "newer execution"},
 
 		// Another execution.
 		{"newer execution running", st("SUCCEEDED", sec(9), sec(1)), up("c", sec(5), "STARTED", sec(6)),
