@@ -7,10 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
+
+// CallTimeout bounds one read from Secrets Manager. Secrets are read during a
+// function's INIT, which Lambda cuts off after 10 s; two reads that hang must
+// leave room for the rest of the start.
+const CallTimeout = 3 * time.Second
 
 // Getter is the part of *secretsmanager.Client that Resolve uses.
 type Getter interface {
@@ -34,6 +40,8 @@ func Resolve(ctx context.Context, getenv func(string) string, sm Getter, name, i
 	if sm == nil {
 		return "", source, fmt.Errorf("read %s from secret %s: no Secrets Manager client", name, id)
 	}
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
 		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, err)

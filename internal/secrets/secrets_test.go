@@ -77,3 +77,14 @@ func TestResolveNoClient(t *testing.T) {
 		t.Fatal("no error without a client")
 	}
 }
+
+// TestResolveHangIsBounded: a Secrets Manager that never answers costs the
+// cold start CallTimeout, not the whole INIT phase.
+func TestResolveHangIsBounded(t *testing.T) {
+	sm, emu := newTest(t, map[string]string{"s": "v"})
+	emu.FailNext("GetSecretValue", 5, emulator.Hang)
+	_, _, err := Resolve(context.Background(), env(map[string]string{"WEBHOOK_SECRET_ID": "s"}), sm, "WEBHOOK_SECRET", "WEBHOOK_SECRET_ID")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the read's own deadline exceeded", err)
+	}
+}

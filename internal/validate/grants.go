@@ -14,7 +14,7 @@ import (
 var needs = map[string][]string{
 	"WebhookFunction":        {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
 	"RetryFunction":          {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
-	"PipelineEventsFunction": {"GetPipelineExecution", "ListPipelineExecutions", "ListActionExecutions", "GetPipelineState", "PutApprovalResult"},
+	"PipelineEventsFunction": {"StartPipelineExecution", "GetPipelineExecution", "ListPipelineExecutions", "ListActionExecutions", "GetPipelineState", "PutApprovalResult"},
 }
 
 // grants checks that each function's IAM policies, evaluated with the template's

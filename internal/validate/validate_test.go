@@ -290,7 +290,7 @@ func TestTemplate(t *testing.T) {
 			},
 			want: func(_, routing []byte) []want {
 				var ws []want
-				for _, fn := range []string{"RetryFunction", "WebhookFunction"} {
+				for _, fn := range []string{"PipelineEventsFunction", "RetryFunction", "WebhookFunction"} {
 					for _, p := range routedPipelines(t, routing) {
 						ws = append(ws, want{"template.yaml", 0, fn + " may not call codepipeline:StartPipelineExecution on arn:aws:codepipeline:eu-west-1:123456789012:" + p + " "})
 					}
