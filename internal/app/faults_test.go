@@ -130,7 +130,10 @@ func TestSlowestAnswerUnderAnySingleHang(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var proxy *emulator.Proxy
-			w := newWorld(t, withFaultyDynamo(&proxy, nil))
+			clk := &testClock{}
+			clk.Set(time.Now())
+			w := newWorld(t, withFaultyDynamo(&proxy, clk))
+			w.app.Now = clk.Now
 			tt.inject(w, proxy)
 			body := pushTo(t, 44, "ic/platform", "main", tt.edit)
 			start := time.Now()
@@ -143,6 +146,32 @@ func TestSlowestAnswerUnderAnySingleHang(t *testing.T) {
 			// An upper bound, not a speed goal: GitLab gives up at 10 s.
 			if took >= limit {
 				t.Errorf("answered after %v, want under %v", took, limit)
+			}
+
+			// Everything recovers; the retry queue and, a lease later, the reconciler
+			// finish the push: each pipeline once, with one pending status.
+			w.cp.Recover("StartPipelineExecution")
+			w.gl.Recover("statuses")
+			w.gl.Recover("compare")
+			w.sqs.Recover("SendMessage")
+			for _, op := range dynamoOps {
+				proxy.Recover(op)
+			}
+			w.gl.SetCompare("ic/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
+				[]string{"services/billing/a.go", "services/search/b.go"})
+			w.drain()
+			clk.Set(clk.Now().Add(app.DefaultLease + time.Second))
+			if _, err := w.app.Reconcile(context.Background()); err != nil {
+				t.Fatalf("reconcile: %v\n%s", err, w.logs)
+			}
+			w.drain()
+			for _, pl := range []string{"billing-pipeline", "search-pipeline"} {
+				if n := w.executionsOf(pl, headSHA); n != 1 {
+					t.Errorf("%s ran %d times, want once\n%s", pl, n, w.logs)
+				}
+				if n := w.pendingOf(pl, headSHA); n != 1 {
+					t.Errorf("%s: %d pending statuses, want one", pl, n)
+				}
 			}
 		})
 	}

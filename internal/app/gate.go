@@ -54,7 +54,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		stages, err = a.Pipelines.State(cctx, svc.Pipeline)
 		cancel()
 		if err != nil {
-			return res, fmt.Errorf("read state of %s: %w", svc.Pipeline, err)
+			return res, inCodePipeline(fmt.Errorf("read state of %s: %w", svc.Pipeline, err))
 		}
 	}
 	waiting, token, ok := codepipeline.Waiting(stages, svc.Production.Stage, svc.Production.ApprovalAction)
@@ -109,7 +109,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		MergeRequest: iid, Approvers: d.Approvers, Reason: res.Reason, Trigger: trigger,
 	}); err != nil {
 		// The audit trail must not lose a decision that acts: stop before acting.
-		return res, fmt.Errorf("record gate decision for %s %s: %w", svc.Pipeline, executionID, err)
+		return res, inStore(fmt.Errorf("record gate decision for %s %s: %w", svc.Pipeline, executionID, err))
 	}
 
 	if d.Verdict == gate.Wait {
@@ -122,7 +122,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		}
 		cctx, cancel := a.call(ctx)
 		defer cancel()
-		return res, a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status)
+		return res, inGitLab(a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status))
 	}
 
 	// CodePipeline first: GitLab hears of an answer only once CodePipeline has
@@ -143,7 +143,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		return res, nil
 	}
 	if err != nil {
-		return res, err
+		return res, inCodePipeline(err)
 	}
 	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", res.Verdict)
 	a.postGateAnswer(ctx, svc, ex, executionID, d, approvalAsked(stages, p.Stage, p.ApprovalAction))
@@ -276,7 +276,7 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 	list, err := a.GitLab.MergeRequestsOfCommit(cctx, project, sha)
 	cancel()
 	if err != nil {
-		return nil, err
+		return nil, inGitLab(err)
 	}
 	out := make([]gate.MergeRequest, 0, len(list))
 	for _, m := range list {
@@ -284,7 +284,7 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 		ap, err := a.GitLab.Approvals(cctx, project, m.IID)
 		cancel()
 		if err != nil {
-			return nil, err
+			return nil, inGitLab(err)
 		}
 		out = append(out, gate.MergeRequest{
 			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, TargetBranch: m.TargetBranch, Author: m.Author,
@@ -305,7 +305,7 @@ func (a *App) gatesOfProject(ctx context.Context, projectID int64, project, trig
 		}
 		res, err := a.evaluateGate(ctx, svc, "", trigger, nil)
 		if err != nil {
-			res.Error = err.Error()
+			res.Error = troubleWords(err) // the detail goes to the log with the answer
 			errs = append(errs, fmt.Errorf("gate of %s: %w", svc.Pipeline, err))
 		}
 		out = append(out, res)

@@ -152,7 +152,7 @@ func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
 func (a *App) execution(ctx context.Context, svc routing.Service, id string, seen time.Time) (store.Execution, error) {
 	ex, found, err := a.Store.GetExecution(ctx, svc.Pipeline, id)
 	if err != nil {
-		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
+		return ex, inStore(fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err))
 	}
 	// The webhook's record (it has the ref) is of an execution pipegate started;
 	// any other record needs the trigger too, which the reconciler does not
@@ -171,7 +171,7 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 	got, err := a.Pipelines.Execution(cctx, svc.Pipeline, id)
 	cancel()
 	if err != nil {
-		return ex, err
+		return ex, inCodePipeline(err)
 	}
 	if got.CommitSHA == "" {
 		// The source action has not produced its revision yet; Lambda retries the

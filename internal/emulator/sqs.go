@@ -71,6 +71,9 @@ func (s *SQS) Calls(op string) int { return s.faults.count(op) }
 // FailNext makes the next n calls of op answer with f.
 func (s *SQS) FailNext(op string, n int, f Fault) { s.faults.add(op, n, f) }
 
+// Recover drops the faults still queued for op.
+func (s *SQS) Recover(op string) { s.faults.clear(op) }
+
 var sqsProtocol = awsProtocol{
 	target:      "AmazonSQS",
 	contentType: "application/x-amz-json-1.0",
