@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/queue"
-	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
 	"github.com/pipegate/pipegate/internal/testenv"
 )
@@ -82,55 +80,29 @@ type crashWorld struct {
 
 func newCrashWorld(t *testing.T) *crashWorld {
 	t.Helper()
-	w := &world{
-		t:    t,
-		cp:   emulator.NewCodePipeline("core-pipeline", "auth-pipeline", "billing-pipeline", "search-pipeline"),
-		gl:   emulator.NewGitLab(glToken),
-		sqs:  emulator.NewSQS(),
-		logs: &testenv.Buffer{},
-	}
-	w.gl.AddProject(42, "ic/core", "main")
-	w.gl.AddProject(44, "ic/platform", "main")
 	c := &crash{}
 	clk := &testClock{}
 	clk.Set(time.Now())
-
-	aws := func(h http.Handler) aws.Config {
-		cfg := testenv.AWSConfig(t)
-		cfg.BaseEndpoint = awsString(serve(t, c.wrap(h, false)))
-		return cfg
-	}
-	client := testenv.DynamoClient(t)
-	table := testenv.CreateTable(t, client)
-	proxy, err := emulator.NewProxy(testenv.Dynalite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := store.NewDynamoFromConfig(aws(proxy), table)
-	d.Now = clk.Now
-	cfg, err := routing.Parse([]byte(routes))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWorld(t)
+	via := func(h http.Handler) aws.Config { return testenv.AWSStandIn(t, c.wrap(h, false)) }
+	w.app.Pipelines = codepipeline.New(via(w.cp))
+	w.app.Queue = queue.New(via(w.sqs), queueURL)
 	glClient, err := gitlab.New(serve(t, c.wrap(w.gl, true)), glToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.store = d
-	w.app = &app.App{
-		Routes:    cfg,
-		Secret:    secret,
-		Store:     d,
-		Pipelines: codepipeline.New(aws(w.cp)),
-		GitLab:    glClient,
-		Queue:     queue.New(aws(w.sqs), queueURL),
-		Log:       slog.New(slog.NewJSONHandler(w.logs, nil)),
-		Now:       clk.Now,
-	}
+	w.app.GitLab = glClient
+	d := store.NewDynamoFromConfig(testenv.DynamoThrough(t, func(dynalite string) http.Handler {
+		p, err := emulator.NewProxy(dynalite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.wrap(p, false)
+	}))
+	d.Now = clk.Now
+	w.store, w.app.Store, w.app.Now = d, d, clk.Now
 	return &crashWorld{world: w, crash: c, clock: clk}
 }
-
-func awsString(s string) *string { return &s }
 
 // pendingOf counts the pending statuses GitLab accepted for pipeline on sha.
 func (w *world) pendingOf(pipeline, sha string) int {

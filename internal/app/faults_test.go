@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
@@ -22,23 +19,18 @@ import (
 // dynalite table, behind a proxy the test injects faults into.
 func withFaultyDynamo(proxy **emulator.Proxy, clk *testClock) option {
 	return func(w *world) {
-		t := w.t
-		client := testenv.DynamoClient(t)
-		table := testenv.CreateTable(t, client)
-		p, err := emulator.NewProxy(testenv.Dynalite(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(p)
-		t.Cleanup(srv.Close)
-		cfg := testenv.AWSConfig(t)
-		cfg.BaseEndpoint = aws.String(srv.URL)
-		d := store.NewDynamoFromConfig(cfg, table)
+		d := store.NewDynamoFromConfig(testenv.DynamoThrough(w.t, func(dynalite string) http.Handler {
+			p, err := emulator.NewProxy(dynalite)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			*proxy = p
+			return p
+		}))
 		if clk != nil {
 			d.Now = clk.Now
 		}
 		w.store, w.app.Store = d, d
-		*proxy = p
 	}
 }
 

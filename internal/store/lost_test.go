@@ -3,11 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
+	"net/http"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/store"
@@ -18,16 +16,15 @@ import (
 // own retryer) on a fresh dynalite table, behind a proxy that injects faults.
 func faultyDynamo(t *testing.T) (*store.Dynamo, *emulator.Proxy) {
 	t.Helper()
-	client := testenv.DynamoClient(t)
-	table := testenv.CreateTable(t, client)
-	proxy, err := emulator.NewProxy(testenv.Dynalite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	cfg := testenv.AWSConfig(t)
-	cfg.BaseEndpoint = aws.String(srv.URL)
+	var proxy *emulator.Proxy
+	cfg, table := testenv.DynamoThrough(t, func(dynalite string) http.Handler {
+		p, err := emulator.NewProxy(dynalite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = p
+		return p
+	})
 	return store.NewDynamoFromConfig(cfg, table), proxy
 }
 

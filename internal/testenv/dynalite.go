@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,4 +231,16 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// DynamoThrough creates a table of its own for the test in this binary's
+// dynalite and returns an SDK config whose DynamoDB requests go through the
+// handler front builds around dynalite's endpoint (a fault-injecting proxy, say),
+// served on loopback for the test's life.
+func DynamoThrough(tb testing.TB, front func(dynalite string) http.Handler) (aws.Config, string) {
+	tb.Helper()
+	table := CreateTable(tb, DynamoClient(tb))
+	srv := httptest.NewServer(front(Dynalite(tb)))
+	tb.Cleanup(srv.Close)
+	return awsConfig(srv.URL), table
 }
