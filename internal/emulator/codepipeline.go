@@ -537,13 +537,9 @@ func (c *CodePipeline) listPipelineExecutions(body []byte) (any, error) {
 	if err := cpProtocol.decode(body, &in); err != nil {
 		return nil, err
 	}
-	limit := 100 // the documented default
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 100 {
-			return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *in.MaxResults)
-		}
-		limit = *in.MaxResults
+	limit, err := cpMaxResults(in.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	type sourceRevision struct {
 		ActionName string `json:"actionName"`
@@ -761,13 +757,9 @@ func (c *CodePipeline) listActionExecutions(body []byte) (any, error) {
 	if err := cpProtocol.decode(body, &in); err != nil {
 		return nil, err
 	}
-	limit := 100 // the documented default
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 100 {
-			return nil, awsErrorf(http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *in.MaxResults)
-		}
-		limit = *in.MaxResults
+	limit, err := cpMaxResults(in.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	if in.Filter != nil && in.Filter.LatestIn != nil {
 		return nil, awsErrorf(http.StatusBadRequest, "ValidationException", "filter.latestInPipelineExecution is not supported by the stand-in")
@@ -920,4 +912,17 @@ func (e *Execution) copy() Execution {
 	x.SourceRevisions = append([]SourceRevision(nil), e.SourceRevisions...)
 	x.Variables = maps.Clone(e.Variables)
 	return x
+}
+
+// cpMaxResults is a list operation's maxResults: 1 to 100, 100 when unset (the
+// documented default).
+func cpMaxResults(n *int) (int, error) {
+	if n == nil {
+		return 100, nil
+	}
+	if *n < 1 || *n > 100 {
+		return 0, awsErrorf(http.StatusBadRequest, "ValidationException",
+			"1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *n)
+	}
+	return *n, nil
 }
