@@ -198,6 +198,7 @@ func TestJobsStayLean(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
+	t.Logf("job of a 20,000-file push: %d bytes", len(msgs[0].Body))
 	if n := len(msgs[0].Body); n > 2048 {
 		t.Errorf("the job is %d bytes, want a routing decision far below SQS's 256 KB (under 2 KB)", n)
 	}
