@@ -265,3 +265,56 @@ func TestAnswersSayWhatHappened(t *testing.T) {
 		})
 	}
 }
+
+// TestLostDynamoAnswerAtEveryWrite: each write the webhook makes to DynamoDB
+// in turn is applied but its answer lost (a 500 after the write), so the SDK
+// sends it again, and that retry meets pipegate's own write. The webhook knows
+// its own work: the push is started, not answered "duplicate", and in the end,
+// after a resend and a reconcile, each pipeline ran once with one pending status.
+func TestLostDynamoAnswerAtEveryWrite(t *testing.T) {
+	push := func(w *world) (int, app.Answer) {
+		return w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	}
+	newFaulty := func(t *testing.T) (*world, *emulator.Proxy, *testClock) {
+		var proxy *emulator.Proxy
+		clk := &testClock{}
+		clk.Set(time.Now())
+		w := newWorld(t, withFaultyDynamo(&proxy, clk))
+		w.app.Now = clk.Now
+		return w, proxy, clk
+	}
+	// A clean push says how many writes of each kind it makes.
+	clean, cleanProxy, _ := newFaulty(t)
+	if code, ans := push(clean); code != http.StatusOK || ans.Result != "started" {
+		t.Fatalf("clean push: %d %+v", code, ans)
+	}
+	for _, op := range []string{"PutItem", "UpdateItem", "DeleteItem"} {
+		writes := cleanProxy.Calls(op)
+		if writes == 0 {
+			t.Fatalf("a push makes no %s", op)
+		}
+		for n := 1; n <= writes; n++ {
+			t.Run(fmt.Sprintf("%s %d of %d", op, n, writes), func(t *testing.T) {
+				w, proxy, clk := newFaulty(t)
+				proxy.PassNext(op, n-1)
+				proxy.LoseNext(op, 1, emulator.ServerError)
+				if code, ans := push(w); code != http.StatusOK || ans.Result != "started" {
+					t.Errorf("answer %d %+v, want 200 started", code, ans)
+				}
+				if _, again := push(w); again.Result != "duplicate" {
+					t.Errorf("resend: %+v, want duplicate", again)
+				}
+				clk.Set(clk.Now().Add(app.DefaultLease + time.Second))
+				if _, err := w.app.Reconcile(context.Background()); err != nil {
+					t.Fatalf("reconcile: %v\n%s", err, w.logs)
+				}
+				if n := w.executionsOf("core-pipeline", headSHA); n != 1 {
+					t.Errorf("core-pipeline ran %d times, want once\n%s", n, w.logs)
+				}
+				if n := w.pendingOf("core-pipeline", headSHA); n != 1 {
+					t.Errorf("%d pending statuses, want one", n)
+				}
+			})
+		}
+	}
+}

@@ -127,12 +127,18 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 
 	// CodePipeline first: GitLab hears of an answer only once CodePipeline has
 	// taken it (a token read a moment ago may be stale by now).
-	cctx, cancel := a.call(ctx)
-	err = a.Pipelines.Approve(cctx, codepipeline.Approval{
+	answer := codepipeline.Approval{
 		Pipeline: svc.Pipeline, Stage: p.Stage, Action: p.ApprovalAction, Token: token,
 		Approved: d.Verdict == gate.Approve, Summary: d.Summary,
-	})
+	}
+	cctx, cancel := a.call(ctx)
+	err = a.Pipelines.Approve(cctx, answer)
 	cancel()
+	if errors.Is(err, codepipeline.ErrApprovalGone) && a.tookOurs(ctx, svc, executionID, answer) {
+		// The SDK asked again after a reply was lost; the first request landed.
+		a.Log.Info("gate answer taken, its reply lost", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+		err = nil
+	}
 	if errors.Is(err, codepipeline.ErrApprovalGone) {
 		// Answered already (by an earlier evaluation or a person in the console),
 		// or timed out: what pipegate decided did not happen, so GitLab is told
@@ -148,6 +154,20 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", res.Verdict)
 	a.postGateAnswer(ctx, svc, ex, executionID, d, approvalAsked(stages, p.Stage, p.ApprovalAction))
 	return res, nil
+}
+
+// tookOurs reports whether CodePipeline shows answer taken for executionID,
+// reading its state again; a read that fails says no (the stage's own events
+// still say what happened).
+func (a *App) tookOurs(ctx context.Context, svc routing.Service, executionID string, answer codepipeline.Approval) bool {
+	cctx, cancel := a.call(ctx)
+	stages, err := a.Pipelines.State(cctx, svc.Pipeline)
+	cancel()
+	if err != nil {
+		a.Log.Warn("gate answer not confirmed", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+		return false
+	}
+	return codepipeline.Took(stages, executionID, answer)
 }
 
 // notTaken is the gate's reason when CodePipeline refused its answer because

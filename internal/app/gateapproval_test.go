@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 const (
@@ -242,5 +244,51 @@ func TestGateStatusNeverFollowsTheStageEnd(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// CodePipeline takes the gate's answer but its answer is lost (a 500 after the
+// write); the SDK asks again and hears ApprovalAlreadyCompletedException. The
+// answer was pipegate's own: the gate says what it did and GitLab shows it,
+// once, as when the first answer arrives.
+func TestGateAnswerWhoseReplyIsLost(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		t.Run(map[bool]string{false: "approve", true: "reject"}[reject], func(t *testing.T) {
+			w := newWorld(t, withClock)
+			proxy, err := emulator.NewProxy(serve(t, w.cp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.app.Pipelines = codepipeline.New(testenv.AWSStandIn(t, proxy))
+			if reject {
+				cfg, err := routing.Parse([]byte(rejectRoutes))
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.app.Routes = cfg
+			} else {
+				w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+			}
+			id := w.pushed()
+			w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))
+			w.waitAtGate(id, "tok-gate")
+			proxy.LoseNext("PutApprovalResult", 1, emulator.ServerError)
+
+			ans := w.event(approvalStarted(id))
+			if n := proxy.Calls("PutApprovalResult"); n < 2 {
+				t.Fatalf("PutApprovalResult asked %d times: the SDK did not ask again", n)
+			}
+			verdict := map[bool]string{false: "approve", true: "reject"}[reject]
+			if ans.Result != "gate "+verdict {
+				t.Errorf("answer %+v, want gate %s: CodePipeline took pipegate's answer", ans, verdict)
+			}
+			if got := w.approvals(); len(got) != 1 {
+				t.Errorf("approvals %+v, want one", got)
+			}
+			state := map[bool]string{false: "running", true: "failed"}[reject]
+			if claims := w.gateStatuses(); len(claims) != 1 || claims[0].State != state {
+				t.Errorf("GitLab shows %+v, want the gate's answer once, %s", claims, state)
+			}
+		})
 	}
 }

@@ -159,6 +159,12 @@ func (a *App) finishPending(ctx context.Context) (resumed int, err error) {
 		case errors.Is(err, errBusy):
 		case err != nil:
 			errs = append(errs, err)
+			// To the back of the line: records that fail every time (a pipeline
+			// deleted in CodePipeline, say) are the oldest, and must not keep the
+			// newer ones from their turn.
+			if err := a.Store.PutPending(ctx, store.Pending{Key: p.Key, Job: p.Job}); err != nil {
+				a.Log.Warn("pending delivery not moved back", "delivery", p.Key, "error", err.Error())
+			}
 		default:
 			resumed++
 		}

@@ -41,14 +41,7 @@ func (c *Client) Approve(ctx context.Context, a Approval) error {
 	if a.Token == "" {
 		return fmt.Errorf("%s: no approval token", where)
 	}
-	summary := a.Summary
-	if summary == "" {
-		// The field is required; an empty one would leave the console blank.
-		summary = "Rejected by pipegate"
-		if a.Approved {
-			summary = "Approved by pipegate"
-		}
-	}
+	summary := a.summary()
 	_, err := c.api.PutApprovalResult(ctx, &awscp.PutApprovalResultInput{
 		PipelineName: aws.String(a.Pipeline),
 		StageName:    aws.String(a.Stage),
@@ -56,7 +49,7 @@ func (c *Client) Approve(ctx context.Context, a Approval) error {
 		Token:        aws.String(a.Token),
 		Result: &types.ApprovalResult{
 			Status:  status,
-			Summary: aws.String(cut(summary, MaxSummary)),
+			Summary: aws.String(summary),
 		},
 	})
 	if err == nil {
@@ -68,6 +61,45 @@ func (c *Client) Approve(ctx context.Context, a Approval) error {
 		return fmt.Errorf("%s: %w: %w", where, ErrApprovalGone, err)
 	}
 	return fmt.Errorf("%s: %w", where, notFound(err))
+}
+
+// summary is the result.summary Approve sends for a, as CodePipeline keeps it.
+func (a Approval) summary() string {
+	if a.Summary == "" {
+		// The field is required; an empty one would leave the console blank.
+		if a.Approved {
+			return "Approved by pipegate"
+		}
+		return "Rejected by pipegate"
+	}
+	return cut(a.Summary, MaxSummary)
+}
+
+// Took reports whether a State answer shows a taken: the stage still runs
+// executionID and the approval action's latest run ended as a says, with a's
+// summary (and token, when CodePipeline shows one). It tells an answer of
+// pipegate's whose reply was lost (the write landed, the SDK asked again and
+// heard ApprovalAlreadyCompletedException) from one given in the console, or a
+// timeout, which carry other summaries.
+func Took(stages []StageState, executionID string, a Approval) bool {
+	want := string(types.ActionExecutionStatusSucceeded)
+	if !a.Approved {
+		want = string(types.ActionExecutionStatusFailed)
+	}
+	for _, s := range stages {
+		if s.Name != a.Stage {
+			continue
+		}
+		if s.ExecutionID != executionID {
+			return false
+		}
+		for _, act := range s.Actions {
+			if act.Name == a.Action {
+				return act.Status == want && act.Summary == a.summary() && (act.Token == "" || act.Token == a.Token)
+			}
+		}
+	}
+	return false
 }
 
 // cut shortens s to at most n characters, ending a shortened one with "…" so that

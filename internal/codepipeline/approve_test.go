@@ -276,3 +276,35 @@ func TestWaiting(t *testing.T) {
 		})
 	}
 }
+
+func TestTook(t *testing.T) {
+	ours := Approval{Pipeline: "p", Stage: "Production", Action: "Approve", Token: "tok", Approved: true, Summary: "Approved by pipegate: !1"}
+	rejected := ours
+	rejected.Approved, rejected.Summary = false, ""
+	stage := func(id, status, summary, token string) []StageState {
+		return []StageState{{Name: "Build"}, {Name: "Production", ExecutionID: id, Status: "InProgress", Actions: []ActionState{
+			{Name: "Approve", Status: status, Summary: summary, Token: token}, {Name: "Deploy"},
+		}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		stages []StageState
+		answer Approval
+		want   bool
+	}{
+		{"ours, token shown", stage("e1", "Succeeded", ours.Summary, "tok"), ours, true},
+		{"ours, no token shown", stage("e1", "Succeeded", ours.Summary, ""), ours, true},
+		{"our rejection, default summary", stage("e1", "Failed", "Rejected by pipegate", ""), rejected, true},
+		{"approved in the console", stage("e1", "Succeeded", "Approved by ada: hotfix", ""), ours, false},
+		{"timed out", stage("e1", "Failed", "", ""), ours, false},
+		{"rejected though we approved", stage("e1", "Failed", ours.Summary, ""), ours, false},
+		{"another execution runs the stage", stage("e2", "Succeeded", ours.Summary, "tok"), ours, false},
+		{"asked again with a new token", stage("e1", "InProgress", "", "tok-new"), ours, false},
+		{"another request's token", stage("e1", "Succeeded", ours.Summary, "tok-other"), ours, false},
+		{"no such stage", []StageState{{Name: "Build"}}, ours, false},
+	} {
+		if got := Took(tc.stages, "e1", tc.answer); got != tc.want {
+			t.Errorf("%s: Took = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/store"
+)
+
+// TestReconcilerIsNotStuckOnWorkThatKeepsFailing: pending deliveries that fail
+// every time (their pipeline was deleted in CodePipeline, the routing file not
+// yet changed) are the oldest records; a newer push whose work is only
+// pending is still resumed by the reconciler, not starved behind them.
+func TestReconcilerIsNotStuckOnWorkThatKeepsFailing(t *testing.T) {
+	clk := &testClock{}
+	clk.Set(t0)
+	mem := store.NewMemory()
+	mem.Now = clk.Now
+	w := newWorld(t, withStore(mem))
+	w.app.Now = clk.Now
+	cfg, err := routing.Parse([]byte(routes + `
+  - name: legacy
+    project: ic/legacy
+    pipeline: legacy-pipeline
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.app.Routes = cfg
+	w.gl.AddProject(45, "ic/legacy", "main")
+
+	for i := range app.MaxPendingPerRun {
+		code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 45, "ic/legacy", "main"),
+			headers: map[string]string{"idempotency-key": fmt.Sprintf("legacy-%d", i)}})
+		if code != http.StatusAccepted {
+			t.Fatalf("legacy push %d: %d %+v, want 202 (legacy-pipeline does not exist)", i, code, ans)
+		}
+		clk.Set(clk.Now().Add(time.Second))
+	}
+	w.cp.FailNext("StartPipelineExecution", 3, emulator.ServerError)
+	if code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+		headers: map[string]string{"idempotency-key": "core-1"}}); code != http.StatusAccepted {
+		t.Fatalf("core push: %d %+v, want 202", code, ans)
+	}
+	// The retry queue is not drained (say its messages went to the dead-letter
+	// queue): the pending records are all that is left of the pushes.
+	for range 3 {
+		clk.Set(clk.Now().Add(5 * time.Minute))
+		w.app.Reconcile(context.Background()) // legacy's failures are its error
+	}
+	if n := w.executionsOf("core-pipeline", headSHA); n != 1 {
+		t.Errorf("core-pipeline ran %d times, want once: the reconciler never got past the failing records\n", n)
+	}
+}
