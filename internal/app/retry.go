@@ -75,11 +75,14 @@ func (a *App) resume(ctx context.Context, job *Job, by string) error {
 		return fmt.Errorf("resume %s: %w", key, errBusy)
 	}
 	out, err := a.run(ctx, job, a.routing(job), true)
+	// Ending the claim gets time of its own: the work may have used up ctx's.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.queueBudget())
+	defer cancel()
 	if err != nil {
-		a.release(ctx, key, claim.Owner)
+		a.release(ectx, key, claim.Owner)
 		return fmt.Errorf("resume %s: %w", key, err)
 	}
-	a.finish(ctx, key, claim.Owner)
+	a.finish(ectx, key, claim.Owner)
 	a.Log.Info("delivery resumed", "delivery", key, "by", by, "started", len(out.Started))
 	return nil
 }
