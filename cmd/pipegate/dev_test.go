@@ -35,7 +35,7 @@ func devStack(t *testing.T, mergeRequests string) (s *stack, gateWaits <-chan st
 			t.Log(out.String())
 		}
 	})
-	s, err := startStack(ctx, noEnv, newPrinter(out), stackOptions{
+	s, err := startStack(ctx, sampleWorld, newPrinter(out), stackOptions{
 		listen: "127.0.0.1:0", mergeRequests: mergeRequests,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		afterEvent: func(ev progress.Event, ans app.EventAnswer, err error) {
@@ -169,7 +169,7 @@ func TestDevRefusesBadMergeRequestsFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "mrs.yaml")
 	os.WriteFile(file, []byte("- project: ic/core\n  iid: 1\n  reviewer: bob\n"), 0o600)
 	var out bytes.Buffer
-	err := dev(context.Background(), []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, noEnv, &out, &out)
+	err := dev(context.Background(), []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, sampleWorld, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "reviewer") {
 		t.Fatalf("error %v, want one naming the unknown field", err)
 	}
@@ -181,7 +181,7 @@ func TestDevStops(t *testing.T) {
 	r, w := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- dev(ctx, []string{"--listen", "127.0.0.1:0"}, noEnv, w, io.Discard)
+		errc <- dev(ctx, []string{"--listen", "127.0.0.1:0"}, sampleWorld, w, io.Discard)
 		w.Close()
 	}()
 	lines := bufio.NewScanner(r)
