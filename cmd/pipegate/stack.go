@@ -82,7 +82,7 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 	} else {
 		s.cp = emulator.NewCodePipeline()
 		for _, svc := range routes.Services {
-			s.cp.SetShape(svc.Pipeline, emulator.DefaultShape(svc.SourceAction, svc.Production.Stage, svc.Production.ApprovalAction))
+			s.cp.SetShape(svc.Pipeline, emulator.DefaultShape(svc.SourceAction, svc.StagingStage, svc.Production.Stage, svc.Production.ApprovalAction))
 		}
 		cpURL := s.serveLocal(ctx, s.cp)
 		s.app.Pipelines = codepipeline.New(aws.Config{
