@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/pipegate/pipegate/internal/app"
@@ -33,7 +37,7 @@ var demoRouting []byte
 
 const demoRoutingName = "the demo's own sample world (cmd/pipegate/demo/pipegate.yaml)"
 
-const demoUsage = `usage: pipegate demo [--routing FILE] [--service NAME]
+const demoUsage = `usage: pipegate demo [--routing FILE] [--service NAME] [--events DIR]
 
 Runs the whole flow on a laptop and checks every step of it: the push of a merged
 merge request starts the service's pipeline in a CodePipeline stand-in, which runs
@@ -44,7 +48,12 @@ reaches AWS or GitLab: GITLAB_URL, GITLAB_TOKEN and WEBHOOK_SECRET are not read.
 The world is the demo's own sample unless --routing or PIPEGATE_CONFIG names a
 routing file; then it is that file alone: its projects, pipelines, stage and
 action names and production policy. The story is its first service's, or
---service's.`
+--service's.
+
+--events DIR writes the story's deliveries (push.json, merge-request-approved.json:
+API Gateway events) and the CodePipeline events of its run (EventBridge events)
+to DIR: samples of your routing file for pipegate invoke, pipegate explain and
+sam local invoke -e (with events/env.json), as events/ holds for the sample world.`
 
 // The demo's story: ada's merge request !118 is merged as commit demoCommit into
 // a branch the service deploys; the push starts the service's pipeline; it runs
@@ -237,8 +246,10 @@ type demoRun struct {
 	waited string // the gate's reason while it waited
 	pushed app.Answer
 	merged app.Answer
-	atGate chan struct{} // closed when the gate first waits
-	done   chan struct{} // closed when the pipeline's own event says it ended
+	// delivered is what pipegate was sent, by the name of its --events file.
+	delivered map[string][]byte
+	atGate    chan struct{} // closed when the gate first waits
+	done      chan struct{} // closed when the pipeline's own event says it ended
 }
 
 // demo runs the whole flow on a laptop and checks every step of it.
@@ -248,6 +259,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
 	routingPath := fs.String("routing", "", "the routing file (default: PIPEGATE_CONFIG, else the demo's own sample world)")
 	service := fs.String("service", "", "the service whose story the demo tells (default: the first)")
+	eventsDir := fs.String("events", "", "write the story's webhook deliveries and CodePipeline events to this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -262,29 +274,34 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	return runDemo(ctx, w, demoPace, stdout, stderr)
+	return runDemo(ctx, w, demoPace, *eventsDir, stdout, stderr)
 }
 
 // demoPace is the time between two state changes of the stand-in's runs: slow
 // enough to read the story as it happens.
 const demoPace = 120 * time.Millisecond
 
-// runDemo tells the story of w, one state change every step, and checks it.
-func runDemo(ctx context.Context, w *demoWorld, step time.Duration, stdout, stderr io.Writer) error {
+// runDemo tells the story of w, one state change every step, and checks it; with
+// eventsDir, it writes there what was delivered to pipegate.
+func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	out := newPrinter(stdout)
-	d := &demoRun{world: w, atGate: make(chan struct{}), done: make(chan struct{})}
+	d := &demoRun{world: w, atGate: make(chan struct{}), done: make(chan struct{}), delivered: map[string][]byte{}}
 	var once, end sync.Once
+	pushAnswered := make(chan struct{})
+	answered := sync.OnceFunc(func() { close(pushAnswered) })
+	defer answered()
 	// The stand-ins only: the shell's GitLab, token and secret are not the demo's.
 	shellless := func(string) string { return "" }
 	s, err := startStack(ctx, shellless, out, stackOptions{
-		listen: "127.0.0.1:0", step: step, advance: 23 * time.Second, routes: w.routes,
+		listen: "127.0.0.1:0", step: step, advance: 23 * time.Second, routes: w.routes, eventsAfter: pushAnswered,
 		log: slog.New(slog.NewJSONHandler(stderr, nil)),
-		afterEvent: func(ev progress.Event, ans app.EventAnswer, err error) {
+		afterEvent: func(raw []byte, ev progress.Event, ans app.EventAnswer, err error) {
 			if ev.Pipeline != w.svc.Pipeline {
 				return
 			}
+			d.record(eventFileName(ev), raw)
 			if ans.Result == "gate wait" {
 				d.mu.Lock()
 				d.waited = ans.Reason
@@ -316,7 +333,11 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, stdout, stde
 		"(stages %s), an embedded GitLab, the in-memory store.\n\n", s.addr, strings.Join(stageNames(w.shape()), ", "))
 
 	out.textf("1. %s merges !%d into %s of %s: GitLab sends a push webhook\n", demoAuthor, demoMR, w.branch, svc.Project)
-	if d.pushed, err = s.deliver(ctx, "Push Hook", "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c41", w.pushBody()); err != nil {
+	push := webhookDelivery("Push Hook", "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c41", s.app.Secret, w.pushBody())
+	d.record("push.json", push)
+	d.pushed, err = s.deliver(ctx, push)
+	answered()
+	if err != nil {
 		return err
 	}
 	if len(w.reviewers) == 0 {
@@ -334,7 +355,9 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, stdout, stde
 		out.textf("\n2. %s %s !%d in GitLab: GitLab sends a merge request webhook\n", andList(w.reviewers), verb, demoMR)
 		mr.ApprovedBy = append([]string{demoAuthor}, w.reviewers...)
 		s.gl.AddMergeRequest(svc.Project, mr)
-		if d.merged, err = s.deliver(ctx, "Merge Request Hook", "9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57", w.mergeRequestBody()); err != nil {
+		approved := webhookDelivery("Merge Request Hook", "9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57", s.app.Secret, w.mergeRequestBody())
+		d.record("merge-request-approved.json", approved)
+		if d.merged, err = s.deliver(ctx, approved); err != nil {
 			return err
 		}
 	}
@@ -342,7 +365,65 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, stdout, stde
 	case <-d.done:
 	case <-ctx.Done():
 	}
+	if eventsDir != "" {
+		if err := d.writeEvents(eventsDir, out); err != nil {
+			return err
+		}
+	}
 	return d.summary(out)
+}
+
+// record keeps an event pipegate was sent (JSON), under the name --events gives
+// its file.
+func (d *demoRun) record(name string, event any) {
+	b, ok := event.([]byte)
+	if !ok {
+		b, _ = json.Marshal(event) // an events type: cannot fail
+	}
+	var indented bytes.Buffer
+	if json.Indent(&indented, b, "", "  ") == nil {
+		b = append(indented.Bytes(), '\n')
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.delivered[name] = b
+}
+
+// writeEvents writes the recorded events to dir, one file each.
+func (d *demoRun) writeEvents(dir string, out *printer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("demo: --events: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	names := slices.Sorted(maps.Keys(d.delivered))
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), d.delivered[name], 0o644); err != nil {
+			return fmt.Errorf("demo: --events: %w", err)
+		}
+	}
+	out.textf("\nwrote %d events to %s: %s\n", len(names), dir, strings.Join(names, ", "))
+	return nil
+}
+
+// eventFileName names a CodePipeline event's file: pipeline-started.json,
+// stage-build-succeeded.json, action-production-approveproduction-started.json.
+func eventFileName(ev progress.Event) string {
+	parts := []string{ev.Level.String(), ev.Stage, ev.Action, ev.State}
+	var kept []string
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	name := strings.ToLower(strings.Join(kept, "-"))
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, name)
+	return name + ".json"
 }
 
 // cond is s when ok, else "".
@@ -369,20 +450,43 @@ func stageNames(shape []emulator.StageSpec) []string {
 	return names
 }
 
-// deliver posts a GitLab webhook body to the webhook listener, as GitLab would.
-func (s *stack) deliver(ctx context.Context, event, delivery string, body []byte) (app.Answer, error) {
+// webhookDelivery is GitLab's delivery of body as the webhook function receives
+// it behind API Gateway (HTTP API, payload format 2.0), carrying token.
+func webhookDelivery(event, delivery, token string, body []byte) events.APIGatewayV2HTTPRequest {
+	req := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "POST /webhook", RawPath: "/webhook",
+		Headers: map[string]string{
+			"content-type":        "application/json",
+			"content-length":      strconv.Itoa(len(body)),
+			"user-agent":          "GitLab/17.8.1",
+			"x-gitlab-event":      event,
+			"x-gitlab-token":      token,
+			"x-gitlab-event-uuid": delivery,
+			"idempotency-key":     delivery,
+			"x-gitlab-instance":   "https://gitlab.example.com",
+		},
+		Body: string(body),
+	}
+	req.RequestContext.RouteKey, req.RequestContext.Stage = "POST /webhook", "$default"
+	req.RequestContext.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{
+		Method: http.MethodPost, Path: "/webhook", Protocol: "HTTP/1.1", SourceIP: "34.74.90.66", UserAgent: "GitLab/17.8.1",
+	}
+	return req
+}
+
+// deliver posts a delivery to the webhook listener, as GitLab would.
+func (s *stack) deliver(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (app.Answer, error) {
 	var ans app.Answer
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/webhook", bytes.NewReader(body))
+	event := ev.Headers["x-gitlab-event"]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/webhook", strings.NewReader(ev.Body))
 	if err != nil {
 		return ans, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "GitLab/17.8.1")
-	req.Header.Set("X-Gitlab-Event", event)
-	req.Header.Set("X-Gitlab-Token", s.app.Secret)
-	req.Header.Set("X-Gitlab-Event-UUID", delivery)
-	req.Header.Set("Idempotency-Key", delivery)
-	req.Header.Set("X-Gitlab-Instance", "https://gitlab.example.com")
+	for k, v := range ev.Headers {
+		if k != "content-length" {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return ans, fmt.Errorf("deliver the %s: %w", event, err)

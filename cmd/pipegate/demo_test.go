@@ -143,7 +143,7 @@ func TestDemoWorlds(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out testenv.Buffer
-			if err := runDemo(context.Background(), w, 0, &out, io.Discard); err != nil {
+			if err := runDemo(context.Background(), w, 0, "", &out, io.Discard); err != nil {
 				t.Errorf("demo: %v", err)
 			}
 			checkDemoOutput(t, w, out.String(), tc.gone)
@@ -322,4 +322,48 @@ func TestShellConfigNeverPanics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// demo --events writes samples of the routing file it ran on: invoke and explain
+// take them as they take events/, and they route as the demo's story did.
+func TestDemoWritesEvents(t *testing.T) {
+	acme, gone := rewrittenBundled(t)
+	w, err := loadDemoWorld(acme, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "events")
+	var out testenv.Buffer
+	if err := runDemo(context.Background(), w, 0, dir, &out, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	checkDemoOutput(t, w, out.String(), gone)
+	prodAction := "action-" + strings.ToLower(w.svc.Production.Stage+"-"+w.svc.Production.ApprovalAction) + "-started.json"
+	files := []string{"push.json", "pipeline-started.json", "stage-build-succeeded.json", prodAction, "merge-request-approved.json", "pipeline-succeeded.json"}
+	for i, f := range files {
+		files[i] = filepath.Join(dir, f)
+	}
+
+	env := envOf("PIPEGATE_CONFIG", acme)
+	var invoked testenv.Buffer
+	if err := run(context.Background(), append([]string{"invoke"}, files...), env, &invoked, io.Discard); err != nil {
+		t.Fatalf("invoke: %v\n%s", err, invoked.String())
+	}
+	svc, at := w.svc, w.project+"@"+demoCommit[:8]
+	checkOutput(t, invoked.String(), []string{
+		"CodePipeline: started " + svc.Pipeline + ", execution 00000001-0000-4000-800c-000000000001, " + svc.SourceAction + " COMMIT_ID = " + demoCommit,
+		`← 200 {"result":"started"`,
+		at + ` status "` + svc.Pipeline + `" = running (ref ` + w.branch + `)`,
+		at + ` status "` + svc.Pipeline + `/Build" = success`,
+		`← {"result":"gate not waiting"`, // invoke's stand-in runs no stages
+		`← 200 {"result":"evaluated"`,
+		at + ` status "` + svc.Pipeline + `" = success`,
+		"1 pipeline executions started",
+	}, gone)
+
+	var explained testenv.Buffer
+	if err := run(context.Background(), []string{"explain", files[0]}, env, &explained, io.Discard); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	checkOutput(t, explained.String(), []string{"would start 1 pipeline(s):\n  " + svc.Name + ": pipeline " + svc.Pipeline}, gone)
 }

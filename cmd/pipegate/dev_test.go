@@ -44,7 +44,7 @@ func devStackOf(t *testing.T, getenv func(string) string, mergeRequests string) 
 	s, err := startStack(ctx, getenv, newPrinter(out), stackOptions{
 		listen: "127.0.0.1:0", mergeRequests: mergeRequests,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		afterEvent: func(ev progress.Event, ans app.EventAnswer, err error) {
+		afterEvent: func(_ []byte, ev progress.Event, ans app.EventAnswer, err error) {
 			if err != nil {
 				t.Errorf("event %+v: %v", ev, err)
 			}
@@ -224,7 +224,7 @@ func TestDevMergeRequestsOfProjectNamedByID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans, err := s.deliver(context.Background(), "Push Hook", "a1b2c3d4-0000-4000-8000-000000000001", w.pushBody()); err != nil || ans.Result != "started" {
+	if ans, err := s.deliver(context.Background(), webhookDelivery("Push Hook", "a1b2c3d4-0000-4000-8000-000000000001", localSecret, w.pushBody())); err != nil || ans.Result != "started" {
 		t.Fatalf("push: %+v, %v", ans, err)
 	}
 	if ev := waitFor(t, ended, "end of the pipeline"); ev.State != "SUCCEEDED" || ev.Pipeline != "search-deploy" {

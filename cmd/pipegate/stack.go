@@ -57,8 +57,13 @@ type stackOptions struct {
 	// else the bundled one, as the functions read it.
 	routes *routing.Config
 	log    *slog.Logger
-	// afterEvent, if set, sees each CodePipeline event after the handler took it.
-	afterEvent func(ev progress.Event, ans app.EventAnswer, err error)
+	// afterEvent, if set, sees each CodePipeline event (as EventBridge delivers it,
+	// and decoded) after the handler took it.
+	afterEvent func(raw []byte, ev progress.Event, ans app.EventAnswer, err error)
+	// eventsAfter, if set, holds the CodePipeline events until it is closed: in AWS,
+	// EventBridge delivers a pipeline's first event well after the webhook that
+	// started it has posted its pending status and answered.
+	eventsAfter <-chan struct{}
 }
 
 // startStack starts everything; stop it by cancelling ctx and calling wait.
@@ -100,7 +105,16 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 		ready := make(chan struct{})
 		s.runs.Go(func() {
 			s.cp.Run(ctx, emulator.RunOptions{Step: opt.step, Advance: opt.advance, Ready: func() { close(ready) }},
-				func(raw []byte) { s.event(ctx, raw, opt.afterEvent) })
+				func(raw []byte) {
+					if opt.eventsAfter != nil {
+						select {
+						case <-opt.eventsAfter:
+						case <-ctx.Done():
+							return
+						}
+					}
+					s.event(ctx, raw, opt.afterEvent)
+				})
 		})
 		<-ready // a push must not arrive before the stand-in runs what it starts
 	}
@@ -234,7 +248,7 @@ func loadMergeRequests(gl *emulator.GitLab, routes *routing.Config, path string)
 
 // event hands one CodePipeline event of the stand-in's runs to the
 // pipeline-events handler, as EventBridge would.
-func (s *stack) event(ctx context.Context, raw []byte, after func(progress.Event, app.EventAnswer, error)) {
+func (s *stack) event(ctx context.Context, raw []byte, after func([]byte, progress.Event, app.EventAnswer, error)) {
 	var env events.CloudWatchEvent
 	_ = json.Unmarshal(raw, &env)
 	ev, _, _ := progress.FromEventBridge(env)
@@ -254,7 +268,7 @@ func (s *stack) event(ctx context.Context, raw []byte, after func(progress.Event
 		s.out.linef("gate", "%s: %s", strings.TrimPrefix(ans.Result, "gate "), ans.Reason)
 	}
 	if after != nil {
-		after(ev, ans, err)
+		after(raw, ev, ans, err)
 	}
 }
 
