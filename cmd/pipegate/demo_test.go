@@ -189,7 +189,7 @@ func TestDemoRefuses(t *testing.T) {
 		want string
 	}{
 		{"a missing routing file", nil, envOf("PIPEGATE_CONFIG", "testdata/none.yaml"), "demo: read the routing file: open testdata/none.yaml: no such file or directory"},
-		{"a broken routing file", []string{"--routing", "testdata/broken.yaml"}, noEnv, "demo: testdata/broken.yaml: routing file: yaml: unmarshal errors:\n  line 4: field pipline not found"},
+		{"a broken routing file", []string{"--routing", "testdata/broken.yaml"}, noEnv, "demo: testdata/broken.yaml: routing file: line 4: field pipline not found in services[0] (core); did you mean pipeline?"},
 		{"an empty routing file", []string{"--routing", os.DevNull}, noEnv, "demo: /dev/null: routing file is empty"},
 		{"an unknown service", []string{"--service", "nope"}, noEnv, "demo: the demo's own sample world (cmd/pipegate/demo/pipegate.yaml) has no service \"nope\"; it has core, api-gateway, auth, files"},
 		{"an argument", []string{"core"}, noEnv, "demo takes no arguments"},
@@ -309,8 +309,8 @@ func TestShellConfigNeverPanics(t *testing.T) {
 		for bname, config := range bad {
 			t.Run(cname+" with a "+bname+" routing file", func(t *testing.T) {
 				code, _, stderr := run(t, config, args)
-				if code != 1 || strings.Count(stderr, "\n") < 1 || !strings.HasPrefix(stderr, "pipegate: ") {
-					t.Errorf("exit %d, stderr %q; want 1 and an error line", code, stderr)
+				if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "pipegate: ") {
+					t.Errorf("exit %d, stderr %q; want 1 and one error line", code, stderr)
 				}
 			})
 		}
