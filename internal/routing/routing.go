@@ -94,7 +94,7 @@ func Parse(data []byte) (*Config, error) {
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, errors.New("routing file is empty")
 	}
-	where, err := checkFile(doc.Content[0])
+	at, err := checkFile(doc.Content[0])
 	if err != nil {
 		return nil, fmt.Errorf("routing file: %w", err)
 	}
@@ -108,8 +108,8 @@ func Parse(data []byte) (*Config, error) {
 	names := map[string]int{}
 	pipelines := map[string]block{}
 	for i, raw := range f.Services {
-		b := where.services[i]
-		s, err := merge(f.Defaults, raw, where.defaults, b)
+		b := at.services[i]
+		s, err := merge(f.Defaults, raw, at.defaults, b)
 		if err != nil {
 			return nil, fmt.Errorf("routing file: line %d: %s%w", b.line, b.label, err)
 		}
