@@ -1,30 +1,13 @@
-// Package pipegate carries the files bundled into pipegate's binaries: the routing
-// file of the functions, and the sample events `pipegate demo` replays.
+// Package pipegate carries the routing file bundled into pipegate's binaries.
 //
 // AWS SAM's go1.x build packages only the bootstrap binary, so the routing file
 // that deploys is the one embedded here; PIPEGATE_CONFIG overrides it.
 package pipegate
 
-import (
-	"embed"
-	"fmt"
-)
+import _ "embed"
 
 //go:embed pipegate.yaml
 var defaultRouting []byte
 
 // DefaultRouting returns the bundled routing file (a fresh copy each call).
 func DefaultRouting() []byte { return append([]byte(nil), defaultRouting...) }
-
-//go:embed events/push.json events/merge-request-approved.json
-var samples embed.FS
-
-// SampleEvent returns one of the sample API Gateway events of events/ that the
-// demo replays: "push.json" or "merge-request-approved.json".
-func SampleEvent(name string) ([]byte, error) {
-	b, err := samples.ReadFile("events/" + name)
-	if err != nil {
-		return nil, fmt.Errorf("sample event %s: %w", name, err)
-	}
-	return b, nil
-}

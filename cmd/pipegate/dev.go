@@ -21,7 +21,7 @@ step every --step, feeding its events to the pipeline-events handler, and the
 in-memory store. GitLab is the real one when GITLAB_URL and GITLAB_TOKEN are set,
 else an embedded stand-in that prints each status and answers merge-request
 questions from --merge-requests (YAML: project, iid, title, state,
-merge_commit_sha, author, approved_by, approvals_left). --aws starts real
+merge_commit_sha, target_branch, author, approved_by, approvals_left). --aws starts real
 pipelines with your AWS credentials instead (their events then go to EventBridge
 in AWS, not here). The webhook's secret token is WEBHOOK_SECRET, else ` + localSecret
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +22,16 @@ import (
 	"github.com/pipegate/pipegate/internal/testenv"
 )
 
-// devStack starts what `pipegate dev` runs, on a free port, with no waits between
-// steps; ended reports each execution's last pipeline-level event.
+// devStack starts what `pipegate dev` runs with the sample routing file, on a free
+// port, with no waits between steps; ended reports each execution's last
+// pipeline-level event.
 func devStack(t *testing.T, mergeRequests string) (s *stack, gateWaits <-chan string, ended <-chan progress.Event) {
+	t.Helper()
+	return devStackOf(t, sampleWorld, mergeRequests)
+}
+
+// devStackOf is devStack in the environment getenv.
+func devStackOf(t *testing.T, getenv func(string) string, mergeRequests string) (s *stack, gateWaits <-chan string, ended <-chan progress.Event) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	waits, ends := make(chan string, 16), make(chan progress.Event, 16)
@@ -35,10 +41,10 @@ func devStack(t *testing.T, mergeRequests string) (s *stack, gateWaits <-chan st
 			t.Log(out.String())
 		}
 	})
-	s, err := startStack(ctx, noEnv, newPrinter(out), stackOptions{
+	s, err := startStack(ctx, getenv, newPrinter(out), stackOptions{
 		listen: "127.0.0.1:0", mergeRequests: mergeRequests,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		afterEvent: func(ev progress.Event, ans app.EventAnswer, err error) {
+		afterEvent: func(_ []byte, ev progress.Event, ans app.EventAnswer, err error) {
 			if err != nil {
 				t.Errorf("event %+v: %v", ev, err)
 			}
@@ -169,7 +175,7 @@ func TestDevRefusesBadMergeRequestsFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "mrs.yaml")
 	os.WriteFile(file, []byte("- project: ic/core\n  iid: 1\n  reviewer: bob\n"), 0o600)
 	var out bytes.Buffer
-	err := dev(context.Background(), []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, noEnv, &out, &out)
+	err := dev(context.Background(), []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, sampleWorld, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "reviewer") {
 		t.Fatalf("error %v, want one naming the unknown field", err)
 	}
@@ -181,7 +187,7 @@ func TestDevStops(t *testing.T) {
 	r, w := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- dev(ctx, []string{"--listen", "127.0.0.1:0"}, noEnv, w, io.Discard)
+		errc <- dev(ctx, []string{"--listen", "127.0.0.1:0"}, sampleWorld, w, io.Discard)
 		w.Close()
 	}()
 	lines := bufio.NewScanner(r)
@@ -198,29 +204,33 @@ func TestDevStops(t *testing.T) {
 	}
 }
 
-// `pipegate demo`, as a newcomer runs it: exit 0 and every step seen.
-func TestDemoSubprocess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "pipegate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+// A project the routing file names by its numeric id is known to the embedded
+// GitLab by that id from the start: --merge-requests may name it so (it used to
+// panic), and the gate finds the merge request when that project's push arrives.
+func TestDevMergeRequestsOfProjectNamedByID(t *testing.T) {
+	const routes = "testdata/demo-monorepo.yaml" // search is project "4242"
+	file := filepath.Join(t.TempDir(), "mrs.yaml")
+	os.WriteFile(file, []byte(`
+- project: "4242"
+  iid: 118
+  state: merged
+  merge_commit_sha: `+demoCommit+`
+  target_branch: release/demo
+  author: ada
+  approved_by: [grace, linus, margaret]
+`), 0o600)
+	s, _, ended := devStackOf(t, envOf("PIPEGATE_CONFIG", routes), file)
+	w, err := loadDemoWorld(routes, "search")
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "demo")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	if ans, err := s.deliver(context.Background(), webhookDelivery("Push Hook", "a1b2c3d4-0000-4000-8000-000000000001", localSecret, w.pushBody())); err != nil || ans.Result != "started" {
+		t.Fatalf("push: %+v, %v", ans, err)
 	}
-	got := stdout.String()
-	for _, st := range demoSteps() {
-		if !strings.Contains(got, "✓ "+st.what) {
-			t.Errorf("demo output lacks ✓ %s", st.what)
-		}
+	if ev := waitFor(t, ended, "end of the pipeline"); ev.State != "SUCCEEDED" || ev.Pipeline != "search-deploy" {
+		t.Fatalf("pipeline %s ended %s", ev.Pipeline, ev.State)
 	}
-	if strings.Contains(got, "✗") {
-		t.Errorf("demo output has a missing step:\n%s", got)
-	}
-	if t.Failed() {
-		t.Log(got)
+	if a := s.cp.Approvals(); len(a) != 1 || !strings.Contains(a[0].Summary, "!118") {
+		t.Errorf("approvals %+v", a)
 	}
 }

@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipegate/pipegate"
+	"github.com/pipegate/pipegate/internal/routing"
 )
 
 // envOf is an environment of name/value pairs.
@@ -23,9 +27,17 @@ func envOf(kv ...string) func(string) string {
 	}
 }
 
-// sampleEnv is the webhook function's environment of events/env.json: its
-// secret is the token the sample events carry.
-var sampleEnv = envOf("WEBHOOK_SECRET", localSecret)
+// sampleRouting is the routing file of the world that the events of events/ are
+// deliveries of; the tests name it in PIPEGATE_CONFIG instead of depending on the
+// bundled pipegate.yaml, which a team edits.
+const sampleRouting = "testdata/sample.yaml"
+
+// sampleWorld is an environment that names only that routing file.
+var sampleWorld = envOf("PIPEGATE_CONFIG", sampleRouting)
+
+// sampleEnv is the webhook function's environment of events/env.json (its
+// secret is the token the sample events carry) with the sample routing file.
+var sampleEnv = envOf("WEBHOOK_SECRET", localSecret, "PIPEGATE_CONFIG", sampleRouting)
 
 func runExplain(t *testing.T, getenv func(string) string, file string) (string, error) {
 	t.Helper()
@@ -121,7 +133,7 @@ func TestExplainSampleEvents(t *testing.T) {
 		wantErr string
 	}{
 		"push.json": {want: append([]string{
-			`API Gateway event, X-Gitlab-Event "Push Hook", routing file bundled pipegate.yaml (4 services)`,
+			`API Gateway event, X-Gitlab-Event "Push Hook", routing file testdata/sample.yaml (4 services)`,
 			"token: X-Gitlab-Token matches WEBHOOK_SECRET",
 			"push to branch main of ic/core (project 42) by ada: commit " + pushSHA,
 			"changed files the payload lists (3): services/core/ratelimit.go, services/core/handler.go, services/core/handler_test.go",
@@ -236,15 +248,15 @@ func TestExplainWebhookEvents(t *testing.T) {
 	}{
 		{
 			name:   "a bare push body",
-			getenv: noEnv,
+			getenv: sampleWorld,
 			event:  func(t *testing.T) any { return sampleBody(t, "push.json") },
-			want: []string{"GitLab webhook body (push), routing file bundled pipegate.yaml (4 services); a bare body has no token to check",
+			want: []string{"GitLab webhook body (push), routing file testdata/sample.yaml (4 services); a bare body has no token to check",
 				"core: pipeline core-pipeline, source action Source at commit " + pushSHA},
 			not: []string{"token:"},
 		},
 		{
 			name:   "an API Gateway event without WEBHOOK_SECRET",
-			getenv: noEnv,
+			getenv: sampleWorld,
 			event:  func(t *testing.T) any { return sample(t, "push.json") },
 			want:   []string{"token: WEBHOOK_SECRET is not set, so X-Gitlab-Token is not checked here", "core: pipeline core-pipeline"},
 		},
@@ -513,7 +525,7 @@ func TestExplainPipelineEvents(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := runExplain(t, noEnv, writeEvent(t, tc.event(t)))
+			out, err := runExplain(t, sampleWorld, writeEvent(t, tc.event(t)))
 			if err != nil {
 				t.Fatalf("explain: %v\n%s", err, out)
 			}
@@ -597,7 +609,7 @@ func TestExplainRefusesBrokenInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := tc.getenv
 			if getenv == nil {
-				getenv = noEnv
+				getenv = sampleWorld
 			}
 			var out bytes.Buffer
 			err := run(context.Background(), append([]string{"explain"}, tc.args(t)...), getenv, &out, &out)
@@ -606,4 +618,18 @@ func TestExplainRefusesBrokenInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With PIPEGATE_CONFIG unset, explain routes with the bundled pipegate.yaml and
+// says so. What that file routes is the team's: only its count is compared.
+func TestExplainNamesTheBundledFile(t *testing.T) {
+	cfg, err := routing.Parse(pipegate.DefaultRouting())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runExplain(t, noEnv, "../../events/scheduled.json")
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	checkOutput(t, out, []string{fmt.Sprintf("routing file bundled pipegate.yaml (%d services)", len(cfg.Services))}, nil)
 }

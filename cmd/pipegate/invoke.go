@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,12 +48,8 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 		cp.AddPipeline(s.Pipeline)
 	}
 	gl := emulator.NewGitLab(localToken)
-	for i, s := range routes.Services {
-		// Known by path from the start, so that a CodePipeline event alone finds its
-		// project; a push event adds the project's real id (registerProject).
-		if _, err := strconv.ParseInt(s.Project, 10, 64); err != nil {
-			gl.AddProject(int64(900000+i), s.Project, "main")
-		}
+	for _, p := range standInProjects(routes) {
+		gl.AddProject(p.id, p.path, "main")
 	}
 	cpURL, glURL := listen(cp), listen(gl)
 	glClient, err := gitlab.New(glURL, localToken, nil)

@@ -15,7 +15,7 @@ func TestInvokeSampleEvents(t *testing.T) {
 	for i, e := range events {
 		events[i] = "../../events/" + e
 	}
-	if err := run(context.Background(), append([]string{"invoke"}, events...), noEnv, &out, &logs); err != nil {
+	if err := run(context.Background(), append([]string{"invoke"}, events...), sampleWorld, &out, &logs); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
@@ -69,7 +69,7 @@ func TestInvokePipelineEvents(t *testing.T) {
 	for i, e := range events {
 		events[i] = "../../events/" + e
 	}
-	if err := run(context.Background(), append([]string{"invoke"}, events...), noEnv, &out, &logs); err != nil {
+	if err := run(context.Background(), append([]string{"invoke"}, events...), sampleWorld, &out, &logs); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()

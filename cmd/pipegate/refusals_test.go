@@ -30,7 +30,7 @@ func TestDevMergeRequestsOfUnroutedProjectAreRefused(t *testing.T) {
 				t.Errorf("pipegate dev --merge-requests with an unrouted project panicked instead of returning an error: %v", r)
 			}
 		}()
-		err = dev(ctx, []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, noEnv, &out, io.Discard)
+		err = dev(ctx, []string{"--listen", "127.0.0.1:0", "--merge-requests", file}, sampleWorld, &out, io.Discard)
 	}()
 	if err == nil {
 		t.Fatalf("dev accepted a merge request of an unknown project; output:\n%s", out.String())

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,16 +53,27 @@ type stackOptions struct {
 	step, advance time.Duration // emulator.RunOptions
 	useAWS        bool          // start real pipelines instead of the stand-in's
 	mergeRequests string        // YAML file of merge requests for the embedded GitLab
-	log           *slog.Logger
-	// afterEvent, if set, sees each CodePipeline event after the handler took it.
-	afterEvent func(ev progress.Event, ans app.EventAnswer, err error)
+	// routes, if set, is the routing file to run (the demo's); else PIPEGATE_CONFIG's,
+	// else the bundled one, as the functions read it.
+	routes *routing.Config
+	log    *slog.Logger
+	// afterEvent, if set, sees each CodePipeline event (as EventBridge delivers it,
+	// and decoded) after the handler took it.
+	afterEvent func(raw []byte, ev progress.Event, ans app.EventAnswer, err error)
+	// eventsAfter, if set, holds the CodePipeline events until it is closed: in AWS,
+	// EventBridge delivers a pipeline's first event well after the webhook that
+	// started it has posted its pending status and answered.
+	eventsAfter <-chan struct{}
 }
 
 // startStack starts everything; stop it by cancelling ctx and calling wait.
 func startStack(ctx context.Context, getenv func(string) string, out *printer, opt stackOptions) (*stack, error) {
-	routes, err := app.LoadRoutes(getenv)
-	if err != nil {
-		return nil, err
+	routes := opt.routes
+	var err error
+	if routes == nil {
+		if routes, err = app.LoadRoutes(getenv); err != nil {
+			return nil, err
+		}
 	}
 	s := &stack{out: out}
 	secret := getenv("WEBHOOK_SECRET")
@@ -82,7 +94,7 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 	} else {
 		s.cp = emulator.NewCodePipeline()
 		for _, svc := range routes.Services {
-			s.cp.SetShape(svc.Pipeline, emulator.DefaultShape(svc.SourceAction, svc.Production.Stage, svc.Production.ApprovalAction))
+			s.cp.SetShape(svc.Pipeline, emulator.DefaultShape(svc.SourceAction, svc.StagingStage, svc.Production.Stage, svc.Production.ApprovalAction))
 		}
 		cpURL := s.serveLocal(ctx, s.cp)
 		s.app.Pipelines = codepipeline.New(aws.Config{
@@ -93,7 +105,16 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 		ready := make(chan struct{})
 		s.runs.Go(func() {
 			s.cp.Run(ctx, emulator.RunOptions{Step: opt.step, Advance: opt.advance, Ready: func() { close(ready) }},
-				func(raw []byte) { s.event(ctx, raw, opt.afterEvent) })
+				func(raw []byte) {
+					if opt.eventsAfter != nil {
+						select {
+						case <-opt.eventsAfter:
+						case <-ctx.Done():
+							return
+						}
+					}
+					s.event(ctx, raw, opt.afterEvent)
+				})
 		})
 		<-ready // a push must not arrive before the stand-in runs what it starts
 	}
@@ -135,11 +156,8 @@ func (s *stack) gitlab(ctx context.Context, getenv func(string) string, routes *
 		return gitlab.New(strings.TrimSuffix(url, "/"), token, nil)
 	}
 	s.gl = emulator.NewGitLab(localToken)
-	for i, svc := range routes.Services {
-		// Known by path from the start; a push adds the project's real id.
-		if _, err := strconv.ParseInt(svc.Project, 10, 64); err != nil {
-			s.gl.AddProject(int64(900000+i), svc.Project, "main")
-		}
+	for _, p := range standInProjects(routes) {
+		s.gl.AddProject(p.id, p.path, "main")
 	}
 	s.gl.OnStatus = func(st emulator.CommitStatus) {
 		s.out.linef("GitLab", "%s@%.8s %s = %s: %s", st.Project, st.SHA, st.Name, st.State, st.Description)
@@ -152,6 +170,33 @@ func (s *stack) gitlab(ctx context.Context, getenv func(string) string, routes *
 	return gitlab.New(s.serveLocal(ctx, s.gl), localToken, nil)
 }
 
+// standInProject is a routed project as the GitLab stand-ins know it from the start.
+type standInProject struct {
+	id   int64
+	path string
+}
+
+// standInProjects are the projects of the routing file, each once, as the GitLab
+// stand-ins know them before any delivery: by the routing file's own name, so that
+// a status, a merge request or a CodePipeline event alone finds its project. A
+// project named by path gets a made-up id (a push adds its real one:
+// registerProject); one named by its numeric id is known by that id and spelled
+// as that number.
+func standInProjects(routes *routing.Config) []standInProject {
+	var out []standInProject
+	for i, svc := range routes.Services {
+		if slices.ContainsFunc(out, func(p standInProject) bool { return strings.EqualFold(p.path, svc.Project) }) {
+			continue
+		}
+		id, err := strconv.ParseInt(svc.Project, 10, 64)
+		if err != nil {
+			id = int64(900000 + i)
+		}
+		out = append(out, standInProject{id: id, path: svc.Project})
+	}
+	return out
+}
+
 // mergeRequestFile is one entry of the --merge-requests file.
 type mergeRequestFile struct {
 	Project        string   `yaml:"project"`
@@ -159,7 +204,9 @@ type mergeRequestFile struct {
 	Title          string   `yaml:"title"`
 	State          string   `yaml:"state"` // opened, merged, closed
 	MergeCommitSHA string   `yaml:"merge_commit_sha"`
-	SHA            string   `yaml:"sha"` // the source branch's head
+	SHA            string   `yaml:"sha"`           // the source branch's head
+	SourceBranch   string   `yaml:"source_branch"` // default: none
+	TargetBranch   string   `yaml:"target_branch"` // default: the project's default branch
 	Author         string   `yaml:"author"`
 	ApprovedBy     []string `yaml:"approved_by"`
 	// ApprovalsLeft is what GitLab Premium's approval rules still require.
@@ -192,6 +239,7 @@ func loadMergeRequests(gl *emulator.GitLab, routes *routing.Config, path string)
 		}
 		gl.AddMergeRequest(m.Project, emulator.MergeRequest{
 			IID: m.IID, Title: m.Title, State: m.State, MergeCommitSHA: m.MergeCommitSHA, SHA: m.SHA,
+			SourceBranch: m.SourceBranch, TargetBranch: m.TargetBranch,
 			Author: m.Author, ApprovedBy: m.ApprovedBy, ApprovalsLeft: m.ApprovalsLeft,
 		})
 	}
@@ -200,7 +248,7 @@ func loadMergeRequests(gl *emulator.GitLab, routes *routing.Config, path string)
 
 // event hands one CodePipeline event of the stand-in's runs to the
 // pipeline-events handler, as EventBridge would.
-func (s *stack) event(ctx context.Context, raw []byte, after func(progress.Event, app.EventAnswer, error)) {
+func (s *stack) event(ctx context.Context, raw []byte, after func([]byte, progress.Event, app.EventAnswer, error)) {
 	var env events.CloudWatchEvent
 	_ = json.Unmarshal(raw, &env)
 	ev, _, _ := progress.FromEventBridge(env)
@@ -220,7 +268,7 @@ func (s *stack) event(ctx context.Context, raw []byte, after func(progress.Event
 		s.out.linef("gate", "%s: %s", strings.TrimPrefix(ans.Result, "gate "), ans.Reason)
 	}
 	if after != nil {
-		after(ev, ans, err)
+		after(raw, ev, ans, err)
 	}
 }
 

@@ -136,7 +136,7 @@ func TestValidateRefuses(t *testing.T) {
 		want   string // in the output, else in the error
 	}{
 		{"the bundled routing file, broken by PIPEGATE_CONFIG", envOf("PIPEGATE_CONFIG", "testdata/broken.yaml"), []string{"--template", "../../template.yaml"},
-			"problem  testdata/broken.yaml:4: routing file: yaml: unmarshal errors: line 4: field pipline not found"},
+			"problem  testdata/broken.yaml:4: routing file: line 4: field pipline not found in services[0] (core); did you mean pipeline?"},
 		{"a missing template", noEnv, []string{"--template", "testdata/none.yaml"}, "problem  testdata/none.yaml: read testdata/none.yaml"},
 		{"a missing pipeline template", noEnv, []string{"--template", "../../template.yaml", "--pipelines", "testdata/none.yaml"}, "problem  testdata/none.yaml: read testdata/none.yaml"},
 		{"a missing routing file", noEnv, []string{"--routing", "testdata/none.yaml"}, "read testdata/none.yaml"},

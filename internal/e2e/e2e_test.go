@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pipegate/pipegate"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/testenv"
@@ -49,19 +48,33 @@ const (
 
 // TestFunctionsUnderRIE builds the three functions, runs them under the Lambda
 // Runtime Interface Emulator against the stand-ins, and drives them with the
-// bundled events: a push starts an execution, its state changes arrive, and
-// GitLab ends with the right statuses on the right commit. The cases run in order
-// and share the stand-ins and one DynamoDB table (dynalite), as deliveries to
-// deployed functions do; each checks what it changed, not totals.
+// sample events of events/: a push starts an execution, its state changes arrive,
+// and GitLab ends with the right statuses on the right commit. The functions route
+// with testdata/routing.yaml (PIPEGATE_CONFIG), the world those events are of, not
+// with the bundled pipegate.yaml. The cases run in order and share the stand-ins
+// and one DynamoDB table (dynalite), as deliveries to deployed functions do; each
+// checks what it changed, not totals.
 func TestFunctionsUnderRIE(t *testing.T) {
 	root := repoRoot(t)
 	bin := buildAll(t, root)
 
-	// The stand-ins, as the deployment's AWS and GitLab.
-	routes, err := routing.Parse(pipegate.DefaultRouting())
+	// The routing file: the test's own, of the world the events of events/ are
+	// deliveries of, handed to the functions as PIPEGATE_CONFIG. The bundled
+	// pipegate.yaml is the team's to edit.
+	routingFile, err := filepath.Abs(filepath.Join("testdata", "routing.yaml"))
 	if err != nil {
-		t.Fatalf("parse the bundled pipegate.yaml: %v", err)
+		t.Fatal(err)
 	}
+	routingData, err := os.ReadFile(routingFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := routing.Parse(routingData)
+	if err != nil {
+		t.Fatalf("parse %s: %v", routingFile, err)
+	}
+
+	// The stand-ins, as the deployment's AWS and GitLab.
 	var pipelines []string
 	for _, s := range routes.Services {
 		pipelines = append(pipelines, s.Pipeline)
@@ -112,6 +125,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		"TABLE_NAME":                    table,
 		"AWS_XRAY_SDK_DISABLED":         "true",
 		"GITLAB_URL":                    glSrv.URL,
+		"PIPEGATE_CONFIG":               routingFile,
 	}
 	webhookEnv := envList(env["WebhookFunction"], common, map[string]string{"RETRY_QUEUE_URL": queueURL})
 	retryEnv := envList(env["RetryFunction"], common)

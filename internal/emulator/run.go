@@ -18,16 +18,27 @@ type ActionSpec struct {
 	Name, Category, Provider string // Category "Approval" waits for PutApprovalResult
 }
 
-// DefaultShape is the shape of our users' pipelines:
-// Source[<sourceAction> Source/CodeStarSourceConnection], Build[Build Build/CodeBuild],
-// Staging[Deploy Deploy/ECS], <productionStage>[<approvalAction> Approval/Manual, Deploy Deploy/ECS].
-func DefaultShape(sourceAction, productionStage, approvalAction string) []StageSpec {
-	return []StageSpec{
-		{Name: "Source", Actions: []ActionSpec{{sourceAction, "Source", "CodeStarSourceConnection"}}},
-		{Name: "Build", Actions: []ActionSpec{{"Build", "Build", "CodeBuild"}}},
-		{Name: "Staging", Actions: []ActionSpec{{"Deploy", "Deploy", "ECS"}}},
-		{Name: productionStage, Actions: []ActionSpec{{approvalAction, "Approval", "Manual"}, {"Deploy", "Deploy", "ECS"}}},
+// DefaultShape is the shape of our users' pipelines, with the names a routing
+// file gives them: Source[<sourceAction> Source/CodeStarSourceConnection],
+// Build[Build Build/CodeBuild], <stagingStage>[Deploy Deploy/ECS],
+// <productionStage>[<approvalAction> Approval/Manual, Deploy Deploy/ECS]. A stage
+// named like an earlier one is that stage: its actions are added to it.
+func DefaultShape(sourceAction, stagingStage, productionStage, approvalAction string) []StageSpec {
+	var stages []StageSpec
+	add := func(name string, actions ...ActionSpec) {
+		for i := range stages {
+			if stages[i].Name == name {
+				stages[i].Actions = append(stages[i].Actions, actions...)
+				return
+			}
+		}
+		stages = append(stages, StageSpec{Name: name, Actions: actions})
 	}
+	add("Source", ActionSpec{sourceAction, "Source", "CodeStarSourceConnection"})
+	add("Build", ActionSpec{"Build", "Build", "CodeBuild"})
+	add(stagingStage, ActionSpec{"Deploy", "Deploy", "ECS"})
+	add(productionStage, ActionSpec{approvalAction, "Approval", "Manual"}, ActionSpec{"Deploy", "Deploy", "ECS"})
+	return stages
 }
 
 // SetShape sets the stages Run takes pipeline's executions through; the pipeline
@@ -73,7 +84,7 @@ type RunOptions struct {
 // execution at a time runs in a stage; the next waits in the inbound transition,
 // and one arriving there later supersedes it (pipeline SUPERSEDED).
 //
-// A pipeline without a shape gets DefaultShape("Source", "Production", "ApproveProduction").
+// A pipeline without a shape gets DefaultShape("Source", "Staging", "Production", "ApproveProduction").
 // Run returns when ctx is done, after the runs it started have stopped (waiting
 // approvals are abandoned: no more events). One Run at a time.
 func (c *CodePipeline) Run(ctx context.Context, opt RunOptions, events func([]byte)) {
@@ -143,7 +154,7 @@ type execRun struct {
 // startRun starts running e; c.mu must be held and c.runner set.
 func (c *CodePipeline) startRun(p *cpPipeline, e *Execution) {
 	if p.shape == nil {
-		p.shape = DefaultShape("Source", "Production", "ApproveProduction")
+		p.shape = DefaultShape("Source", "Staging", "Production", "ApproveProduction")
 		p.layout()
 	}
 	x := &execRun{

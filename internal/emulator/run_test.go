@@ -18,7 +18,7 @@ import (
 	"github.com/pipegate/pipegate/internal/testenv"
 )
 
-// defaultRun is what a run of DefaultShape("Source", "Production",
+// defaultRun is what a run of DefaultShape("Source", "Staging", "Production",
 // "ApproveProduction") sends, as runEvent.desc; the first approvalAt wait for the
 // approval.
 var defaultRun = []string{
@@ -764,20 +764,30 @@ func TestRunShape(t *testing.T) {
 }
 
 // TestRunDefaultShapeNamed: a pipeline without a shape gets DefaultShape with the
-// default names; DefaultShape takes others.
+// default names; DefaultShape takes the names a routing file gives, and a stage
+// named like an earlier one is that stage.
 func TestRunDefaultShapeNamed(t *testing.T) {
-	shape := DefaultShape("Checkout", "Prod", "Approve")
-	var got []string
-	for _, s := range shape {
-		for _, a := range s.Actions {
-			got = append(got, s.Name+"/"+a.Name+" "+a.Category+"/"+a.Provider)
+	for _, tc := range []struct {
+		source, staging, production, approval string
+		want                                  []string
+	}{
+		{"Checkout", "QA", "Prod", "Approve", []string{
+			"Source/Checkout Source/CodeStarSourceConnection", "Build/Build Build/CodeBuild", "QA/Deploy Deploy/ECS",
+			"Prod/Approve Approval/Manual", "Prod/Deploy Deploy/ECS",
+		}},
+		{"Source", "Build", "Production", "ApproveProduction", []string{
+			"Source/Source Source/CodeStarSourceConnection", "Build/Build Build/CodeBuild", "Build/Deploy Deploy/ECS",
+			"Production/ApproveProduction Approval/Manual", "Production/Deploy Deploy/ECS",
+		}},
+	} {
+		var got []string
+		for _, s := range DefaultShape(tc.source, tc.staging, tc.production, tc.approval) {
+			for _, a := range s.Actions {
+				got = append(got, s.Name+"/"+a.Name+" "+a.Category+"/"+a.Provider)
+			}
 		}
-	}
-	want := []string{
-		"Source/Checkout Source/CodeStarSourceConnection", "Build/Build Build/CodeBuild", "Staging/Deploy Deploy/ECS",
-		"Prod/Approve Approval/Manual", "Prod/Deploy Deploy/ECS",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("DefaultShape %v", got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("DefaultShape(%q, %q, %q, %q) %v, want %v", tc.source, tc.staging, tc.production, tc.approval, got, tc.want)
+		}
 	}
 }

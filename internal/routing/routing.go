@@ -3,10 +3,8 @@
 package routing
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,20 +69,9 @@ type rawProduction struct {
 	NoMergeRequest   noMergeRequest `yaml:"no_merge_request"`
 }
 
-// noMergeRequest is no_merge_request's value. It checks itself while the file is
-// decoded, where the value's own line is known.
+// noMergeRequest is no_merge_request's value: one of noMergeRequestChoices, which
+// checkFile holds it to.
 type noMergeRequest string
-
-func (v *noMergeRequest) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: no_merge_request must be wait or reject", n.Line)
-	}
-	if n.Value != "wait" && n.Value != "reject" {
-		return fmt.Errorf("line %d: no_merge_request must be wait or reject, not %q", n.Line, n.Value)
-	}
-	*v = noMergeRequest(n.Value)
-	return nil
-}
 
 // Built-in defaults, the names the shipped pipeline template uses.
 const (
@@ -96,76 +83,52 @@ const (
 	defaultNoMergeRequest = "wait" // never opens the gate: the safe answer
 )
 
-// Parse reads a routing file strictly: unknown fields, missing names, bad globs and
-// two services on one pipeline are errors that name the line.
+// Parse reads a routing file strictly: unknown fields, values of the wrong kind,
+// missing names, bad globs and two services on one pipeline are errors that name
+// the line and the block (defaults, or the service), and say what to write.
 func Parse(data []byte) (*Config, error) {
-	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("routing file is empty")
-		}
-		return nil, fmt.Errorf("routing file: %w", err)
-	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, syntaxError(data, err)
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		return nil, errors.New("routing file is empty")
+	}
+	at, err := checkFile(doc.Content[0])
+	if err != nil {
 		return nil, fmt.Errorf("routing file: %w", err)
 	}
-	lines := serviceLines(&doc)
+	var f file
+	if err := doc.Content[0].Decode(&f); err != nil {
+		// checkFile has seen every field's kind; whatever is left is YAML's to say.
+		return nil, fmt.Errorf("routing file: %s", oneLine(err.Error()))
+	}
 
-	// Paths are per service (see merge); refusing them here beats ignoring them silently.
-	if f.Defaults.Name != "" || f.Defaults.Project != "" || f.Defaults.Pipeline != "" || f.Defaults.Paths != nil {
-		return nil, errors.New("routing file: defaults may not set name, project, pipeline or paths")
-	}
-	if len(f.Services) == 0 {
-		return nil, errors.New("routing file: no services")
-	}
 	cfg := &Config{}
 	names := map[string]int{}
-	pipelines := map[string]int{}
+	pipelines := map[string]block{}
 	for i, raw := range f.Services {
-		line := 0
-		if i < len(lines) {
-			line = lines[i]
-		}
-		s, err := merge(f.Defaults, raw)
+		b := at.services[i]
+		s, err := merge(f.Defaults, raw, at.defaults, b)
 		if err != nil {
-			return nil, fmt.Errorf("routing file: line %d: %w", line, err)
+			return nil, fmt.Errorf("routing file: line %d: %s%w", b.line, b.label, err)
 		}
-		s.Line = line
+		s.Line = b.line
 		if prev, ok := names[s.Name]; ok {
-			return nil, fmt.Errorf("routing file: line %d: service %q is already defined at line %d", line, s.Name, prev)
+			return nil, fmt.Errorf("routing file: line %d: %s: service %q is already defined at line %d", b.line, b.label, s.Name, prev)
 		}
 		if prev, ok := pipelines[s.Pipeline]; ok {
-			return nil, fmt.Errorf("routing file: line %d: pipeline %q is already used by the service at line %d", line, s.Pipeline, prev)
+			return nil, fmt.Errorf("routing file: line %d: %s: pipeline %q is already used by the service at line %d, %s", b.line, b.label, s.Pipeline, prev.line, prev.label)
 		}
-		names[s.Name], pipelines[s.Pipeline] = line, line
+		names[s.Name], pipelines[s.Pipeline] = b.line, b
 		cfg.Services = append(cfg.Services, s)
 	}
 	return cfg, nil
 }
 
-// serviceLines returns the line of each item of the top-level services list.
-func serviceLines(doc *yaml.Node) []int {
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil
-	}
-	m := doc.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "services" {
-			var lines []int
-			for _, item := range m.Content[i+1].Content {
-				lines = append(lines, item.Line)
-			}
-			return lines
-		}
-	}
-	return nil
-}
-
-// merge applies defaults to one service and checks the result.
-func merge(d, s rawService) (Service, error) {
+// merge applies defaults to one service and checks the result. Its errors follow
+// the service's label: " has no project", ": min_approvals must not be negative".
+func merge(d, s rawService, dWhere, sWhere block) (Service, error) {
 	out := Service{
 		Name:         s.Name,
 		Project:      s.Project,
@@ -198,22 +161,43 @@ func merge(d, s rawService) (Service, error) {
 	}
 	switch {
 	case out.Name == "":
-		return out, errors.New("service without a name")
+		return out, errors.New(" has no name")
 	case out.Project == "":
-		return out, fmt.Errorf("service %q has no project", out.Name)
+		return out, errors.New(" has no project")
 	case out.Pipeline == "":
-		return out, fmt.Errorf("service %q has no pipeline", out.Name)
+		return out, errors.New(" has no pipeline")
 	case out.Production.MinApprovals < 0:
-		return out, fmt.Errorf("service %q: min_approvals must not be negative", out.Name)
+		return out, errors.New(": min_approvals must not be negative")
 	case out.StagingStage == out.Production.Stage:
 		// One stage's end cannot be both results on the badge.
-		return out, fmt.Errorf("service %q: staging_stage and production stage are both %q", out.Name, out.StagingStage)
+		return out, fmt.Errorf(": staging_stage and production stage are both %q", out.StagingStage)
 	}
-	for _, list := range [][]string{out.Branches, out.Tags, out.Paths} {
-		for _, g := range list {
-			if !doublestar.ValidatePattern(g) {
-				return out, fmt.Errorf("service %q: bad glob %q", out.Name, g)
+	for _, list := range []struct {
+		field string
+		globs []string
+		own   bool // the service's own list, else the defaults'
+	}{
+		{"branches", out.Branches, s.Branches != nil},
+		{"tags", out.Tags, s.Tags != nil},
+		{"paths", out.Paths, true},
+	} {
+		for i, g := range list.globs {
+			if doublestar.ValidatePattern(g) {
+				continue
 			}
+			from, at := "", sWhere.items[list.field]
+			if !list.own {
+				from, at = " from defaults", dWhere.items[list.field]
+			}
+			line := ""
+			if i < len(at) {
+				line = fmt.Sprintf(" (line %d)", at[i])
+			}
+			why := globProblem(g)
+			if why == "" {
+				why = "doublestar cannot read it"
+			}
+			return out, fmt.Errorf(": %s%s%s: bad glob %q: %s", list.field, from, line, g, why)
 		}
 	}
 	return out, nil

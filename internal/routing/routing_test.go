@@ -27,41 +27,29 @@ func lineOf(t *testing.T, data []byte, s string) int {
 	return 0
 }
 
+// TestParseBundled checks that the routing file bundled into the functions
+// parses. Nothing here depends on what it routes: a team edits that file (its
+// group, services and pipelines), and tests use their own files in testdata/.
 func TestParseBundled(t *testing.T) {
 	data := pipegate.DefaultRouting()
 	cfg, err := routing.Parse(data)
 	if err != nil {
 		t.Fatalf("Parse(bundled pipegate.yaml): %v", err)
 	}
-	var names []string
+	if len(cfg.Services) == 0 {
+		t.Fatal("the bundled pipegate.yaml routes no service")
+	}
+	lines := bytes.Count(data, []byte("\n")) + 1
 	for _, s := range cfg.Services {
-		names = append(names, s.Name)
-	}
-	if want := []string{"api-gateway", "auth", "core", "files"}; !slices.Equal(names, want) {
-		t.Fatalf("services %q, want %q", names, want)
-	}
-	for _, s := range cfg.Services {
-		want := routing.Service{
-			Name:         s.Name,
-			Project:      "ic/" + s.Name,
-			Pipeline:     s.Name + "-pipeline",
-			SourceAction: "Source",
-			Branches:     []string{"main"},
-			Tags:         []string{"v*"},
-			StagingStage: "Staging",
-			Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
-				AuthorCanApprove: false, NoMergeRequest: "wait"},
-			Line: lineOf(t, data, "- name: "+s.Name),
+		if s.Line < 1 || s.Line > lines {
+			t.Errorf("service %s: line %d, outside the file's %d lines", s.Name, s.Line, lines)
 		}
-		if !reflect.DeepEqual(s, want) {
-			t.Errorf("service\n got %+v\nwant %+v", s, want)
+		if got, ok := cfg.Service(s.Pipeline); !ok || got.Name != s.Name {
+			t.Errorf("Service(%s) = %q, %v; want %s", s.Pipeline, got.Name, ok, s.Name)
 		}
-	}
-	if s, ok := cfg.Service("core-pipeline"); !ok || s.Name != "core" {
-		t.Errorf("Service(core-pipeline) = %q, %v", s.Name, ok)
-	}
-	if _, ok := cfg.Service("nobody-pipeline"); ok {
-		t.Error("Service(nobody-pipeline) found a service")
+		if got, ok := cfg.Named(s.Name); !ok || got.Pipeline != s.Pipeline {
+			t.Errorf("Named(%s) = %q, %v; want %s", s.Name, got.Pipeline, ok, s.Pipeline)
+		}
 	}
 }
 
@@ -207,10 +195,7 @@ func TestParseStagingStage(t *testing.T) {
 }
 
 func TestNamed(t *testing.T) {
-	cfg, err := routing.Parse(pipegate.DefaultRouting())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := routes(t)
 	if s, ok := cfg.Named("core"); !ok || s.Pipeline != "core-pipeline" {
 		t.Errorf("Named(core) = %+v, %v", s, ok)
 	}
@@ -219,29 +204,152 @@ func TestNamed(t *testing.T) {
 			t.Errorf("Named(%q) found %+v", name, s)
 		}
 	}
+	if s, ok := cfg.Service("core-pipeline"); !ok || s.Name != "core" {
+		t.Errorf("Service(core-pipeline) = %q, %v", s.Name, ok)
+	}
+	for _, pipeline := range []string{"core", "Core-Pipeline", "", "nobody-pipeline"} {
+		if s, ok := cfg.Service(pipeline); ok {
+			t.Errorf("Service(%q) found %+v", pipeline, s)
+		}
+	}
 }
 
+// TestParseErrors checks every refusal word for word: the line (the same lines
+// as before the messages named their block), the block ("defaults", or the
+// service as "services[i] (name)"), and what to write instead.
 func TestParseErrors(t *testing.T) {
+	const core = "services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n"
 	tests := []struct {
 		name string
 		yaml string
-		want []string // substrings of the error
+		want string
 	}{
-		{"unknown field in a service", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    branchs: ["main"]
-`, []string{"line 5: field branchs not found"}},
-		{"unknown field in defaults", `defaults:
+		// Unknown fields: the block, and what was meant.
+		{"unknown field in a service", core + `    branchs: ["main"]
+`, "routing file: line 5: field branchs not found in services[0] (core); did you mean branches?"},
+		{"unknown field in defaults' production", `defaults:
   production:
     approvals: 2
 services:
   - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 3: field approvals not found"}},
+`, "routing file: line 3: field approvals not found in defaults.production; did you mean min_approvals?"},
 		{"unknown top-level field", `service:
   - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 1: field service not found"}},
+`, "routing file: line 1: field service not found at the top level; did you mean services?"},
+		{"unknown production field near the new ones", core + `    production:
+      authors_can_approve: true
+`, "routing file: line 6: field authors_can_approve not found in services[0] (core).production; did you mean author_can_approve?"},
+		{"unknown staging field", core + `    stagingstage: Staging
+`, "routing file: line 5: field stagingstage not found in services[0] (core); did you mean staging_stage?"},
+		{"a field in another case", core + `    Paths: ["services/core/**"]
+`, "routing file: line 5: field Paths not found in services[0] (core); did you mean paths?"},
+		{"a swap of two letters", core + `    tgas: ["v*"]
+`, "routing file: line 5: field tgas not found in services[0] (core); did you mean tags?"},
+		{"a field of the third service", core + `  - {name: auth, project: ic/auth, pipeline: auth-pipeline}
+  - name: files
+    project: ic/files
+    pipelin: files-pipeline
+`, "routing file: line 8: field pipelin not found in services[2] (files); did you mean pipeline?"},
+		{"a field nothing is near", core + `    colour: blue
+`, "routing file: line 5: field colour not found in services[0] (core); the fields there are name, project, pipeline, source_action, branches, tags, paths, staging_stage, production"},
+		{"staging_stage in production", core + `    production:
+      staging_stage: Staging
+`, "routing file: line 6: field staging_stage not found in services[0] (core).production; it belongs one level up, in services[0] (core)"},
+		{"min_approvals outside production", core + `    min_approvals: 2
+`, "routing file: line 5: field min_approvals not found in services[0] (core); it belongs in production"},
+		{"branches at the top level", `branches: [main]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, "routing file: line 1: field branches not found at the top level; it belongs in defaults or in services"},
+		{"a field set twice", `services:
+  - name: core
+    project: ic/core
+    name: core2
+    pipeline: core-pipeline
+`, "routing file: line 4: name is set twice in services[0] (core) (first at line 2)"},
+
+		// Tabs, called tabs, on the tab's own line.
+		{"a tab before a service", "services:\n\t- name: core\n", "routing file: line 2: a tab; YAML indents with spaces"},
+		{"a tab before a field", "services:\n  - name: core\n\tproject: ic/core\n", "routing file: line 3: a tab; YAML indents with spaces"},
+		{"a tab after spaces", core + "    \tpaths: [\"services/core/**\"]\n", "routing file: line 5: a tab; YAML indents with spaces"},
+		{"a tab in defaults", "defaults:\n\tbranches: [main]\nservices: []\n", "routing file: line 2: a tab; YAML indents with spaces"},
+
+		// Other YAML: its own words and line.
+		{"not YAML", `services:
+  - name: core
+    project: ic/core: platform
+    pipeline: core-pipeline
+`, "routing file: yaml: line 3: mapping values are not allowed in this context"},
+		{"unclosed quote", `services:
+  - name: core
+    project: "ic/core
+    pipeline: core-pipeline
+`, "routing file: line 3: a quote that is never closed"},
+		{"a value starting with @", "services:\n  - name: core\n    project: @ic/core\n", `routing file: line 3: a value starting with @ must be quoted: "@ic/core"`},
+
+		// Values of the wrong kind.
+		{"not a mapping", "- core\n- auth\n", "routing file: line 1: the routing file must be a mapping with defaults and services, not a list"},
+		{"services a mapping", "services:\n  name: core\n", `routing file: line 2: services must be a list of services ("- name: ..."), not a mapping`},
+		{"a service that is a name", "services:\n  - core\n", `routing file: line 2: services[0] must be a mapping of its fields (name, project, pipeline, source_action, branches, tags, paths, staging_stage, production), not "core"`},
+		{"production a list", core + "    production: [Production]\n", `routing file: line 5: services[0] (core).production must be a mapping of its fields (stage, approval_action, min_approvals, author_can_approve, no_merge_request), not a list`},
+		{"a project that is a list", "services:\n  - name: core\n    project: [ic/core]\n    pipeline: core-pipeline\n", "routing file: line 3: project in services[0] (core) must be one name, not a list"},
+		{"staging_stage a list", `defaults:
+  staging_stage: [Staging, QA]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, "routing file: line 2: staging_stage in defaults must be one name, not a list"},
+		{"branches a single value", core + "    branches: main\n", `routing file: line 5: branches in services[0] (core) must be a list, as in ["main"], not "main"`},
+		{"a list in a list", core + "    tags: [[v1]]\n", "routing file: line 5: tags in services[0] (core): each item must be a glob, not a list"},
+		{"min_approvals not a number", core + "    production: {min_approvals: one}\n", `routing file: line 5: min_approvals in services[0] (core).production must be a whole number, not "one"`},
+		{"min_approvals a fraction", core + "    production: {min_approvals: 1.5}\n", `routing file: line 5: min_approvals in services[0] (core).production must be a whole number, not "1.5"`},
+		{"negative min_approvals", core + "    production: {min_approvals: -1}\n", "routing file: line 2: services[0] (core): min_approvals must not be negative"},
+		{"author_can_approve not a bool", core + "    production:\n      author_can_approve: sometimes\n", `routing file: line 6: author_can_approve in services[0] (core).production must be true or false, not "sometimes"`},
+		{"author_can_approve a number", `defaults:
+  production:
+    author_can_approve: 1
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, `routing file: line 3: author_can_approve in defaults.production must be true or false, not "1"`},
+		{"unknown no_merge_request in a service", core + "    production:\n      no_merge_request: allow\n", `routing file: line 6: no_merge_request in services[0] (core).production must be wait or reject, not "allow"`},
+		{"unknown no_merge_request in defaults", `defaults:
+  production:
+    min_approvals: 1
+    no_merge_request: Reject
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, `routing file: line 4: no_merge_request in defaults.production must be wait or reject, not "Reject"`},
+		{"empty no_merge_request", core + `    production: {no_merge_request: ""}
+`, `routing file: line 5: no_merge_request in services[0] (core).production must be wait or reject, not ""`},
+		{"no_merge_request a list", core + "    production:\n      no_merge_request: [wait, reject]\n", "routing file: line 6: no_merge_request in services[0] (core).production must be wait or reject, not a list"},
+
+		// Defaults, and the services list.
+		{"defaults naming a project", `defaults:
+  project: ic/core
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, "routing file: line 2: defaults may not set project: each service names its own project"},
+		{"defaults with paths, which are per service", `defaults:
+  paths: ["services/**"]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, "routing file: line 2: defaults may not set paths: paths are per service: they tell the services of a monorepo apart"},
+		{"no services", "defaults:\n  branches: [main]\n", "routing file: no services: the file has no services list; each service needs name, project and pipeline"},
+		{"an empty services", "defaults:\n  branches: [main]\n\nservices:\n", "routing file: line 4: no services: the services list is empty; each service needs name, project and pipeline"},
+		{"an empty services list", "defaults:\n  branches: [main]\nservices: []\n", "routing file: line 3: no services: the services list is empty; each service needs name, project and pipeline"},
+		{"missing name", `services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+  - project: ic/auth
+    pipeline: auth-pipeline
+`, "routing file: line 3: services[1] has no name"},
+		{"missing project", `services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+  - name: auth
+    pipeline: auth-pipeline
+`, "routing file: line 3: services[1] (auth) has no project"},
+		{"missing pipeline", `services:
+  - name: auth
+    project: ic/auth
+`, "routing file: line 2: services[0] (auth) has no pipeline"},
 		{"two services on one pipeline", `services:
   - name: core
     project: ic/core
@@ -249,7 +357,7 @@ services:
   - name: auth
     project: ic/auth
     pipeline: shared-pipeline
-`, []string{"line 5", `pipeline "shared-pipeline" is already used by the service at line 2`}},
+`, `routing file: line 5: services[1] (auth): pipeline "shared-pipeline" is already used by the service at line 2, services[0] (core)`},
 		{"duplicate service name", `services:
   - name: core
     project: ic/core
@@ -258,144 +366,38 @@ services:
   - name: core
     project: ic/core2
     pipeline: core2-pipeline
-`, []string{"line 6", `service "core" is already defined at line 2`}},
-		{"missing name", `services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-  - project: ic/auth
-    pipeline: auth-pipeline
-`, []string{"line 3", "service without a name"}},
-		{"missing project", `services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-  - name: auth
-    pipeline: auth-pipeline
-`, []string{"line 3", `service "auth" has no project`}},
-		{"missing pipeline", `services:
-  - name: auth
-    project: ic/auth
-`, []string{"line 2", `service "auth" has no pipeline`}},
-		{"bad path glob", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    paths: ["services/[core/**"]
-`, []string{"line 2", `bad glob "services/[core/**"`}},
-		{"bad branch glob from defaults", `defaults:
-  branches: ["release/{a,b"]
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 4", `bad glob "release/{a,b"`}},
-		{"negative min_approvals", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production: {min_approvals: -1}
-`, []string{"line 2", "min_approvals must not be negative"}},
-		{"min_approvals not a number", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production: {min_approvals: one}
-`, []string{"line 5"}},
-		{"unknown no_merge_request in a service", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production:
-      no_merge_request: allow
-`, []string{"line 6: no_merge_request must be wait or reject, not \"allow\""}},
-		{"unknown no_merge_request in defaults", `defaults:
-  production:
-    min_approvals: 1
-    no_merge_request: Reject
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 4: no_merge_request must be wait or reject, not \"Reject\""}},
-		{"empty no_merge_request", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production: {no_merge_request: ""}
-`, []string{"line 5: no_merge_request must be wait or reject, not \"\""}},
-		{"no_merge_request a list", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production:
-      no_merge_request: [wait, reject]
-`, []string{"line 6: no_merge_request must be wait or reject"}},
-		{"author_can_approve not a bool", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production:
-      author_can_approve: sometimes
-`, []string{"line 6", "into bool"}},
-		{"author_can_approve a number", `defaults:
-  production:
-    author_can_approve: 1
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 3", "into bool"}},
-		{"unknown production field near the new ones", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production:
-      authors_can_approve: true
-`, []string{"line 6: field authors_can_approve not found"}},
-		{"not YAML", `services:
-  - name: core
-    project: ic/core: platform
-    pipeline: core-pipeline
-`, []string{"line 3: mapping values are not allowed"}},
-		{"unclosed quote", `services:
-  - name: core
-    project: "ic/core
-    pipeline: core-pipeline
-`, []string{"line 3"}},
-		{"not a mapping", "- core\n- auth\n", []string{"line 1"}},
-		{"defaults naming a project", `defaults:
-  project: ic/core
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"defaults may not set"}},
-		{"defaults with paths, which are per service", `defaults:
-  paths: ["services/**"]
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"defaults may not set", "paths"}},
-		{"no services", "defaults:\n  branches: [main]\n", []string{"no services"}},
-		{"unknown staging field", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    stagingstage: Staging
-`, []string{"line 5: field stagingstage not found"}},
-		{"staging_stage a list", `defaults:
-  staging_stage: [Staging, QA]
-services:
-  - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 2"}},
-		{"staging_stage in production", `services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-    production:
-      staging_stage: Staging
-`, []string{"line 6: field staging_stage not found"}},
+`, `routing file: line 6: services[1] (core): service "core" is already defined at line 2`},
 		{"staging stage is the production stage", `services:
   - {name: core, project: ic/core, pipeline: core-pipeline}
   - name: auth
     project: ic/auth
     pipeline: auth-pipeline
     staging_stage: Production
-`, []string{"line 3", `service "auth": staging_stage and production stage are both "Production"`}},
+`, `routing file: line 3: services[1] (auth): staging_stage and production stage are both "Production"`},
 		{"production stage moved onto the staging stage", `defaults:
   production: {stage: Staging}
 services:
   - {name: core, project: ic/core, pipeline: core-pipeline}
-`, []string{"line 4", `staging_stage and production stage are both "Staging"`}},
-		{"empty file", "", []string{"routing file is empty"}},
+`, `routing file: line 4: services[0] (core): staging_stage and production stage are both "Staging"`},
+		{"empty file", "", "routing file is empty"},
+		{"only comments", "# routing\n", "routing file is empty"},
+
+		// Globs: which, in which field, and why.
+		{"bad path glob", core + `    paths: ["services/[core/**"]
+`, `routing file: line 2: services[0] (core): paths (line 5): bad glob "services/[core/**": the [ at character 10 opens a character class that is never closed (write \[ for a literal [)`},
+		{"bad branch glob from defaults", `defaults:
+  branches: ["release/{a,b"]
+services:
+  - {name: core, project: ic/core, pipeline: core-pipeline}
+`, `routing file: line 4: services[0] (core): branches from defaults (line 2): bad glob "release/{a,b": the { at character 9 opens a list of alternatives ({a,b}) that is never closed`},
+		{"the second glob of a list", core + `    paths:
+      - services/core/**
+      - "libs/[]/**"
+`, `routing file: line 2: services[0] (core): paths (line 7): bad glob "libs/[]/**": the character class at character 6 is empty (write \[ for a literal [)`},
+		{"a brace that closes nothing", core + `    tags: ["v}"]
+`, `routing file: line 2: services[0] (core): tags (line 5): bad glob "v}": the } at character 2 closes no { (write \} for a literal })`},
+		{"a trailing backslash", core + `    branches: ['hotfix\']
+`, `routing file: line 2: services[0] (core): branches (line 5): bad glob "hotfix\\": it ends in a backslash, which escapes nothing`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,11 +405,59 @@ services:
 			if err == nil {
 				t.Fatalf("Parse accepted it: %+v", cfg)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
+			if err.Error() != tt.want {
+				t.Errorf("error\n got %s\nwant %s", err, tt.want)
 			}
+		})
+	}
+}
+
+// What the checks of TestParseErrors must let through: YAML's own ways of
+// writing the same file.
+func TestParseAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		check      func(t *testing.T, s routing.Service)
+	}{
+		{"a project id as a number", "services:\n  - {name: core, project: 42, pipeline: core-pipeline}\n",
+			func(t *testing.T, s routing.Service) {
+				if s.Project != "42" {
+					t.Errorf("project %q", s.Project)
+				}
+			}},
+		{"empty defaults and production", "defaults:\nservices:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n    production:\n    branches:\n",
+			func(t *testing.T, s routing.Service) {
+				if s.Production.Stage != "Production" || s.Branches != nil {
+					t.Errorf("service %+v", s)
+				}
+			}},
+		{"an anchor merged into a service, its own keys winning", `defaults: &shared
+  branches: [main]
+  tags: ["v*"]
+services:
+  - <<: *shared
+    name: core
+    project: ic/core
+    pipeline: core-pipeline
+    branches: [trunk]
+`, func(t *testing.T, s routing.Service) {
+			if !slices.Equal(s.Branches, []string{"trunk"}) || !slices.Equal(s.Tags, []string{"v*"}) {
+				t.Errorf("branches %q tags %q", s.Branches, s.Tags)
+			}
+		}},
+		{"a tab inside a flow mapping", "services:\n  - {name: core,\tproject: ic/core, pipeline: core-pipeline}\n",
+			func(t *testing.T, s routing.Service) {
+				if s.Project != "ic/core" {
+					t.Errorf("project %q", s.Project)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := routing.Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg.Services[0])
 		})
 	}
 }
