@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/routing"
 )
 
 // The demo's story, on the sample events of events/: ada's merge request !118 of
@@ -50,11 +52,19 @@ type demoRun struct {
 	done   chan struct{} // closed when the pipeline's own event says it ended
 }
 
+func demoCommand() *command {
+	c := newCommand("demo", "the whole flow on a laptop, every step checked")
+	c.help = `Runs a push through staging, the production gate and a merge request approval to
+production, locally, printing and checking every step: the webhook and
+pipeline-events handlers against a CodePipeline stand-in that runs the pipeline,
+an embedded GitLab and the in-memory store. It needs no AWS account and no GitLab,
+and fails (exit 1) when a step did not happen.`
+	c.run = func(ctx context.Context, e *env, _ []string) error { return demo(ctx, e.getenv, e.stdout, e.stderr) }
+	return c
+}
+
 // demo runs the whole flow on a laptop and checks every step of it.
-func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("demo takes no arguments")
-	}
+func demo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	out := newPrinter(stdout)
@@ -82,6 +92,10 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	defer func() { cancel(); s.wait() }()
 	if s.gl == nil || s.cp == nil {
 		return fmt.Errorf("demo runs on the embedded stand-ins: unset GITLAB_URL/GITLAB_TOKEN")
+	}
+	if !slices.ContainsFunc(s.app.Routes.Services, func(svc routing.Service) bool { return svc.InProject(demoProject, 0) }) {
+		// The embedded GitLab knows only the routed projects; the story's merge request is in demoProject.
+		return fmt.Errorf("demo replays the sample events of events/, pushes to %s, which the routing file (PIPEGATE_CONFIG) does not route: unset PIPEGATE_CONFIG to run it", demoProject)
 	}
 	// The commit's merge request, approved so far only by its author.
 	mr := emulator.MergeRequest{IID: demoMR, Title: "Rate-limit calls to the files service", State: "merged",
