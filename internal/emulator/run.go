@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +17,11 @@ type StageSpec struct {
 // ActionSpec is one action of a StageSpec.
 type ActionSpec struct {
 	Name, Category, Provider string // Category "Approval" waits for PutApprovalResult
+	// Configuration and RunOrder are what GetPipeline declares of the action (Run
+	// runs a stage's actions one after another, in their order here); RunOrder 0
+	// declares the action's position in its stage, from 1.
+	Configuration map[string]string
+	RunOrder      int
 }
 
 // DefaultShape is the shape of our users' pipelines:
@@ -23,10 +29,10 @@ type ActionSpec struct {
 // Staging[Deploy Deploy/ECS], <productionStage>[<approvalAction> Approval/Manual, Deploy Deploy/ECS].
 func DefaultShape(sourceAction, productionStage, approvalAction string) []StageSpec {
 	return []StageSpec{
-		{Name: "Source", Actions: []ActionSpec{{sourceAction, "Source", "CodeStarSourceConnection"}}},
-		{Name: "Build", Actions: []ActionSpec{{"Build", "Build", "CodeBuild"}}},
-		{Name: "Staging", Actions: []ActionSpec{{"Deploy", "Deploy", "ECS"}}},
-		{Name: productionStage, Actions: []ActionSpec{{approvalAction, "Approval", "Manual"}, {"Deploy", "Deploy", "ECS"}}},
+		{Name: "Source", Actions: []ActionSpec{{Name: sourceAction, Category: "Source", Provider: "CodeStarSourceConnection"}}},
+		{Name: "Build", Actions: []ActionSpec{{Name: "Build", Category: "Build", Provider: "CodeBuild"}}},
+		{Name: "Staging", Actions: []ActionSpec{{Name: "Deploy", Category: "Deploy", Provider: "ECS"}}},
+		{Name: productionStage, Actions: []ActionSpec{{Name: approvalAction, Category: "Approval", Provider: "Manual"}, {Name: "Deploy", Category: "Deploy", Provider: "ECS"}}},
 	}
 }
 
@@ -501,6 +507,9 @@ func cloneShape(stages []StageSpec) []StageSpec {
 	out := slices.Clone(stages)
 	for i := range out {
 		out[i].Actions = slices.Clone(out[i].Actions)
+		for j := range out[i].Actions {
+			out[i].Actions[j].Configuration = maps.Clone(out[i].Actions[j].Configuration)
+		}
 	}
 	return out
 }
