@@ -38,7 +38,7 @@ func commands() []*command {
 		devCommand(),
 		invokeCommand(),
 		explainCommand(),
-		// initCommand(),
+		initCommand(),
 		validateCommand(),
 		// pipegate params (params.go) registers here: paramsCommand(),
 		// hooksCommand(),
@@ -193,6 +193,9 @@ func (c *command) usage() string {
 		c.flags.VisitAll(func(f *flag.Flag) {
 			kind, text := flag.UnquoteUsage(f)
 			head := "  --" + f.Name
+			if len(f.Name) == 1 {
+				head = "  -" + f.Name
+			}
 			if kind != "" {
 				head += " " + kind
 			}
