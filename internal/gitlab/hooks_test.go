@@ -1,0 +1,62 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/emulator"
+)
+
+func TestHooks(t *testing.T) {
+	g, c := start(t)
+	ctx := context.Background()
+	want := HookSettings{URL: "https://abc.example/webhook", Token: "s3cret", PushEvents: true, TagPushEvents: true, MergeRequestsEvents: true, EnableSSLVerification: true}
+	h, err := c.AddHook(ctx, "ic/core", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ID == 0 || h.URL != want.URL || !h.PushEvents || !h.TagPushEvents || !h.MergeRequestsEvents || !h.EnableSSLVerification || h.AlertStatus != "executable" {
+		t.Errorf("added %+v", h)
+	}
+	// Every field is sent, false ones too; an empty token is not sent, so GitLab keeps it.
+	edit := want
+	edit.Token, edit.MergeRequestsEvents = "", false
+	if h, err = c.EditHook(ctx, "ic/core", h.ID, edit); err != nil || h.MergeRequestsEvents {
+		t.Fatalf("edited %+v %v", h, err)
+	}
+	if stored := g.Hooks("ic/core"); len(stored) != 1 || stored[0].Token != "s3cret" || stored[0].MergeRequestsEvents {
+		t.Errorf("stored %+v", stored)
+	}
+	until := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	g.AddHook("ic/core", emulator.Hook{URL: "https://old.example/", AlertStatus: "temporarily_disabled", DisabledUntil: until})
+	list, err := c.Hooks(ctx, "ic/core")
+	if err != nil || len(list) != 2 || list[1].AlertStatus != "temporarily_disabled" || !list[1].DisabledUntil.Equal(until) {
+		t.Errorf("hooks %+v %v", list, err)
+	}
+	if _, err := c.Hooks(ctx, "ic/none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("hooks of an unknown project: %v", err)
+	}
+}
+
+func TestProjectAndToken(t *testing.T) {
+	g, c := start(t)
+	ctx := context.Background()
+	p, err := c.Project(ctx, "ic/core")
+	if err != nil || p.ID != 42 || p.Path != "ic/core" || p.DefaultBranch != "main" {
+		t.Errorf("project %+v %v", p, err)
+	}
+	if _, err := c.Project(ctx, "ic/none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown project: %v", err)
+	}
+	g.SetTokenScopes("read_api")
+	tok, err := c.Token(ctx)
+	if err != nil || len(tok.Scopes) != 1 || tok.Scopes[0] != "read_api" || !tok.Active {
+		t.Errorf("token %+v %v", tok, err)
+	}
+	g.FailNext("token_self", 1, emulator.Fault{Status: 404})
+	if _, err := c.Token(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a GitLab that cannot say: %v", err)
+	}
+}
