@@ -1,5 +1,5 @@
-// Package emulator holds local stand-ins for CodePipeline, SQS, Secrets Manager and
-// GitLab. Each speaks the real wire protocol, so the real aws-sdk-go-v2 clients and the
+// Package emulator holds local stand-ins for CodePipeline, SQS, Secrets Manager,
+// CloudFormation and GitLab. Each speaks the real wire protocol, so the real aws-sdk-go-v2 clients and the
 // real GitLab client talk to it unchanged; tests and `pipegate dev` use them.
 package emulator
 
