@@ -41,7 +41,7 @@ func commands() []*command {
 		initCommand(),
 		validateCommand(),
 		// pipegate params (params.go) registers here: paramsCommand(),
-		// hooksCommand(),
+		hooksCommand(),
 		// doctorCommand(),
 		versionCommand(),
 	}
