@@ -64,7 +64,9 @@ func stackSecret(ctx context.Context, cfg aws.Config, st cloudformation.Stack, o
 }
 
 // gitlabClient calls the GitLab at baseURL with token.
-func gitlabClient(baseURL, token string) (*gitlab.Client, error) { return gitlab.New(baseURL, token, nil) }
+func gitlabClient(baseURL, token string) (*gitlab.Client, error) {
+	return gitlab.New(baseURL, token, nil)
+}
 
 // hooksOf is project's webhooks as the set-up decisions read them.
 func hooksOf(list []gitlab.Hook) []setup.Hook {
