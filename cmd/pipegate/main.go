@@ -42,7 +42,7 @@ func commands() []*command {
 		validateCommand(),
 		// pipegate params (params.go) registers here: paramsCommand(),
 		hooksCommand(),
-		// doctorCommand(),
+		doctorCommand(),
 		versionCommand(),
 	}
 }

@@ -2,7 +2,9 @@ package gitlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -121,4 +123,17 @@ func (c *Client) EditHook(ctx context.Context, project string, id int64, s HookS
 		return Hook{}, fmt.Errorf("edit webhook %d of %s: %w", id, project, err)
 	}
 	return hookOf(h), nil
+}
+
+// HTTPStatus is the HTTP status GitLab answered with when err is GitLab's
+// refusal (401, 403, 404, ...), else 0: the set-up commands word each.
+func HTTPStatus(err error) int {
+	var er *gl.ErrorResponse
+	switch {
+	case errors.Is(err, gl.ErrNotFound):
+		return http.StatusNotFound
+	case errors.As(err, &er) && er.Response != nil:
+		return er.Response.StatusCode
+	}
+	return 0
 }

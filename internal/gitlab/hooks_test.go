@@ -60,3 +60,19 @@ func TestProjectAndToken(t *testing.T) {
 		t.Errorf("a GitLab that cannot say: %v", err)
 	}
 }
+
+func TestHTTPStatus(t *testing.T) {
+	g, c := start(t)
+	ctx := context.Background()
+	g.FailNext("hooks", 1, emulator.Fault{Status: 403, Message: "403 Forbidden"})
+	_, err := c.Hooks(ctx, "ic/core")
+	_, missing := c.Project(ctx, "ic/none")
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{{err, 403}, {missing, 404}, {errors.New("dial tcp: refused"), 0}, {nil, 0}} {
+		if got := HTTPStatus(tc.err); got != tc.want {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
