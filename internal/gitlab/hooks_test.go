@@ -13,7 +13,7 @@ func TestHooks(t *testing.T) {
 	g, c := start(t)
 	ctx := context.Background()
 	want := HookSettings{URL: "https://abc.example/webhook", Token: "s3cret", PushEvents: true, TagPushEvents: true, MergeRequestsEvents: true, EnableSSLVerification: true}
-	h, err := c.AddHook(ctx, "ic/core", want)
+	h, err := c.AddHook(ctx, "my.group/svc.api", want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,19 +23,19 @@ func TestHooks(t *testing.T) {
 	// Every field is sent, false ones too; an empty token is not sent, so GitLab keeps it.
 	edit := want
 	edit.Token, edit.MergeRequestsEvents = "", false
-	if h, err = c.EditHook(ctx, "ic/core", h.ID, edit); err != nil || h.MergeRequestsEvents {
+	if h, err = c.EditHook(ctx, "my.group/svc.api", h.ID, edit); err != nil || h.MergeRequestsEvents {
 		t.Fatalf("edited %+v %v", h, err)
 	}
-	if stored := g.Hooks("ic/core"); len(stored) != 1 || stored[0].Token != "s3cret" || stored[0].MergeRequestsEvents {
+	if stored := g.Hooks("my.group/svc.api"); len(stored) != 1 || stored[0].Token != "s3cret" || stored[0].MergeRequestsEvents {
 		t.Errorf("stored %+v", stored)
 	}
 	until := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
-	g.AddHook("ic/core", emulator.Hook{URL: "https://old.example/", AlertStatus: "temporarily_disabled", DisabledUntil: until})
-	list, err := c.Hooks(ctx, "ic/core")
+	g.AddHook("my.group/svc.api", emulator.Hook{URL: "https://old.example/", AlertStatus: "temporarily_disabled", DisabledUntil: until})
+	list, err := c.Hooks(ctx, "my.group/svc.api")
 	if err != nil || len(list) != 2 || list[1].AlertStatus != "temporarily_disabled" || !list[1].DisabledUntil.Equal(until) {
 		t.Errorf("hooks %+v %v", list, err)
 	}
-	if _, err := c.Hooks(ctx, "ic/none"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Hooks(ctx, "my.group/none"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("hooks of an unknown project: %v", err)
 	}
 }
@@ -43,11 +43,11 @@ func TestHooks(t *testing.T) {
 func TestProjectAndToken(t *testing.T) {
 	g, c := start(t)
 	ctx := context.Background()
-	p, err := c.Project(ctx, "ic/core")
-	if err != nil || p.ID != 42 || p.Path != "ic/core" || p.DefaultBranch != "main" {
+	p, err := c.Project(ctx, "my.group/svc.api")
+	if err != nil || p.ID != 7 || p.Path != "my.group/svc.api" || p.DefaultBranch != "main" {
 		t.Errorf("project %+v %v", p, err)
 	}
-	if _, err := c.Project(ctx, "ic/none"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Project(ctx, "my.group/none"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown project: %v", err)
 	}
 	g.SetTokenScopes("read_api")
@@ -65,8 +65,8 @@ func TestHTTPStatus(t *testing.T) {
 	g, c := start(t)
 	ctx := context.Background()
 	g.FailNext("hooks", 1, emulator.Fault{Status: 403, Message: "403 Forbidden"})
-	_, err := c.Hooks(ctx, "ic/core")
-	_, missing := c.Project(ctx, "ic/none")
+	_, err := c.Hooks(ctx, "my.group/svc.api")
+	_, missing := c.Project(ctx, "my.group/none")
 	for _, tc := range []struct {
 		err  error
 		want int
