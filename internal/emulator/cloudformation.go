@@ -75,11 +75,7 @@ func (c *CloudFormation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hang(r)
 			return
 		}
-		for k, vs := range f.Header {
-			for _, v := range vs {
-				w.Header().Add(k, v)
-			}
-		}
+		f.addHeaders(w)
 		cfnError(w, f.Status, f.Code, f.Message)
 		return
 	}

@@ -28,6 +28,15 @@ var (
 	Hang        = Fault{Hang: true}
 )
 
+// addHeaders sets the fault's extra headers on the answer.
+func (f Fault) addHeaders(w http.ResponseWriter) {
+	for k, vs := range f.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+}
+
 // faults is a per-operation queue of faults to answer with, and a count of calls.
 // The zero value is ready to use.
 type faults struct {

@@ -550,11 +550,7 @@ func glFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		hang(r)
 		return
 	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
+	f.addHeaders(w)
 	msg := f.Message
 	if msg == "" {
 		msg = fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))

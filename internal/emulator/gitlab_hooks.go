@@ -174,7 +174,24 @@ type glHookInput struct {
 	EnableSSLVerification *bool   `json:"enable_ssl_verification"`
 }
 
-func readHookInput(r *http.Request) (glHookInput, bool) {
+// readHookInput reads a POST or PUT of a hook, which must name an http(s) URL
+// (GitLab's API requires url on both), or answers as GitLab does and returns false.
+func readHookInput(w http.ResponseWriter, r *http.Request) (glHookInput, bool) {
+	in, ok := decodeHookInput(r)
+	switch {
+	case !ok:
+		glError(w, http.StatusBadRequest, "400 Bad request - body is not JSON")
+	case in.URL == nil:
+		glJSON(w, http.StatusBadRequest, map[string]string{"error": "url is missing"})
+	case !glValidURL(in.URL):
+		glJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": map[string][]string{"url": {"is blocked: Only allowed schemes are http, https"}}})
+	default:
+		return in, true
+	}
+	return in, false
+}
+
+func decodeHookInput(r *http.Request) (glHookInput, bool) {
 	var in glHookInput
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		return in, json.NewDecoder(r.Body).Decode(&in) == nil
@@ -235,16 +252,8 @@ func glValidURL(s *string) bool {
 }
 
 func (g *GitLab) glAddHook(w http.ResponseWriter, r *http.Request, p glProject) {
-	in, ok := readHookInput(r)
-	switch {
-	case !ok:
-		glError(w, http.StatusBadRequest, "400 Bad request - body is not JSON")
-		return
-	case in.URL == nil:
-		glJSON(w, http.StatusBadRequest, map[string]string{"error": "url is missing"})
-		return
-	case !glValidURL(in.URL):
-		glJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": map[string][]string{"url": {"is blocked: Only allowed schemes are http, https"}}})
+	in, ok := readHookInput(w, r)
+	if !ok {
 		return
 	}
 	// GitLab's defaults for a new hook: push events and SSL verification on.
@@ -258,16 +267,8 @@ func (g *GitLab) glAddHook(w http.ResponseWriter, r *http.Request, p glProject) 
 }
 
 func (g *GitLab) glEditHook(w http.ResponseWriter, r *http.Request, p glProject, arg string) {
-	in, ok := readHookInput(r)
-	switch {
-	case !ok:
-		glError(w, http.StatusBadRequest, "400 Bad request - body is not JSON")
-		return
-	case in.URL == nil:
-		glJSON(w, http.StatusBadRequest, map[string]string{"error": "url is missing"})
-		return
-	case !glValidURL(in.URL):
-		glJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": map[string][]string{"url": {"is blocked: Only allowed schemes are http, https"}}})
+	in, ok := readHookInput(w, r)
+	if !ok {
 		return
 	}
 	g.mu.Lock()
