@@ -41,12 +41,12 @@ It refuses to overwrite a file unless --force. With -o - the file goes to stdout
 and what init says goes to stderr.`
 	fs := c.flags
 	group := fs.String("group", "", "the GitLab `group` of the projects (with --from-aws: only projects in it)")
-	services := fs.String("services", "", "the services, comma-separated: `a,b,c`")
-	pipelines := fs.String("pipelines", "", "their pipelines, comma-separated, in the same order (default <service>-pipeline)")
+	services := fs.String("services", "", "the `services`, comma-separated: api,web,worker")
+	pipelines := fs.String("pipelines", "", "their `pipelines`, comma-separated, in the same order (default <service>-pipeline)")
 	branch := fs.String("branch", "main", "the `branch` whose pushes start the pipelines (with --services)")
 	fromAWS := fs.Bool("from-aws", false, "read the services from the account's pipelines, with your AWS credentials")
 	output := fs.String("output", "pipegate.yaml", "the `file` to write; - for stdout")
-	fs.StringVar(output, "o", "pipegate.yaml", "short for --output")
+	fs.StringVar(output, "o", "pipegate.yaml", "the `file` to write (short for --output)")
 	force := fs.Bool("force", false, "overwrite the file if it exists")
 	c.run = func(ctx context.Context, e *env, _ []string) error {
 		var plan initPlan

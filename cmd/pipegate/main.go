@@ -188,8 +188,8 @@ func (c *command) usage() string {
 		line += " " + c.args
 	}
 	fmt.Fprintf(&b, "usage: %s\n\n%s\n", line, strings.TrimSpace(c.help))
+	b.WriteString("\nflags:\n")
 	if hasFlags {
-		b.WriteString("\nflags:\n")
 		c.flags.VisitAll(func(f *flag.Flag) {
 			kind, text := flag.UnquoteUsage(f)
 			head := "  --" + f.Name
