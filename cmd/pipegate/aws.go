@@ -34,3 +34,14 @@ func (e *env) awsConfig(ctx context.Context, who string) (aws.Config, error) {
 	}
 	return cfg, nil
 }
+
+// callTimeout bounds one call of a set-up command to AWS or GitLab: a
+// person waits at the terminal.
+const callTimeout = 15 * time.Second
+
+// bounded runs one call with callTimeout.
+func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return call(ctx)
+}

@@ -50,7 +50,7 @@ doctor changes nothing, and exits 0 only when every check passes.`
 		if err != nil {
 			return err
 		}
-		facts := gatherFacts(ctx, e, cfg, setup.Facts{Routes: routes, RoutingFile: source, Region: cfg.Region, WebhookURL: *hookURL, URLFromFlag: *hookURL != ""}, *stack)
+		facts := gatherFacts(ctx, e, cfg, setup.Facts{Routes: routes, RoutingFile: source, Region: cfg.Region, WebhookURL: *hookURL}, *stack)
 		return report(e.stdout, facts, setup.Doctor(facts))
 	}
 	return c

@@ -7,16 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/setup"
 )
-
-// awsCallTimeout bounds one call of a set-up command to AWS or GitLab: a
-// person waits at the terminal.
-const awsCallTimeout = 15 * time.Second
 
 func initCommand() *command {
 	c := newCommand("init", "write a commented routing file, from names or from your pipelines")
@@ -165,13 +160,6 @@ func pipelineOf(d codepipeline.Declaration) setup.Pipeline {
 		p.Stages = append(p.Stages, st)
 	}
 	return p
-}
-
-// bounded runs one call with awsCallTimeout.
-func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, awsCallTimeout)
-	defer cancel()
-	return call(ctx)
 }
 
 // writeInit renders the file, makes sure the functions would read it, and

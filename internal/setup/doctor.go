@@ -20,12 +20,11 @@ type Facts struct {
 
 	Stack StackFacts
 	// WebhookURL is pipegate's webhook URL (--url, else the stack's output
-	// WebhookUrl); URLFromFlag says it was given.
-	WebhookURL  string
-	URLFromFlag bool
-	Secrets     []SecretFacts
-	Pipelines   map[string]PipelineFacts // by pipeline name
-	GitLab      GitLabFacts
+	// WebhookUrl); "" when neither gives it.
+	WebhookURL string
+	Secrets    []SecretFacts
+	Pipelines  map[string]PipelineFacts // by pipeline name
+	GitLab     GitLabFacts
 }
 
 // StackFacts is pipegate's deployed stack.
