@@ -114,6 +114,28 @@ func TestDoctorFindsWhatIsWrong(t *testing.T) {
 				AlertStatus: "temporarily_disabled", DisabledUntil: time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)})
 		}, env: []string{"PIPEGATE_CONFIG", "testdata/acme-new.yaml"}, want: []string{
 			"✗ acme/new: GitLab disabled hook 3 until 2026-12-01T13:00:00Z after failed deliveries (alert_status temporarily_disabled)\n      fix: once pipegate answers"}, fails: 3},
+		{name: "a stack that could not be read", break_: func(w *world) {
+			w.cfn.FailNext("DescribeStacks", 5, emulator.Fault{Status: 403, Code: "AccessDenied", Message: "User is not authorized to perform: cloudformation:DescribeStacks"})
+		}, want: []string{"✗ cannot read stack pipegate: describe stack pipegate:", "not authorized", "fix: allow cloudformation:DescribeStacks",
+			"✗ pipegate's webhook URL is unknown, so its GitLab webhooks cannot be checked"}, fails: 2},
+		{name: "a stack whose update failed", break_: func(w *world) {
+			w.cfn.AddStack(emulator.Stack{Name: "pipegate", Status: "UPDATE_ROLLBACK_FAILED",
+				Parameters: map[string]string{"GitLabUrl": w.glURL, "PipelineNames": "api-pipeline,web-deploy"},
+				Outputs:    map[string]string{"WebhookUrl": worldHookURL, "WebhookSecretArn": secretARN, "GitLabTokenSecretArn": tokenARN}})
+		}, want: []string{"✗ stack pipegate is UPDATE_ROLLBACK_FAILED\n      fix: read its events (aws cloudformation describe-stack-events --stack-name pipegate)"}, fails: 1},
+		{name: "a source that reads another project", break_: func(w *world) {
+			s := webShape("false")
+			s[0].Actions[0].Configuration["FullRepositoryId"] = "acme/website"
+			w.cp.SetShape("web-deploy", s)
+		}, want: []string{"✗ web-deploy's source action Source reads acme/website, but service web is project acme/web"}, fails: 1},
+		{name: "an S3 source", break_: func(w *world) {
+			s := webShape("false")
+			s[0].Actions[0].Provider = "S3"
+			w.cp.SetShape("web-deploy", s)
+		}, want: []string{"✗ web-deploy's source action Source reads from S3"}, fails: 1},
+		{name: "two webhooks to pipegate", break_: func(w *world) {
+			w.gl.AddHook("acme/web", emulator.Hook{URL: worldHookURL, PushEvents: true, TagPushEvents: true, MergeRequestsEvents: true, EnableSSLVerification: true})
+		}, want: []string{"✗ acme/web has 2 webhooks to pipegate (hooks 2, 3): GitLab sends each event to each"}, fails: 1},
 		{name: "webhooks the token may not list", break_: func(w *world) { w.gl.FailNext("hooks", 1, emulator.Fault{Status: 403, Message: "403 Forbidden"}) }, want: []string{
 			"✗ cannot list the webhooks of acme/api (403): that takes the Maintainer role"}, fails: 1},
 	} {

@@ -122,16 +122,19 @@ func stackChecks(f Facts) []Check {
 	const area = "Stack"
 	st := f.Stack
 	var c []Check
-	switch {
-	case st.Err != "":
-		return []Check{fail(area, "allow cloudformation:DescribeStacks to your credentials, and check the region (AWS_REGION)",
-			"cannot read stack %s: %s", st.Name, st.Err)}
-	case st.Missing:
-		c = append(c, fail(area, "deploy pipegate (sam deploy), or name its stack with --stack", "no stack %s in %s", st.Name, f.Region))
+	if st.Err != "" || st.Missing {
+		if st.Err != "" {
+			c = append(c, fail(area, "allow cloudformation:DescribeStacks to your credentials, and check the region (AWS_REGION)",
+				"cannot read stack %s: %s", st.Name, st.Err))
+		} else {
+			c = append(c, fail(area, "deploy pipegate (sam deploy), or name its stack with --stack", "no stack %s in %s", st.Name, f.Region))
+		}
 		if f.WebhookURL == "" {
 			c = append(c, fail(area, "deploy pipegate, or give --url", "pipegate's webhook URL is unknown, so its GitLab webhooks cannot be checked"))
 		}
 		return c
+	}
+	switch {
 	case strings.HasSuffix(st.Status, "_IN_PROGRESS"):
 		c = append(c, fail(area, "wait for it to finish, then run pipegate doctor again", "stack %s is %s", st.Name, st.Status))
 	case strings.Contains(st.Status, "FAILED") || st.Status == "ROLLBACK_COMPLETE" || st.Status == "DELETE_COMPLETE":
