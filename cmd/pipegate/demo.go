@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -252,29 +251,30 @@ type demoRun struct {
 	done      chan struct{} // closed when the pipeline's own event says it ended
 }
 
-// demo runs the whole flow on a laptop and checks every step of it.
+func demoCommand() *command {
+	c := newCommand("demo", "the whole flow on a laptop, every step checked")
+	c.help = strings.TrimPrefix(demoUsage[strings.Index(demoUsage, "\n\n"):], "\n\n")
+	c.maxArgs = 0
+	routingPath := c.flags.String("routing", "", "the routing `file` (default: PIPEGATE_CONFIG, else the demo's own sample world)")
+	service := c.flags.String("service", "", "the service whose story the demo tells (default: the first)")
+	eventsDir := c.flags.String("events", "", "write the story's webhook deliveries and CodePipeline events to this `directory`")
+	c.run = func(ctx context.Context, e *env, _ []string) error {
+		path := *routingPath
+		if path == "" {
+			path = e.getenv("PIPEGATE_CONFIG")
+		}
+		w, err := loadDemoWorld(path, *service)
+		if err != nil {
+			return err
+		}
+		return runDemo(ctx, w, demoPace, *eventsDir, e.stdout, e.stderr)
+	}
+	return c
+}
+
+// demo runs the demo command line args, as `pipegate demo ARGS` does.
 func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
-	routingPath := fs.String("routing", "", "the routing file (default: PIPEGATE_CONFIG, else the demo's own sample world)")
-	service := fs.String("service", "", "the service whose story the demo tells (default: the first)")
-	eventsDir := fs.String("events", "", "write the story's webhook deliveries and CodePipeline events to this directory")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("demo takes no arguments\n%s", demoUsage)
-	}
-	path := *routingPath
-	if path == "" {
-		path = getenv("PIPEGATE_CONFIG")
-	}
-	w, err := loadDemoWorld(path, *service)
-	if err != nil {
-		return err
-	}
-	return runDemo(ctx, w, demoPace, *eventsDir, stdout, stderr)
+	return demoCommand().dispatch(ctx, &env{getenv: getenv, stdout: stdout, stderr: stderr, loadAWS: defaultLoadAWS}, args)
 }
 
 // demoPace is the time between two state changes of the stand-in's runs: slow

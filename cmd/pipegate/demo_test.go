@@ -192,8 +192,8 @@ func TestDemoRefuses(t *testing.T) {
 		{"a broken routing file", []string{"--routing", "testdata/broken.yaml"}, noEnv, "demo: testdata/broken.yaml: routing file: line 4: field pipline not found in services[0] (core); did you mean pipeline?"},
 		{"an empty routing file", []string{"--routing", os.DevNull}, noEnv, "demo: /dev/null: routing file is empty"},
 		{"an unknown service", []string{"--service", "nope"}, noEnv, "demo: the demo's own sample world (cmd/pipegate/demo/pipegate.yaml) has no service \"nope\"; it has core, api-gateway, auth, files"},
-		{"an argument", []string{"core"}, noEnv, "demo takes no arguments"},
-		{"an unknown flag", []string{"--routes", "x"}, noEnv, "flag provided but not defined: -routes"},
+		{"an argument", []string{"core"}, noEnv, `unexpected argument "core"`},
+		{"an unknown flag", []string{"--routes", "x"}, noEnv, "unknown flag --routes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-const devUsage = `usage: pipegate dev [--listen 127.0.0.1:8080] [--step 2s] [--merge-requests FILE] [--aws]
-
-Runs pipegate locally until Ctrl-C: the webhook handler on http://LISTEN/webhook
+const devHelp = `Runs pipegate locally until Ctrl-C: the webhook handler on http://LISTEN/webhook
 (and the badges on /badges/{service}.svg), a CodePipeline stand-in that runs each
 started pipeline through Source, Build, Staging and the production approval, one
 step every --step, feeding its events to the pipeline-events handler, and the
@@ -23,38 +20,39 @@ else an embedded stand-in that prints each status and answers merge-request
 questions from --merge-requests (YAML: project, iid, title, state,
 merge_commit_sha, target_branch, author, approved_by, approvals_left). --aws starts real
 pipelines with your AWS credentials instead (their events then go to EventBridge
-in AWS, not here). The webhook's secret token is WEBHOOK_SECRET, else ` + localSecret
+in AWS, not here). The webhook's secret token is WEBHOOK_SECRET, else ` + localSecret + "."
 
-// dev runs the local loop until ctx is cancelled or the process is interrupted.
-func dev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, devUsage) }
-	listen := fs.String("listen", "127.0.0.1:8080", "host:port of the webhook listener")
+func devCommand() *command {
+	c := newCommand("dev", "pipegate locally until Ctrl-C, for a real GitLab or curl")
+	c.help = devHelp
+	fs := c.flags
+	listen := fs.String("listen", "127.0.0.1:8080", "`host:port` of the webhook listener")
 	step := fs.Duration("step", 2*time.Second, "time between two steps of a pipeline run")
-	mrs := fs.String("merge-requests", "", "YAML file of merge requests for the embedded GitLab")
+	mrs := fs.String("merge-requests", "", "YAML `file` of merge requests for the embedded GitLab")
 	useAWS := fs.Bool("aws", false, "start real pipelines with your AWS credentials")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c.run = func(ctx context.Context, e *env, _ []string) error {
+		return runDev(ctx, e, stackOptions{listen: *listen, step: *step, useAWS: *useAWS, mergeRequests: *mrs})
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("dev takes no arguments\n%s", devUsage)
-	}
+	return c
+}
+
+// runDev runs the local loop until ctx is cancelled or the process is interrupted.
+func runDev(ctx context.Context, e *env, opt stackOptions) error {
+	getenv, stdout, stderr := e.getenv, e.stdout, e.stderr
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	out := newPrinter(stdout)
-	s, err := startStack(ctx, getenv, out, stackOptions{
-		listen: *listen, step: *step, advance: 0, useAWS: *useAWS, mergeRequests: *mrs,
-		log: slog.New(slog.NewJSONHandler(stderr, nil)),
-	})
+	opt.log = slog.New(slog.NewJSONHandler(stderr, nil))
+	opt.loadAWS = func(ctx context.Context) (aws.Config, error) { return e.awsConfig(ctx, "pipegate dev --aws") }
+	s, err := startStack(ctx, getenv, out, opt)
 	if err != nil {
 		return err
 	}
 	out.textf("pipegate dev: webhook on http://%s/webhook, badges on http://%s/badges/{service}.svg\n", s.addr, s.addr)
 	switch {
 	case s.cp != nil:
-		out.textf("  CodePipeline: stand-in, one step every %s\n", *step)
+		out.textf("  CodePipeline: stand-in, one step every %s\n", opt.step)
 	default:
 		out.textf("  CodePipeline: real (--aws); stage events arrive through EventBridge in AWS, not here\n")
 	}

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,14 +18,23 @@ import (
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
+func explainCommand() *command {
+	c := newCommand("explain", "say what pipegate would do with one event, offline")
+	c.args = "EVENT.json"
+	c.minArgs, c.maxArgs = 1, 1
+	c.argsHint = "name one event file, e.g. events/push.json"
+	c.help = `Says, without calling AWS or GitLab, which pipelines a webhook event (an API
+Gateway event or a bare GitLab body) would start and why every other service
+would not, or what a CodePipeline event would do. The routing file is
+PIPEGATE_CONFIG, else the bundled one; the token is checked against WEBHOOK_SECRET.`
+	c.run = func(_ context.Context, e *env, args []string) error { return explain(args[0], e.getenv, e.stdout) }
+	return c
+}
+
 // explain says what pipegate would do with one event file, from the routing file
 // alone: it calls neither AWS nor GitLab. The decisions are the functions' own
 // (gitlabhook.Decode, routing.Match, progress); explain only words them.
-func explain(args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("explain: name one event file, e.g. events/push.json")
-	}
-	file := args[0]
+func explain(file string, getenv func(string) string, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)

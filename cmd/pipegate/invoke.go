@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +22,23 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
+func invokeCommand() *command {
+	c := newCommand("invoke", "run the functions on sample events, locally")
+	c.args = "EVENT.json..."
+	c.minArgs, c.maxArgs = 1, -1
+	c.argsHint = "name at least one event file, e.g. events/push.json"
+	c.help = `Runs each event file, in order, through the function that would receive it in
+AWS: API Gateway events (see events/) through the webhook function, EventBridge
+events through the pipeline-events function, against local CodePipeline and
+GitLab stand-ins, and prints the answers, the executions started and the commit
+statuses posted. The routing file is PIPEGATE_CONFIG, else the bundled one; the
+webhook's secret token is WEBHOOK_SECRET, else ` + localSecret + `, which the samples carry.`
+	c.run = func(ctx context.Context, e *env, files []string) error {
+		return invoke(ctx, files, e.getenv, e.stdout, e.stderr)
+	}
+	return c
+}
+
 // localSecret is the webhook token the sample events in events/ carry.
 const (
 	localSecret = "pipegate-local-secret"
@@ -36,9 +52,6 @@ const (
 // execution a push started. The stand-in numbers executions from
 // 00000001-0000-4000-800c-000000000001, as the samples in events/ do.
 func invoke(ctx context.Context, files []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(files) == 0 {
-		return errors.New("invoke: name at least one event file, e.g. events/push.json")
-	}
 	routes, err := app.LoadRoutes(getenv)
 	if err != nil {
 		return err

@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.yaml.in/yaml/v3"
 
@@ -57,6 +56,9 @@ type stackOptions struct {
 	// else the bundled one, as the functions read it.
 	routes *routing.Config
 	log    *slog.Logger
+	// loadAWS gives the AWS configuration useAWS starts pipelines with, its
+	// credentials already checked (env.awsConfig).
+	loadAWS func(ctx context.Context) (aws.Config, error)
 	// afterEvent, if set, sees each CodePipeline event (as EventBridge delivers it,
 	// and decoded) after the handler took it.
 	afterEvent func(raw []byte, ev progress.Event, ans app.EventAnswer, err error)
@@ -86,9 +88,9 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 		return nil, err
 	}
 	if opt.useAWS {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := opt.loadAWS(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("load AWS config for --aws: %w", err)
+			return nil, err
 		}
 		s.app.Pipelines = codepipeline.New(cfg)
 	} else {

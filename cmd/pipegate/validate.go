@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,22 +12,25 @@ import (
 	"github.com/pipegate/pipegate/internal/validate"
 )
 
-// validateCmd checks, offline, that the routing file parses and that the SAM
+func validateCommand() *command {
+	c := newCommand("validate", "check the routing file against template.yaml and the pipeline template")
+	c.help = `Checks, offline, that the routing file parses (naming the line of a problem) and
+that template.yaml and the pipeline template grant and name what it needs. It
+prints one line per check and per problem, and exits 1 on any problem.`
+	fs := c.flags
+	tplPath := fs.String("template", "template.yaml", "the SAM template `file` that deploys pipegate")
+	pipelinesPath := fs.String("pipelines", "", "the pipeline template `file` its nested stacks create pipelines from\n(default: their TemplateURL, next to the template: pipelines/service-pipeline.yaml)")
+	routingPath := fs.String("routing", "", "the routing `file` (default: PIPEGATE_CONFIG, else the bundled pipegate.yaml)")
+	c.run = func(_ context.Context, e *env, _ []string) error {
+		return validateFiles(*tplPath, *pipelinesPath, *routingPath, e.getenv, e.stdout)
+	}
+	return c
+}
+
+// validateFiles checks, offline, that the routing file parses and that the SAM
 // template and the pipeline template give pipegate what the routing file asks
 // of them. It prints one line per check and per problem, and fails on any problem.
-func validateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tplPath := fs.String("template", "template.yaml", "the SAM template that deploys pipegate")
-	pipelinesPath := fs.String("pipelines", "", "the pipeline template its nested stacks create pipelines from\n(default: their TemplateURL, next to the template: pipelines/service-pipeline.yaml)")
-	routingPath := fs.String("routing", "", "the routing file (default: PIPEGATE_CONFIG, else the bundled pipegate.yaml)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("validate: %w", err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("validate: unexpected argument %q", fs.Arg(0))
-	}
-
+func validateFiles(tplPath, pipelinesPath, routingPath string, getenv func(string) string, stdout io.Writer) error {
 	problems := 0
 	report := func(checks ...validate.Check) {
 		for _, c := range checks {
@@ -44,7 +47,7 @@ func validateCmd(args []string, getenv func(string) string, stdout, stderr io.Wr
 		}
 	}
 
-	routingFile, err := readRoutingFile(*routingPath, getenv)
+	routingFile, err := readRoutingFile(routingPath, getenv)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
@@ -55,14 +58,14 @@ func validateCmd(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	routes := validate.Routes{Path: routingFile.Path, Config: cfg}
 
-	tpl, err := readValidateFile(*tplPath)
+	tpl, err := readValidateFile(tplPath)
 	if err != nil {
-		report(validate.Check{Name: "template readable", Problems: []validate.Problem{{File: *tplPath, Message: err.Error()}}})
+		report(validate.Check{Name: "template readable", Problems: []validate.Problem{{File: tplPath, Message: err.Error()}}})
 		return fmt.Errorf("validate: %d problem(s)", problems)
 	}
 	report(validate.Template(routes, tpl)...)
 
-	pipeline := validate.File{Path: *pipelinesPath}
+	pipeline := validate.File{Path: pipelinesPath}
 	if pipeline.Path == "" {
 		pipeline.Path = nestedTemplate(tpl)
 	}

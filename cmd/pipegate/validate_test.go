@@ -140,7 +140,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"a missing template", noEnv, []string{"--template", "testdata/none.yaml"}, "problem  testdata/none.yaml: read testdata/none.yaml"},
 		{"a missing pipeline template", noEnv, []string{"--template", "../../template.yaml", "--pipelines", "testdata/none.yaml"}, "problem  testdata/none.yaml: read testdata/none.yaml"},
 		{"a missing routing file", noEnv, []string{"--routing", "testdata/none.yaml"}, "read testdata/none.yaml"},
-		{"an unknown flag", noEnv, []string{"--templates", "x"}, "flag provided but not defined"},
+		{"an unknown flag", noEnv, []string{"--templates", "x"}, "unknown flag --templates"},
 		{"an argument", noEnv, []string{"template.yaml"}, `unexpected argument "template.yaml"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

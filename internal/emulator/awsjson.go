@@ -71,11 +71,7 @@ func (p awsProtocol) fault(w http.ResponseWriter, r *http.Request, f Fault) {
 		hang(r)
 		return
 	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
+	f.addHeaders(w)
 	p.writeError(w, &awsError{status: f.Status, code: f.Code, message: f.Message})
 }
 

@@ -402,6 +402,10 @@ func (c *CodePipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "ListActionExecutions":
 		out, err = c.listActionExecutions(body)
+	case "ListPipelines":
+		out, err = c.listPipelines(body)
+	case "GetPipeline":
+		out, err = c.getPipeline(body)
 	default:
 		err = awsErrorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by the stand-in", op)
 	}

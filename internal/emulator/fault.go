@@ -1,5 +1,5 @@
-// Package emulator holds local stand-ins for CodePipeline, SQS, Secrets Manager and
-// GitLab. Each speaks the real wire protocol, so the real aws-sdk-go-v2 clients and the
+// Package emulator holds local stand-ins for CodePipeline, SQS, Secrets Manager,
+// CloudFormation and GitLab. Each speaks the real wire protocol, so the real aws-sdk-go-v2 clients and the
 // real GitLab client talk to it unchanged; tests and `pipegate dev` use them.
 package emulator
 
@@ -27,6 +27,15 @@ var (
 	Unavailable = Fault{Status: 503, Code: "ServiceUnavailable", Message: "service unavailable"}
 	Hang        = Fault{Hang: true}
 )
+
+// addHeaders sets the fault's extra headers on the answer.
+func (f Fault) addHeaders(w http.ResponseWriter) {
+	for k, vs := range f.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+}
 
 // faults is a per-operation queue of faults to answer with, and a count of calls.
 // The zero value is ready to use.

@@ -15,7 +15,8 @@ import (
 )
 
 // GitLab is a stand-in for the parts of the GitLab REST API v4 that pipegate uses:
-// commit statuses, compare, the merge requests of a commit and their approvals.
+// commit statuses, compare, the merge requests of a commit and their approvals;
+// and for its set-up commands: projects, project webhooks and the token's scopes.
 // It answers under /api/v4 as GitLab does, so client-go talks to it unchanged.
 type GitLab struct {
 	// OnStatus, if set, is called with each status the stand-in accepts, before it
@@ -36,6 +37,10 @@ type GitLab struct {
 	compares map[glCompareKey][]string
 	mrs      map[string][]MergeRequest // by project path
 	nextID   int64
+
+	hooks      map[string][]*Hook // by project path
+	nextHookID int64
+	scopes     []string // the token's, as personal_access_tokens/self says; nil: api
 }
 
 // CommitStatus is a commit status the stand-in accepted.
@@ -50,7 +55,8 @@ type CommitStatus struct {
 }
 
 // Request is one API request the stand-in received: its route ("statuses",
-// "compare", "merge_requests", "approvals") and the project it named, by path when
+// "compare", "merge_requests", "approvals", "project", "hooks", "hook",
+// "add_hook", "edit_hook", "token_self") and the project it named, by path when
 // the stand-in knows that project, else as the request spelled it. Tests read them
 // to check that pipegate never calls a project it should not.
 type Request struct {
@@ -147,7 +153,8 @@ func (g *GitLab) AddMergeRequest(project string, mr MergeRequest) {
 }
 
 // FailNext makes the next n calls of route answer with f instead. Routes:
-// "statuses", "compare", "merge_requests", "approvals".
+// "statuses", "compare", "merge_requests", "approvals", "project", "hooks",
+// "hook", "add_hook", "edit_hook", "token_self".
 func (g *GitLab) FailNext(route string, n int, f Fault) { g.faults.add(route, n, f) }
 
 // Recover drops the faults still queued for route.
@@ -200,6 +207,20 @@ func (g *GitLab) glFind(idOrPath string) (glProject, bool) {
 }
 
 func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/api/v4/personal_access_tokens/self" {
+		g.mu.Lock()
+		g.requests = append(g.requests, Request{Route: "token_self"})
+		g.mu.Unlock()
+		switch f, faulted := g.faults.take("token_self"); {
+		case faulted:
+			glFault(w, r, f)
+		case !g.glAuthorized(r):
+			glError(w, http.StatusUnauthorized, "401 Unauthorized")
+		default:
+			g.glTokenSelf(w)
+		}
+		return
+	}
 	// The project id may be a URL-escaped path ("ic%2Fcore"): split the escaped
 	// path, or the decoded slash would look like a path separator.
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/v4/projects/")
@@ -246,6 +267,16 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.glCommitMergeRequests(w, p, arg)
 	case "approvals":
 		g.glApprovals(w, p, arg)
+	case "project":
+		g.glProjectJSON(w, p)
+	case "hooks":
+		g.glListHooks(w, p)
+	case "hook":
+		g.glGetHook(w, p, arg)
+	case "add_hook":
+		g.glAddHook(w, r, p)
+	case "edit_hook":
+		g.glEditHook(w, r, p, arg)
 	}
 }
 
@@ -261,6 +292,22 @@ func glRoute(method string, parts []string) (route, arg string) {
 		return "merge_requests", parts[3]
 	case method == http.MethodGet && len(parts) == 4 && parts[1] == "merge_requests" && parts[3] == "approvals":
 		return "approvals", parts[2]
+	case method == http.MethodGet && len(parts) == 1:
+		return "project", ""
+	case len(parts) == 2 && parts[1] == "hooks":
+		switch method {
+		case http.MethodGet:
+			return "hooks", ""
+		case http.MethodPost:
+			return "add_hook", ""
+		}
+	case len(parts) == 3 && parts[1] == "hooks":
+		switch method {
+		case http.MethodGet:
+			return "hook", parts[2]
+		case http.MethodPut:
+			return "edit_hook", parts[2]
+		}
 	}
 	return "", ""
 }
@@ -503,11 +550,7 @@ func glFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		hang(r)
 		return
 	}
-	for k, vs := range f.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
+	f.addHeaders(w)
 	msg := f.Message
 	if msg == "" {
 		msg = fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))

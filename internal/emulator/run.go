@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +17,11 @@ type StageSpec struct {
 // ActionSpec is one action of a StageSpec.
 type ActionSpec struct {
 	Name, Category, Provider string // Category "Approval" waits for PutApprovalResult
+	// Configuration and RunOrder are what GetPipeline declares of the action (Run
+	// runs a stage's actions one after another, in their order here); RunOrder 0
+	// declares the action's position in its stage, from 1.
+	Configuration map[string]string
+	RunOrder      int
 }
 
 // DefaultShape is the shape of our users' pipelines, with the names a routing
@@ -34,10 +40,10 @@ func DefaultShape(sourceAction, stagingStage, productionStage, approvalAction st
 		}
 		stages = append(stages, StageSpec{Name: name, Actions: actions})
 	}
-	add("Source", ActionSpec{sourceAction, "Source", "CodeStarSourceConnection"})
-	add("Build", ActionSpec{"Build", "Build", "CodeBuild"})
-	add(stagingStage, ActionSpec{"Deploy", "Deploy", "ECS"})
-	add(productionStage, ActionSpec{approvalAction, "Approval", "Manual"}, ActionSpec{"Deploy", "Deploy", "ECS"})
+	add("Source", ActionSpec{Name: sourceAction, Category: "Source", Provider: "CodeStarSourceConnection"})
+	add("Build", ActionSpec{Name: "Build", Category: "Build", Provider: "CodeBuild"})
+	add(stagingStage, ActionSpec{Name: "Deploy", Category: "Deploy", Provider: "ECS"})
+	add(productionStage, ActionSpec{Name: approvalAction, Category: "Approval", Provider: "Manual"}, ActionSpec{Name: "Deploy", Category: "Deploy", Provider: "ECS"})
 	return stages
 }
 
@@ -512,6 +518,9 @@ func cloneShape(stages []StageSpec) []StageSpec {
 	out := slices.Clone(stages)
 	for i := range out {
 		out[i].Actions = slices.Clone(out[i].Actions)
+		for j := range out[i].Actions {
+			out[i].Actions[j].Configuration = maps.Clone(out[i].Actions[j].Configuration)
+		}
 	}
 	return out
 }

@@ -726,7 +726,7 @@ func TestRunShape(t *testing.T) {
 		c.SetStage("core-pipeline", StageState{Name: "Deploy", ExecutionID: "e0", Status: "Failed",
 			Actions: []ActionState{{Name: "Gone", Status: "Failed"}, {Name: "Push", Status: "Failed", Error: "boom"}}})
 		c.SetShape("core-pipeline", []StageSpec{
-			{Name: "Deploy", Actions: []ActionSpec{{"Push", "Deploy", "S3"}, {"Notify", "Invoke", "Lambda"}}},
+			{Name: "Deploy", Actions: []ActionSpec{{Name: "Push", Category: "Deploy", Provider: "S3"}, {Name: "Notify", Category: "Invoke", Provider: "Lambda"}}},
 			{Name: "Empty"},
 		})
 	}, nil)

@@ -40,20 +40,33 @@ func Resolve(ctx context.Context, getenv func(string) string, sm Getter, name, i
 	if sm == nil {
 		return "", source, fmt.Errorf("read %s from secret %s: no Secrets Manager client", name, id)
 	}
+	v, err := Read(ctx, sm, id)
+	if err != nil {
+		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, err)
+	}
+	return v, source, nil
+}
+
+// ErrEmpty is wrapped into Read's error for a secret that holds no value.
+var ErrEmpty = errors.New("the secret is empty")
+
+// Read returns the value of the Secrets Manager secret id (name or ARN), within
+// CallTimeout. A secret without a SecretString, or one of only spaces, is an error.
+func Read(ctx context.Context, sm Getter, id string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
-		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, err)
+		return "", err
 	}
 	if out.SecretString == nil {
-		return "", source, fmt.Errorf("read %s from secret %s: %w", name, id, errors.New("the secret has no SecretString"))
+		return "", fmt.Errorf("%w: it has no SecretString", ErrEmpty)
 	}
 	// A secret created from a file (--secret-string file://token) keeps the file's
 	// trailing newline; tokens never carry surrounding spaces, so trim them.
 	v := strings.TrimSpace(*out.SecretString)
 	if v == "" {
-		return "", source, fmt.Errorf("read %s from secret %s: the secret is empty", name, id)
+		return "", ErrEmpty
 	}
-	return v, source, nil
+	return v, nil
 }

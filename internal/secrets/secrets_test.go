@@ -88,3 +88,19 @@ func TestResolveHangIsBounded(t *testing.T) {
 		t.Fatalf("err %v, want the read's own deadline exceeded", err)
 	}
 }
+
+// Read tells an empty secret from one it cannot read.
+func TestReadEmpty(t *testing.T) {
+	sm, emu := newTest(t, map[string]string{"blank": " \n", "set": "v"})
+	if _, err := Read(context.Background(), sm, emu.ARN("blank")); !errors.Is(err, ErrEmpty) {
+		t.Errorf("a blank secret: %v, want ErrEmpty", err)
+	}
+	if v, err := Read(context.Background(), sm, "set"); err != nil || v != "v" {
+		t.Errorf("got %q, %v", v, err)
+	}
+	_, err := Read(context.Background(), sm, "missing")
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) || errors.Is(err, ErrEmpty) {
+		t.Errorf("a missing secret: %v", err)
+	}
+}
