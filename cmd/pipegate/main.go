@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return explain(args[1:], getenv, stdout)
 	case "validate":
 		return validateCmd(args[1:], getenv, stdout, stderr)
+	case "params":
+		return paramsCmd(args[1:], stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], getenv, stdout, stderr)
 	case "dev":
