@@ -1,6 +1,7 @@
 // Package cfn reads CloudFormation templates written in YAML and evaluates the
 // few intrinsic functions pipegate's templates use (Ref, Fn::GetAtt, Fn::Sub,
-// Fn::Select, Fn::Split, Fn::Join, Fn::If, Fn::Equals, Fn::Not, Condition) for
+// Fn::Select, Fn::Split, Fn::Join, Fn::If, Fn::Equals, Fn::Not, Condition, and
+// Fn::Contains of the Rules section) for
 // one set of parameter values, the way CloudFormation would, after expanding the
 // Fn::ForEach loops of the AWS::LanguageExtensions transform for those values.
 //

@@ -221,6 +221,25 @@ func (e *Evaluator) intrinsic(fn string, arg any) (any, error) {
 			return nil, fmt.Errorf("Fn::Not of %v: not a condition", v)
 		}
 		return !b, nil
+	case "Fn::Contains":
+		// A function of the Rules section: whether the value is one of the list's.
+		list, err := args("Fn::Contains", arg, 2, "[list, value]")
+		if err != nil {
+			return nil, err
+		}
+		l, err := e.Eval(list[0])
+		if err != nil {
+			return nil, err
+		}
+		items, ok := l.([]any)
+		if !ok {
+			return nil, fmt.Errorf("Fn::Contains of %v: not a list", l)
+		}
+		v, err := e.Eval(list[1])
+		if err != nil {
+			return nil, err
+		}
+		return slices.ContainsFunc(items, func(x any) bool { return fmt.Sprint(x) == fmt.Sprint(v) }), nil
 	case "Fn::Select":
 		return e.selectFn(arg)
 	case "Fn::Split":
