@@ -14,17 +14,23 @@ import (
 )
 
 // DeployTable is the table of samconfig.toml that `sam deploy` reads by default
-// (environment default, command deploy).
-const DeployTable = "default.deploy.parameters"
+// (environment default, command deploy); GlobalTable the one every command
+// reads (a command's own table wins).
+const (
+	DeployTable = "default.deploy.parameters"
+	GlobalTable = "default.global.parameters"
+)
 
 // overridesKey is the key of DeployTable that holds the template's parameter
 // values, as `sam deploy --parameter-overrides` takes them.
 const overridesKey = "parameter_overrides"
 
-// Samconfig is what pipegate reads of a samconfig.toml: the keys of DeployTable.
+// Samconfig is what pipegate reads of a samconfig.toml: the keys of DeployTable
+// and of GlobalTable.
 type Samconfig struct {
-	Table int              // the table header's line; 0 when the file has no such table
-	Keys  map[string]Entry // the table's keys
+	Table  int              // DeployTable's header line; 0 when the file has no such table
+	Keys   map[string]Entry // DeployTable's keys
+	Global map[string]Entry // GlobalTable's keys
 	// Overrides is parameter_overrides read as SAM CLI reads it: parameter →
 	// value, in the order written.
 	Overrides map[string]string
@@ -36,8 +42,18 @@ type Samconfig struct {
 type Entry struct {
 	Line   int      // the key's line
 	Values []string // the strings its value holds (one for a string, each of an array)
+	Raw    string   // the value as written (true, for a boolean)
 	start  int      // byte offsets of the value
 	end    int
+}
+
+// Deploy is a key as sam deploy reads it: from DeployTable, else GlobalTable.
+func (s Samconfig) Deploy(key string) (Entry, bool) {
+	if e, ok := s.Keys[key]; ok {
+		return e, true
+	}
+	e, ok := s.Global[key]
+	return e, ok
 }
 
 // ParameterOverrides gives parameter_overrides' values and its line; ok is
@@ -49,7 +65,7 @@ func (s Samconfig) ParameterOverrides() (map[string]string, int, bool) {
 
 // ReadSamconfig reads the file.
 func ReadSamconfig(data []byte) (Samconfig, error) {
-	s := Samconfig{Keys: map[string]Entry{}, Overrides: map[string]string{}, data: data}
+	s := Samconfig{Keys: map[string]Entry{}, Global: map[string]Entry{}, Overrides: map[string]string{}, data: data}
 	p := &scanner{data: data}
 	table := ""
 	for !p.eof() {
@@ -81,8 +97,11 @@ func ReadSamconfig(data []byte) (Samconfig, error) {
 				return Samconfig{}, err
 			}
 			e.Line = line
-			if strict {
+			switch table {
+			case DeployTable:
 				s.Keys[key] = e
+			case GlobalTable:
+				s.Global[key] = e
 			}
 			p.skipSpace()
 			if p.peek() == '#' {
@@ -390,6 +409,7 @@ func (p *scanner) value(strict bool) (Entry, error) {
 		p.scalar()
 	}
 	e.end = p.pos
+	e.Raw = strings.TrimSpace(string(p.data[e.start:e.end]))
 	return e, nil
 }
 

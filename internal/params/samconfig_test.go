@@ -31,6 +31,15 @@ func TestReadSamconfig(t *testing.T) {
 	if want := map[string]string{"LogLevel": "debug", "PipelineNames": "old-pipeline"}; !reflect.DeepEqual(ov, want) {
 		t.Errorf("overrides %q, want %q", ov, want)
 	}
+	if e, ok := sc.Deploy("stack_name"); !ok || e.Line != 5 || e.Values[0] != "pipegate" {
+		t.Errorf("stack_name from the global table: %+v %v", e, ok)
+	}
+	if e, ok := sc.Deploy("confirm_changeset"); !ok || e.Line != 9 || len(e.Values) != 0 || e.Raw != "true" {
+		t.Errorf("confirm_changeset (a boolean: no strings): %+v %v", e, ok)
+	}
+	if _, ok := sc.Deploy("env_vars"); ok {
+		t.Error("env_vars of local_invoke read as deploy's")
+	}
 	if sc.Table != 7 {
 		t.Errorf("table at line %d, want 7", sc.Table)
 	}
