@@ -727,6 +727,37 @@ func (c *checker) checkPermissions() {
 	}
 	c.checkPipelineNames()
 	c.checkApprovals()
+	c.checkSources()
+}
+
+// checkSources checks that PipelineSources' AllowedPattern takes the entries
+// pipegate params makes, and none (the default, CreatePipelines=false), and
+// refuses an entry the pipeline template would refuse only while its stack is
+// created.
+func (c *checker) checkSources() {
+	re, ok := c.parameterPattern(params.PipelineSources)
+	if !ok {
+		c.errorf("%s: no AllowedPattern", params.PipelineSources)
+		return
+	}
+	for _, e := range append([]string{""}, c.values.PipelineSources...) {
+		if !re.MatchString(e) {
+			c.errorf("%s: AllowedPattern refuses %q, which the routing file makes", params.PipelineSources, e)
+		}
+	}
+	for _, bad := range []string{
+		"p|s|acme/x|main|Source|Staging|Production",               // a field short
+		"p|s|acme/x|main|Source|Staging|Production|Approve|Extra", // one too many
+		"p|Web_App|acme/x|main|Source|Staging|Production|Approve", // a service name ECR and ECS refuse
+		"p|s|x|main|Source|Staging|Production|Approve",            // a project that is no path
+		"p|s|acme/x|ma in|Source|Staging|Production|Approve",      // a branch with a space
+		"p|s|acme/x|main|Source|Staging|Production|Approve*",      // a wildcard
+		"a b|s|acme/x|main|Source|Staging|Production|Approve",     // no pipeline name
+	} {
+		if re.MatchString(bad) {
+			c.errorf("%s: AllowedPattern accepts %q", params.PipelineSources, bad)
+		}
+	}
 }
 
 func (c *checker) policyRefs(fn string) []string {
@@ -1302,6 +1333,7 @@ func TestChecksCatch(t *testing.T) {
 		{name: "approval granted on anything", template: replace("            Action: codepipeline:PutApprovalResult\n", "            Action: codepipeline:PutApprovalResult\n            Resource: \"*\"\n          - Effect: Allow\n            Action: codepipeline:PutApprovalResult\n"), want: `[codepipeline:PutApprovalResult] on a wildcard resource "*"`},
 		{name: "approvals in any region and account", template: cutAfter("  ApprovePolicy:", "            Condition:", "aws:ResourceAccount: !Ref AWS::AccountId"), want: `wildcard resource "arn:aws:codepipeline:*:*:core-pipeline/Production/ApproveProduction"`},
 		{name: "approval parameter takes wildcards", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_*-]{1,100}/[A-Za-z0-9.@_*-]{1,100}/[A-Za-z0-9.@_*-]{1,100}$'"), want: `ProductionApprovals: AllowedPattern accepts "p/Production/*"`},
+		{name: "sources take any fields", template: replace(`AllowedPattern: '^([A-Za-z0-9.@_-]{1,100}\|[a-z0-9][a-z0-9-]{0,39}\|`, `AllowedPattern: '^([^|]+\|[^|]+\|`), want: `PipelineSources: AllowedPattern accepts "p|Web_App|`},
 		{name: "approval parameter takes any stage path", template: replace("'^[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}/[A-Za-z0-9.@_-]{1,100}$'", "'^[A-Za-z0-9.@_/-]+$'"), want: `AllowedPattern accepts "p/Production/ApproveProduction/Deploy"`},
 		{name: "webhook cannot approve", template: dropLineAfter("  WebhookFunction:", "- !Ref ApprovePolicy"), want: "WebhookFunction cannot call codepipeline:putapprovalresult on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction"},
 		{name: "webhook cannot read the gate", template: dropLineAfter("  WebhookFunction:", "- !Ref ReadPipelinesPolicy"), want: "WebhookFunction cannot call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline"},
