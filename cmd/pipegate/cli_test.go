@@ -14,3 +14,7 @@ func dev(ctx context.Context, args []string, getenv func(string) string, stdout,
 func validateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	return run(context.Background(), append([]string{"validate"}, args...), getenv, stdout, stderr)
 }
+
+func paramsCmd(args []string, stdout, stderr io.Writer) error {
+	return run(context.Background(), append([]string{"params"}, args...), func(string) string { return "" }, stdout, stderr)
+}

@@ -40,7 +40,7 @@ func commands() []*command {
 		explainCommand(),
 		initCommand(),
 		validateCommand(),
-		// pipegate params (params.go) registers here: paramsCommand(),
+		paramsCommand(),
 		hooksCommand(),
 		doctorCommand(),
 		versionCommand(),

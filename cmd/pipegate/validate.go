@@ -2,35 +2,57 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/pipegate/pipegate"
 	"github.com/pipegate/pipegate/internal/validate"
 )
 
 func validateCommand() *command {
-	c := newCommand("validate", "check the routing file against template.yaml and the pipeline template")
-	c.help = `Checks, offline, that the routing file parses (naming the line of a problem) and
-that template.yaml and the pipeline template grant and name what it needs. It
-prints one line per check and per problem, and exits 1 on any problem.`
-	fs := c.flags
-	tplPath := fs.String("template", "template.yaml", "the SAM template `file` that deploys pipegate")
-	pipelinesPath := fs.String("pipelines", "", "the pipeline template `file` its nested stacks create pipelines from\n(default: their TemplateURL, next to the template: pipelines/service-pipeline.yaml)")
-	routingPath := fs.String("routing", "", "the routing `file` (default: PIPEGATE_CONFIG, else the bundled pipegate.yaml)")
+	c := newCommand("validate", "check that the routing file, template.yaml, samconfig.toml and the pipeline template agree")
+	c.help = validateHelp
+	flags := c.flags
+	tplPath := flags.String("template", "template.yaml", "the SAM template `file` that deploys pipegate")
+	routingPath := flags.String("routing", "", "the routing `file` (default: pipegate.yaml next to the template)")
+	samconfigPath := flags.String("samconfig", "", "the SAM CLI configuration `file` (default: samconfig.toml next to the template)")
+	pipelinesPath := flags.String("pipelines", "", "the pipeline template `file` the nested stacks create pipelines from\n(default: their TemplateURL, next to the template: pipelines/service-pipeline.yaml)")
 	c.run = func(_ context.Context, e *env, _ []string) error {
-		return validateFiles(*tplPath, *pipelinesPath, *routingPath, e.getenv, e.stdout)
+		return validateFiles(*tplPath, *routingPath, *samconfigPath, *pipelinesPath, e.stdout)
 	}
 	return c
 }
 
-// validateFiles checks, offline, that the routing file parses and that the SAM
-// template and the pipeline template give pipegate what the routing file asks
-// of them. It prints one line per check and per problem, and fails on any problem.
-func validateFiles(tplPath, pipelinesPath, routingPath string, getenv func(string) string, stdout io.Writer) error {
+const validateHelp = `Checks, offline, that the files pipegate deploys with agree with the routing
+file: template.yaml takes the parameters the routing file makes, grants and
+routes what it needs and names no project or pipeline itself; samconfig.toml
+passes exactly those parameters (pipegate params --write), with the capabilities
+the template needs; each pipeline the template would create (CreatePipelines)
+is a routed service's, from its GitLab project, with its stage and action names.
+Every problem names the file and line of both sides and the fix; it exits 1 on
+any problem.
+
+The routing file is the one sam build bundles: pipegate.yaml next to the
+template (PIPEGATE_CONFIG is for local runs only and is not read); samconfig.toml
+is next to the template too, and the pipeline template is the nested stacks'
+TemplateURL, relative to the template.`
+
+// validateFiles checks, offline, that the routing file, the SAM template,
+// samconfig.toml and the pipeline template agree. It prints one line per check
+// and per problem, and fails on any problem.
+func validateFiles(tplPath, routingPath, samconfigPath, pipelinesPath string, stdout io.Writer) error {
+	dir := filepath.Dir(tplPath)
+	if routingPath == "" {
+		routingPath = filepath.Join(dir, "pipegate.yaml")
+	}
+	if samconfigPath == "" {
+		samconfigPath = filepath.Join(dir, "samconfig.toml")
+	}
+
 	problems := 0
 	report := func(checks ...validate.Check) {
 		for _, c := range checks {
@@ -46,76 +68,64 @@ func validateFiles(tplPath, pipelinesPath, routingPath string, getenv func(strin
 			}
 		}
 	}
+	failed := func() error { return fmt.Errorf("validate: %d problem(s)", problems) }
 
-	routingFile, err := readRoutingFile(routingPath, getenv)
+	routingFile, err := readValidateFile(routingPath)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
 	cfg, check := validate.Routing(routingFile)
 	report(check)
 	if cfg == nil {
-		return fmt.Errorf("validate: %d problem(s)", problems)
+		return failed()
 	}
 	routes := validate.Routes{Path: routingFile.Path, Config: cfg}
+	values, check := validate.Params(routes)
+	report(check)
+	if !check.OK() {
+		return failed()
+	}
 
 	tpl, err := readValidateFile(tplPath)
 	if err != nil {
 		report(validate.Check{Name: "template readable", Problems: []validate.Problem{{File: tplPath, Message: err.Error()}}})
-		return fmt.Errorf("validate: %d problem(s)", problems)
+		return failed()
 	}
-	report(validate.Template(routes, tpl)...)
+	report(validate.Template(routes, values, tpl)...)
+
+	sc, err := readValidateFile(samconfigPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		report(validate.Check{Name: "samconfig readable", Problems: []validate.Problem{{File: samconfigPath, Message: err.Error()}}})
+		return failed()
+	}
+	report(validate.Samconfig(routes, values, tpl, sc)...)
 
 	pipeline := validate.File{Path: pipelinesPath}
 	if pipeline.Path == "" {
-		pipeline.Path = nestedTemplate(tpl)
+		if url := validate.PipelineTemplate(tpl.Data); url != "" && !strings.Contains(url, "://") {
+			pipeline.Path = filepath.Join(dir, url)
+		}
 	}
 	if pipeline.Path != "" {
 		if pipeline, err = readValidateFile(pipeline.Path); err != nil {
 			report(validate.Check{Name: "pipeline template readable", Problems: []validate.Problem{{File: pipeline.Path, Message: err.Error()}}})
-			return fmt.Errorf("validate: %d problem(s)", problems)
+			return failed()
 		}
 	}
-	report(validate.Pipelines(routes, tpl, pipeline)...)
+	report(validate.Pipelines(routes, values, tpl, pipeline)...)
 	if problems > 0 {
-		return fmt.Errorf("validate: %d problem(s)", problems)
+		return failed()
 	}
 	fmt.Fprintln(stdout, "validate: no problems")
 	return nil
 }
 
-// readRoutingFile reads the routing file the functions would use: the one named,
-// else PIPEGATE_CONFIG's, else the bundled one (as app.LoadRoutes does), keeping
-// its bytes so that problems can name lines.
-func readRoutingFile(path string, getenv func(string) string) (validate.File, error) {
-	if path == "" {
-		path = getenv("PIPEGATE_CONFIG")
-	}
-	if path == "" {
-		return validate.File{Path: "bundled pipegate.yaml", Data: pipegate.DefaultRouting()}, nil
-	}
-	return readValidateFile(path)
-}
-
+// readValidateFile reads a file; a missing one is returned with its path and
+// no data, and the error.
 func readValidateFile(path string) (validate.File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return validate.File{Path: path}, fmt.Errorf("read %s: %w", path, err)
 	}
 	return validate.File{Path: path, Data: b}, nil
-}
-
-// nestedTemplate finds the pipeline template the template's nested stacks name:
-// before `sam deploy` packages it, TemplateURL is a path relative to the template.
-// "" when there is none to read (no nested stack, or a URL).
-func nestedTemplate(tpl validate.File) string {
-	stacks, err := validate.Stacks(tpl.Data)
-	if err != nil {
-		return "" // the template's own checks report it
-	}
-	for _, s := range stacks {
-		if s.TemplateURL != "" && !strings.Contains(s.TemplateURL, "://") {
-			return filepath.Join(filepath.Dir(tpl.Path), s.TemplateURL)
-		}
-	}
-	return ""
 }

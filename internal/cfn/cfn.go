@@ -1,7 +1,9 @@
 // Package cfn reads CloudFormation templates written in YAML and evaluates the
 // few intrinsic functions pipegate's templates use (Ref, Fn::GetAtt, Fn::Sub,
-// Fn::Select, Fn::Split, Fn::Join, Fn::If, Fn::Equals, Fn::Not, Condition) for
-// one set of parameter values, the way CloudFormation would.
+// Fn::Select, Fn::Split, Fn::Join, Fn::If, Fn::Equals, Fn::Not, Condition, and
+// Fn::Contains of the Rules section) for
+// one set of parameter values, the way CloudFormation would, after expanding the
+// Fn::ForEach loops of the AWS::LanguageExtensions transform for those values.
 //
 // Neither goformation nor a plain yaml.v3 decode is enough for this: goformation
 // resolves a !Ref to a resource or a !GetAtt to nil, and yaml.v3 keeps the short

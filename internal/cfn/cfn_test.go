@@ -163,6 +163,10 @@ func TestEval(t *testing.T) {
 		{"!Not [!Equals [a, b]]", true},
 		{"!Not [!Condition IsCore]", false},
 		{"!Condition PortIsDefault", true},
+		// Fn::Contains, a function of Rules: is the value one of the list's?
+		{"!Contains [!Ref Names, b]", true},
+		{"!Contains [!Ref Names, \"\"]", false},
+		{"!Contains [[x, !Ref Name], core]", true},
 		// Without a function, a value is itself, with its functions evaluated.
 		{"{Name: !Ref Name, Size: 10, On: true}", map[string]any{"Name": "core", "Size": 10, "On": true}},
 	} {
@@ -201,6 +205,8 @@ func TestEvalErrors(t *testing.T) {
 		{"!If [IsCore, a]", "want [condition, then, else]"},
 		{"!Equals [a]", "want [value, value]"},
 		{"!Not [a]", "Fn::Not of a: not a condition"},
+		{"!Contains [!Ref Name, core]", "Fn::Contains of core: not a list"},
+		{"!Contains [[a]]", "want [list, value]"},
 		{"!Condition Nope", "condition Nope: no such condition"},
 		{"!FindInMap [M, a, b]", "Fn::FindInMap: not supported"},
 		{"[ok, !Ref Nope]", "Ref Nope"},

@@ -3,6 +3,7 @@ package cfn
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,9 +25,12 @@ const (
 // values of a created stack instead.
 type Evaluator struct {
 	params     map[string]any // String-like: string; list types: []any of string
+	template   map[string]any // with its Fn::ForEach loops expanded
 	resources  map[string]any
 	conditions map[string]any // the Conditions section, evaluated when named
 	physical   map[string]Resource
+	// languageExtensions: the template names the transform that expands loops.
+	languageExtensions bool
 }
 
 // Resource is what a created resource answers to Ref and Fn::GetAtt: for a queue
@@ -50,14 +54,19 @@ func WithResources(physical map[string]Resource) Option {
 }
 
 // NewEvaluator takes the parameters' defaults from tpl, replaced by overrides. A
-// parameter with neither has no value, and referencing it is an error.
+// parameter with neither has no value, and referencing it is an error. The
+// template's Fn::ForEach loops are expanded with those values (see Template).
 func NewEvaluator(tpl map[string]any, overrides map[string]string, opts ...Option) (*Evaluator, error) {
 	e := &Evaluator{params: map[string]any{}}
 	for _, o := range opts {
 		o(e)
 	}
-	e.resources, _ = Lookup(tpl, "Resources").(map[string]any)
-	e.conditions, _ = Lookup(tpl, "Conditions").(map[string]any)
+	switch t := Lookup(tpl, "Transform").(type) {
+	case string:
+		e.languageExtensions = t == languageExtensions
+	case []any:
+		e.languageExtensions = slices.Contains(t, any(languageExtensions))
+	}
 	params, _ := Lookup(tpl, "Parameters").(map[string]any)
 	for name, p := range params {
 		value, ok := overrides[name]
@@ -83,7 +92,21 @@ func NewEvaluator(tpl map[string]any, overrides map[string]string, opts ...Optio
 			return nil, fmt.Errorf("parameter %s: type %q is not supported", name, typ)
 		}
 	}
+	var err error
+	if e.template, err = e.expand(tpl); err != nil {
+		return nil, err
+	}
+	e.resources, _ = Lookup(e.template, "Resources").(map[string]any)
+	e.conditions, _ = Lookup(e.template, "Conditions").(map[string]any)
 	return e, nil
+}
+
+// Template is the template as CloudFormation processes it for these parameter
+// values: with every Fn::ForEach loop expanded (the AWS::LanguageExtensions
+// transform), and otherwise the one NewEvaluator was given. It shares values
+// with that template; do not change it.
+func (e *Evaluator) Template() map[string]any {
+	return e.template
 }
 
 // Eval evaluates every intrinsic function in v, a decoded value. Scalars keep
@@ -198,6 +221,25 @@ func (e *Evaluator) intrinsic(fn string, arg any) (any, error) {
 			return nil, fmt.Errorf("Fn::Not of %v: not a condition", v)
 		}
 		return !b, nil
+	case "Fn::Contains":
+		// A function of the Rules section: whether the value is one of the list's.
+		list, err := args("Fn::Contains", arg, 2, "[list, value]")
+		if err != nil {
+			return nil, err
+		}
+		l, err := e.Eval(list[0])
+		if err != nil {
+			return nil, err
+		}
+		items, ok := l.([]any)
+		if !ok {
+			return nil, fmt.Errorf("Fn::Contains of %v: not a list", l)
+		}
+		v, err := e.Eval(list[1])
+		if err != nil {
+			return nil, err
+		}
+		return slices.ContainsFunc(items, func(x any) bool { return fmt.Sprint(x) == fmt.Sprint(v) }), nil
 	case "Fn::Select":
 		return e.selectFn(arg)
 	case "Fn::Split":

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/pipegate/pipegate/internal/cfn"
+	"github.com/pipegate/pipegate/internal/routing"
 )
 
 const (
@@ -95,8 +95,7 @@ func (c *checker) checkPipelineEventsFunction() {
 			break
 		}
 		c.pattern = p
-		defaults, _ := c.ev.Param("PipelineNames").(string)
-		c.checkRulePattern(c.ev, strings.Split(defaults, ","), "")
+		c.checkRulePattern(c.ev, c.values.PipelineNames, "")
 	default:
 		c.errorf("%s: EventBridgeRule events %v: want one, so that no state change is handled twice", fn, rules)
 	}
@@ -281,31 +280,20 @@ var pipelineEventOrder = []string{
 const scheduledEvent = "scheduled.json"
 
 // pipelineEventSpecs returns what each sample event must be, and the pipelines
-// the routing file names (the function ignores events of any other).
+// the routing file names (the function ignores events of any other). The
+// approval event is of the production approval the routing file gives the
+// sample events' pipeline.
 func (c *checker) pipelineEventSpecs() (map[string]pipelineEvent, []string) {
-	var routing struct {
-		Defaults struct {
-			Production struct {
-				Stage          string `yaml:"stage"`
-				ApprovalAction string `yaml:"approval_action"`
-			} `yaml:"production"`
-		} `yaml:"defaults"`
-		Services []struct {
-			Pipeline string `yaml:"pipeline"`
-		} `yaml:"services"`
+	prod := routing.Production{}
+	if s, ok := c.routes.Service(samplePipeline); ok {
+		prod = s.Production
 	}
-	_ = yaml.Unmarshal(c.in.routing, &routing) // a bad file is reported by checkPipelineNames
-	var routed []string
-	for _, s := range routing.Services {
-		routed = append(routed, s.Pipeline)
-	}
-	prod := routing.Defaults.Production
 	return map[string]pipelineEvent{
 		"pipeline-started.json":        {detailType: pipelineDetailType, state: "STARTED"},
 		"stage-build-succeeded.json":   {detailType: stageDetailType, stage: "Build", state: "SUCCEEDED"},
 		"action-approval-started.json": {detailType: actionDetailType, stage: prod.Stage, action: prod.ApprovalAction, category: "Approval", provider: "Manual", state: "STARTED"},
 		"pipeline-succeeded.json":      {detailType: pipelineDetailType, state: "SUCCEEDED"},
-	}, routed
+	}, c.values.PipelineNames
 }
 
 // codePipelineDetail is the part of an event's detail pipegate reads, with the
@@ -436,7 +424,7 @@ func (c *checker) checkCodePipelineEvent(name string, e events.CloudWatchEvent, 
 		c.errorf("events/%s: resources %v, want %v", name, e.Resources, want)
 	}
 	if !slices.Contains(routed, d.Pipeline) {
-		c.errorf("events/%s: pipegate.yaml routes no service to pipeline %q: the function would ignore the event", name, d.Pipeline)
+		c.errorf("events/%s: the routing file routes no service to pipeline %q: the function would ignore the event", name, d.Pipeline)
 	}
 	if !jsonNumber.Match(d.Version) {
 		c.errorf("events/%s: detail.version %s, want a number (the pipeline structure version), as CodePipeline sends it", name, d.Version)

@@ -17,23 +17,30 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
-
 	"github.com/pipegate/pipegate/internal/cfn"
+	"github.com/pipegate/pipegate/internal/params"
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/validate"
 )
 
 const pipelineTemplate = "pipelines/service-pipeline.yaml"
 
 // pipelineParams are the values the standalone checks deploy the pipeline
-// template with: the required parameters, the others at their defaults.
+// template with: the required parameters, and names of the team's own for the
+// ones pipegate uses (so that a name written into the template shows), the
+// others at their defaults.
 func pipelineParams() map[string]string {
 	return map[string]string{
-		"ServiceName":   "core",
-		"GitLabProject": "ic/core",
-		"ConnectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-		"EcrRepository": "core",
-		"EcsCluster":    "ic",
+		"ServiceName":     "core",
+		"GitLabProject":   "acme/core",
+		"ConnectionArn":   "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+		"EcrRepository":   "core",
+		"EcsCluster":      "acme",
+		"BranchName":      "trunk",
+		"SourceAction":    "Checkout",
+		"StagingStage":    "QA",
+		"ProductionStage": "Release",
+		"ApprovalAction":  "Go",
 	}
 }
 
@@ -54,7 +61,7 @@ func pipelineGrants() map[string]map[string][]string {
 		bucket  = "{GetAtt:ArtifactBucket.Arn}"
 		objects = "{GetAtt:ArtifactBucket.Arn}/*"
 		repo    = "arn:aws:ecr:eu-west-1:123456789012:repository/core"
-		svc     = "arn:aws:ecs:eu-west-1:123456789012:service/ic/"
+		svc     = "arn:aws:ecs:eu-west-1:123456789012:service/acme/"
 	)
 	conn := pipelineParams()["ConnectionArn"]
 	services := []string{svc + "core-prod", svc + "core-staging"}
@@ -129,7 +136,7 @@ var pseudoParameters = []string{"AWS::AccountId", "AWS::NotificationARNs", "AWS:
 type templates struct {
 	main     []byte // template.yaml
 	pipeline []byte // pipelines/service-pipeline.yaml
-	routing  []byte // pipegate.yaml
+	routing  []byte // this package's routing file
 }
 
 func readTemplates(t *testing.T) templates {
@@ -138,8 +145,8 @@ func readTemplates(t *testing.T) templates {
 	for _, f := range []struct {
 		dst  *[]byte
 		path string
-	}{{&in.main, "template.yaml"}, {&in.pipeline, pipelineTemplate}, {&in.routing, "pipegate.yaml"}} {
-		data, err := os.ReadFile(filepath.Join(root, f.path))
+	}{{&in.main, filepath.Join(root, "template.yaml")}, {&in.pipeline, filepath.Join(root, pipelineTemplate)}, {&in.routing, fixtureRouting}} {
+		data, err := os.ReadFile(f.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,30 +155,34 @@ func readTemplates(t *testing.T) templates {
 	return in
 }
 
-// parse runs goformation on a copy of a template and reads it with yaml.v3.
-func parse(dir, name string, data []byte) (map[string]any, error) {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return nil, err
+// parse reads a template with yaml.v3 and expands its loops for the values,
+// and runs goformation on the expansion: the template as written, and as
+// CloudFormation processes it.
+func parse(name string, data []byte, values map[string]string) (decoded, expanded map[string]any, err error) {
+	if decoded, err = cfn.Decode(data); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if _, err := goformation.Open(path); err != nil {
-		return nil, fmt.Errorf("%s: goformation cannot parse it: %w", name, err)
+	if expanded, _, err = expand(decoded, values); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	raw, err := cfn.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if _, err := goformationOf(expanded); err != nil {
+		return nil, nil, fmt.Errorf("%s: goformation cannot parse it: %w", name, err)
 	}
-	return raw, nil
+	return decoded, expanded, nil
 }
 
 // checkTemplates runs every check of this file; dir is a scratch directory.
 func checkTemplates(dir string, in templates) []string {
 	var problems []string
-	main, err := parse(dir, "template.yaml", in.main)
+	_, v, err := routeParams(in.routing)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	pipeline, err := parse(dir, "service-pipeline.yaml", in.pipeline)
+	decoded, main, err := parse("template.yaml", in.main, v.Map())
+	if err != nil {
+		return []string{err.Error()}
+	}
+	_, pipeline, err := parse("service-pipeline.yaml", in.pipeline, nil)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -180,9 +191,9 @@ func checkTemplates(dir string, in templates) []string {
 	problems = append(problems, checkDefaults("template.yaml", main)...)
 	problems = append(problems, checkDefaults(pipelineTemplate, pipeline)...)
 	problems = append(problems, checkPipeline(pipeline)...)
-	problems = append(problems, checkNestedStacks(main, pipeline)...)
-	problems = append(problems, checkRules(main, pipeline)...)
-	problems = append(problems, checkRouting(in.routing, main, pipeline)...)
+	problems = append(problems, checkNestedStacks(decoded, pipeline, v)...)
+	problems = append(problems, checkRules(decoded, pipeline, v)...)
+	problems = append(problems, checkRouting(in)...)
 	problems = append(problems, checkBuild(dir, pipeline)...)
 	return problems
 }
@@ -477,15 +488,23 @@ func checkPipeline(tpl map[string]any) []string {
 	if name != "core-pipeline" {
 		errorf("Name %q with ServiceName core, want core-pipeline", name)
 	}
-	if want := []string{"Source", "Build", "Staging", "Production"}; !slices.Equal(stages, want) {
+	p := pipelineParams()
+	// The stage and action names pipegate uses are the parameters'.
+	if want := []string{"Source", "Build", p["StagingStage"], p["ProductionStage"]}; !slices.Equal(stages, want) {
 		errorf("stages %v, want %v", stages, want)
 	}
+	var (
+		source   = "Source/" + p["SourceAction"]
+		staging  = p["StagingStage"] + "/DeployStaging"
+		approval = p["ProductionStage"] + "/" + p["ApprovalAction"]
+		deploy   = p["ProductionStage"] + "/DeployProduction"
+	)
 	want := map[string]string{ // stage/action -> category/provider
-		"Source/Source":                "Source/CodeStarSourceConnection",
-		"Build/Build":                  "Build/CodeBuild",
-		"Staging/DeployStaging":        "Deploy/ECS",
-		"Production/ApproveProduction": "Approval/Manual",
-		"Production/DeployProduction":  "Deploy/ECS",
+		source:        "Source/CodeStarSourceConnection",
+		"Build/Build": "Build/CodeBuild",
+		staging:       "Deploy/ECS",
+		approval:      "Approval/Manual",
+		deploy:        "Deploy/ECS",
 	}
 	got := map[string]action{}
 	for _, a := range actions {
@@ -502,22 +521,21 @@ func checkPipeline(tpl map[string]any) []string {
 		}
 	}
 	config := func(k, key string) any { return got[k].Config[key] }
-	p := pipelineParams()
 	for key, v := range map[string]string{
 		"ConnectionArn":        p["ConnectionArn"],
 		"FullRepositoryId":     p["GitLabProject"],
-		"BranchName":           "main",
+		"BranchName":           p["BranchName"],
 		"DetectChanges":        "false", // pipegate starts it
 		"OutputArtifactFormat": "CODE_ZIP",
 	} {
-		if got := fmt.Sprint(config("Source/Source", key)); got != v {
+		if got := fmt.Sprint(config(source, key)); got != v {
 			errorf("Source action %s %q, want %q", key, got, v)
 		}
 	}
 	if v := config("Build/Build", "ProjectName"); v != "{Ref:BuildProject}" {
 		errorf("Build action ProjectName %v, want !Ref BuildProject", v)
 	}
-	for k, svc := range map[string]string{"Staging/DeployStaging": "core-staging", "Production/DeployProduction": "core-prod"} {
+	for k, svc := range map[string]string{staging: "core-staging", deploy: "core-prod"} {
 		if v := config(k, "ServiceName"); v != svc {
 			errorf("%s ServiceName %v, want %s", k, v, svc)
 		}
@@ -528,11 +546,11 @@ func checkPipeline(tpl map[string]any) []string {
 			errorf("%s FileName %v, want imagedefinitions.json", k, v)
 		}
 	}
-	if a, d := got["Production/ApproveProduction"], got["Production/DeployProduction"]; a.RunOrder != 1 || d.RunOrder <= a.RunOrder {
-		errorf("Production runs ApproveProduction at %d and DeployProduction at %d: the approval must come first", a.RunOrder, d.RunOrder)
+	if a, d := got[approval], got[deploy]; a.RunOrder != 1 || d.RunOrder <= a.RunOrder {
+		errorf("%s runs %s at %d and DeployProduction at %d: the approval must come first", p["ProductionStage"], p["ApprovalAction"], a.RunOrder, d.RunOrder)
 	}
 	// Overridden service names replace the derived ones.
-	if ev2, err := cfn.NewEvaluator(tpl, map[string]string{"ServiceName": "core", "GitLabProject": "ic/core", "ConnectionArn": p["ConnectionArn"], "EcrRepository": "core", "EcsCluster": "ic", "ProductionService": "core-live"}); err == nil {
+	if ev2, err := cfn.NewEvaluator(tpl, map[string]string{"ServiceName": "core", "GitLabProject": "acme/core", "ConnectionArn": p["ConnectionArn"], "EcrRepository": "core", "EcsCluster": "acme", "ProductionService": "core-live"}); err == nil {
 		_, _, acts, err := pipelineActions(tpl, ev2)
 		if err == nil && !slices.ContainsFunc(acts, func(a action) bool { return a.Name == "DeployProduction" && a.Config["ServiceName"] == "core-live" }) {
 			errorf("ProductionService core-live does not reach DeployProduction")
@@ -675,16 +693,17 @@ func checkRoles(tpl map[string]any, ev *cfn.Evaluator) []string {
 	return problems
 }
 
-// nestedStacks returns template.yaml's stacks of the pipeline template by the
-// service they deploy, their parameters evaluated with CreatePipelines.
-func nestedStacks(main map[string]any) (map[string]map[string]string, []string) {
+// nestedStacks returns the stacks of the pipeline template that template.yaml
+// creates for the parameter values and CreatePipelines, by the pipeline they
+// create, their parameters evaluated.
+func nestedStacks(decoded map[string]any, values map[string]string) (map[string]map[string]string, []string) {
 	var problems []string
-	ev, err := cfn.NewEvaluator(main, createPipelines())
+	tpl, ev, err := expand(decoded, merge(values, createPipelines()))
 	if err != nil {
-		return nil, []string{err.Error()}
+		return nil, []string{"template.yaml: " + err.Error()}
 	}
 	out := map[string]map[string]string{}
-	resources, _ := cfn.Lookup(main, "Resources").(map[string]any)
+	resources, _ := cfn.Lookup(tpl, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
 		r := resources[n]
 		if cfn.Lookup(r, "Type") != "AWS::CloudFormation::Stack" || cfn.Lookup(r, "Properties", "TemplateURL") != pipelineTemplate {
@@ -693,131 +712,110 @@ func nestedStacks(main map[string]any) (map[string]map[string]string, []string) 
 		if c := cfn.Lookup(r, "Condition"); c != "CreatePipelines" {
 			problems = append(problems, fmt.Sprintf("template.yaml: %s: Condition %v, want CreatePipelines (the pipelines are optional)", n, c))
 		}
-		params, err := ev.Eval(cfn.Lookup(r, "Properties", "Parameters"))
+		ps, err := ev.Eval(cfn.Lookup(r, "Properties", "Parameters"))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("template.yaml: %s: %v", n, err))
 			continue
 		}
 		values := map[string]string{}
-		m, _ := params.(map[string]any)
+		m, _ := ps.(map[string]any)
 		for k, v := range m {
 			values[k] = fmt.Sprint(v)
 		}
-		svc := values["ServiceName"]
-		if out[svc] != nil {
-			problems = append(problems, fmt.Sprintf("template.yaml: %s: a second pipeline for service %q", n, svc))
+		name := values["PipelineName"]
+		if out[name] != nil {
+			problems = append(problems, fmt.Sprintf("template.yaml: %s: a second stack for pipeline %q", n, name))
 		}
-		out[svc] = values
+		out[name] = values
 	}
 	return out, problems
 }
 
-// checkNestedStacks checks the values template.yaml passes to the pipeline
-// template, and that each pipeline's name comes from PipelineNames.
-func checkNestedStacks(main, pipeline map[string]any) []string {
-	stacks, problems := nestedStacks(main)
+func merge(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
+}
+
+// checkNestedStacks checks the stacks template.yaml creates from the pipeline
+// template: one per pipeline of PipelineNames, for a list of any length, each
+// given what its PipelineSources entry says, values the pipeline template takes;
+// a pipeline without an entry gets values it refuses, not another's.
+func checkNestedStacks(decoded, pipeline map[string]any, v params.Values) []string {
+	stacks, problems := nestedStacks(decoded, v.Map())
 	if len(stacks) == 0 {
 		problems = append(problems, "template.yaml: no AWS::CloudFormation::Stack of "+pipelineTemplate)
 	}
-	if on, err := mustEvaluator(main, nil).Condition("CreatePipelines"); err != nil {
+	_, ev, err := expand(decoded, v.Map())
+	if err != nil {
+		return append(problems, "template.yaml: "+err.Error())
+	}
+	if on, err := ev.Condition("CreatePipelines"); err != nil {
 		problems = append(problems, fmt.Sprintf("template.yaml: %v", err))
 	} else if on {
 		problems = append(problems, "template.yaml: CreatePipelines is true by default, want false: the pipelines need a connection and a cluster first")
 	}
-	for _, svc := range slices.Sorted(maps.Keys(stacks)) {
-		problems = append(problems, deployParams("template.yaml stack of "+svc, pipeline, stacks[svc])...)
+	for _, p := range slices.Sorted(maps.Keys(stacks)) {
+		problems = append(problems, deployParams("template.yaml stack of "+p, pipeline, stacks[p])...)
 	}
-	// The names follow PipelineNames: other names there, other pipelines.
-	renamed := createPipelines()
-	renamed["PipelineNames"] = "a-pipeline,b-pipeline,c-pipeline,d-pipeline,e-pipeline"
-	ev, err := cfn.NewEvaluator(main, renamed)
-	if err != nil {
-		return append(problems, err.Error())
-	}
-	var names []string
-	resources, _ := cfn.Lookup(main, "Resources").(map[string]any)
-	for _, n := range slices.Sorted(maps.Keys(resources)) {
-		if cfn.Lookup(resources[n], "Properties", "TemplateURL") != pipelineTemplate {
-			continue
-		}
-		v, err := ev.Eval(cfn.Lookup(resources[n], "Properties", "Parameters", "PipelineName"))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("template.yaml: %s: PipelineName: %v", n, err))
-			continue
-		}
-		names = append(names, fmt.Sprint(v))
-	}
-	for _, n := range names {
-		if !strings.HasSuffix(n, "-pipeline") || len(n) != len("a-pipeline") {
-			problems = append(problems, fmt.Sprintf("template.yaml: with PipelineNames %s a nested stack's PipelineName is %q: the pipeline names must come from PipelineNames", renamed["PipelineNames"], n))
-		}
-	}
-	if len(slices.Compact(slices.Sorted(slices.Values(names)))) != len(names) {
-		problems = append(problems, fmt.Sprintf("template.yaml: two nested stacks take the same PipelineNames position: %v", names))
-	}
-	return problems
-}
 
-func mustEvaluator(tpl map[string]any, overrides map[string]string) *cfn.Evaluator {
-	ev, err := cfn.NewEvaluator(tpl, overrides)
-	if err != nil {
-		return &cfn.Evaluator{}
-	}
-	return ev
-}
-
-// checkRouting checks that every service of the routing file has a pipeline in
-// template.yaml whose name, project, source action, production stage and
-// approval action are the ones the routing file uses.
-func checkRouting(routingFile []byte, main, pipeline map[string]any) []string {
-	cfg, err := routing.Parse(routingFile)
-	if err != nil {
-		return []string{"pipegate.yaml: " + err.Error()}
-	}
-	stacks, problems := nestedStacks(main)
-	for _, s := range cfg.Services {
-		values, ok := stacks[s.Name]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: template.yaml creates no pipeline for it", s.Name))
+	// The stacks follow PipelineNames and PipelineSources: other routing
+	// files, other pipelines, each once, each with its own entry's values.
+	for _, team := range []params.Values{v, pipelines(1, 8), pipelines(30, 40)} {
+		stacks, more := nestedStacks(decoded, team.Map())
+		problems = append(problems, more...)
+		if got := slices.Sorted(maps.Keys(stacks)); !slices.Equal(got, slices.Sorted(slices.Values(team.PipelineNames))) {
+			problems = append(problems, fmt.Sprintf("template.yaml: with PipelineNames %v the stacks create %v: want each pipeline of PipelineNames once", team.PipelineNames, got))
 			continue
 		}
-		if values["GitLabProject"] != s.Project {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: project %s, but its pipeline's source is GitLabProject %s", s.Name, s.Project, values["GitLabProject"]))
-		}
-		ev, err := cfn.NewEvaluator(pipeline, values)
+		sources, err := team.Sources()
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		name, _, actions, err := pipelineActions(pipeline, ev)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: %v", s.Name, err))
-			continue
-		}
-		if name != s.Pipeline {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: pipeline %s, but template.yaml names its pipeline %s", s.Name, s.Pipeline, name))
-		}
-		find := func(stage, act, category string) (action, bool) {
-			i := slices.IndexFunc(actions, func(a action) bool {
-				return (stage == "" || a.Stage == stage) && a.Name == act && a.Category == category
-			})
-			if i < 0 {
-				return action{}, false
+		for _, src := range sources {
+			want := map[string]string{
+				"PipelineName": src.Pipeline, "ServiceName": src.Service, "EcrRepository": src.Service,
+				"GitLabProject": src.Project, "BranchName": src.Branch, "SourceAction": src.SourceAction,
+				"StagingStage": src.StagingStage, "ProductionStage": src.ProductionStage, "ApprovalAction": src.ApprovalAction,
 			}
-			return actions[i], true
+			for k, w := range want {
+				if got := stacks[src.Pipeline][k]; got != w {
+					problems = append(problems, fmt.Sprintf("template.yaml: the stack of %s passes %s %q, want %q from its PipelineSources entry %s", src.Pipeline, k, got, w, src))
+				}
+			}
 		}
-		if _, ok := find("", s.SourceAction, "Source"); !ok {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: source action %s, which %s has no Source action of that name", s.Name, s.SourceAction, name))
-		}
-		approve, ok := find(s.Production.Stage, s.Production.ApprovalAction, "Approval")
-		if !ok {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: production %s/%s, which %s has no approval action of that stage and name", s.Name, s.Production.Stage, s.Production.ApprovalAction, name))
-			continue
-		}
-		if !slices.ContainsFunc(actions, func(a action) bool {
-			return a.Stage == approve.Stage && a.Category == "Deploy" && a.RunOrder > approve.RunOrder
-		}) {
-			problems = append(problems, fmt.Sprintf("pipegate.yaml service %s: %s/%s gates no deploy after it in %s", s.Name, s.Production.Stage, s.Production.ApprovalAction, name))
+	}
+	// A pipeline without an entry: its stack is refused when it is created,
+	// rather than made from another's entry.
+	lacking := v
+	lacking.PipelineSources = v.PipelineSources[1:]
+	stacks, _ = nestedStacks(decoded, lacking.Map())
+	if missing := v.PipelineNames[0]; len(deployParams("", pipeline, stacks[missing])) == 0 {
+		problems = append(problems, fmt.Sprintf("template.yaml: without a PipelineSources entry, the stack of %s passes %v, which the pipeline template takes", missing, stacks[missing]))
+	}
+	return problems
+}
+
+// checkRouting runs pipegate validate's check of the pipelines template.yaml
+// would create against the routing file: each service's, named as it names its
+// pipeline, from its project, with the source action, stages and approval
+// action it uses.
+func checkRouting(in templates) []string {
+	cfg, err := routing.Parse(in.routing)
+	if err != nil {
+		return []string{"routing file: " + err.Error()}
+	}
+	routes := validate.Routes{Path: "pipegate.yaml", Config: cfg}
+	values, c := validate.Params(routes)
+	checks := []validate.Check{c}
+	if c.OK() {
+		checks = validate.Pipelines(routes, values, validate.File{Path: "template.yaml", Data: in.main}, validate.File{Path: pipelineTemplate, Data: in.pipeline})
+	}
+	var problems []string
+	for _, c := range checks {
+		for _, p := range c.Problems {
+			problems = append(problems, p.String())
 		}
 	}
 	return problems
@@ -826,6 +824,32 @@ func checkRouting(routingFile []byte, main, pipeline map[string]any) []string {
 func TestPipelineTemplates(t *testing.T) {
 	for _, p := range checkTemplates(t.TempDir(), readTemplates(t)) {
 		t.Error(p)
+	}
+}
+
+// The pipelines follow the routing file: whatever it names, the template
+// creates with no edit of its own.
+func TestPipelinesFollowTheRoutingFile(t *testing.T) {
+	in := readTemplates(t)
+	for _, tc := range []struct{ name, old, new string }{
+		{"a moved project", "project: acme/core", "project: acme/kernel"},
+		{"a renamed pipeline", "pipeline: core-pipeline", "pipeline: core-deploy"},
+		{"another approval action", "approval_action: ApproveRelease", "approval_action: Ship"},
+		{"another production stage", "stage: Release", "stage: Live"},
+		{"another source action", "source_action: Checkout", "source_action: GitLab"},
+		{"another branch", "branches: [\"main\"]", "branches: [\"trunk\", \"release/*\"]"},
+		{"one more service", "services:\n", "services:\n  - name: ledger\n    project: acme/ledger\n    pipeline: ledger-pipeline\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(in.routing), tc.old) {
+				t.Fatalf("the routing file has no %q", tc.old)
+			}
+			changed := in
+			changed.routing = []byte(strings.Replace(string(in.routing), tc.old, tc.new, 1))
+			for _, p := range checkTemplates(t.TempDir(), changed) {
+				t.Error(p)
+			}
+		})
 	}
 }
 
@@ -841,6 +865,24 @@ func TestPipelineChecksCatch(t *testing.T) {
 			return strings.Replace(s, old, new, 1)
 		}
 	}
+	editAll := func(old, new string) func(string) string {
+		return func(s string) string {
+			if !strings.Contains(s, old) {
+				t.Fatalf("the text to replace is not there: %q", old)
+			}
+			return strings.ReplaceAll(s, old, new)
+		}
+	}
+	dropLineWith := func(prefix string) func(string) string {
+		return func(s string) string {
+			lines := strings.SplitAfter(s, "\n")
+			i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+			if i < 0 {
+				t.Fatalf("no line starts with %q", prefix)
+			}
+			return strings.Join(slices.Delete(lines, i, i+1), "")
+		}
+	}
 	tests := []struct {
 		name                    string
 		main, pipeline, routing func(string) string
@@ -854,24 +896,26 @@ func TestPipelineChecksCatch(t *testing.T) {
 		{name: "dangling condition", pipeline: edit("!If [DeriveContainerName,", "!If [DeriveContainer,"), want: "condition DeriveContainer: no such condition"},
 		{name: "wrong attribute", pipeline: edit("RoleArn: !GetAtt PipelineRole.Arn", "RoleArn: !GetAtt PipelineRole.RoleArn"), want: "AWS::IAM::Role has no attribute RoleArn"},
 		{name: "wrong attribute in Sub", pipeline: edit(`Resource: !Sub "${ArtifactBucket.Arn}/*"`, `Resource: !Sub "${ArtifactBucket.BucketArn}/*"`), want: "GetAtt ArtifactBucket.BucketArn"},
-		{name: "dangling reference in template.yaml", main: edit("        EcsCluster: !Ref EcsCluster\n", "        EcsCluster: !Ref Cluster\n"), want: "template.yaml: ApiGatewayPipeline: Ref Cluster"},
+		{name: "dangling reference in template.yaml", main: edit("            EcsCluster: !Ref EcsCluster\n", "            EcsCluster: !Ref Cluster\n"), want: "template.yaml: corepipelineStack: Ref Cluster"},
 		{name: "bad parameter default", pipeline: edit("    Default: 8080\n", "    Default: 80800\n"), want: "parameter ContainerPort: default 80800 is over MaxValue"},
 		{name: "default outside its pattern", pipeline: edit("    Default: \"\"\n    AllowedPattern: '^([A-Za-z0-9.@_-]{1,100})?$'", "    Default: \"my pipeline\"\n    AllowedPattern: '^([A-Za-z0-9.@_-]{1,100})?$'"), want: "parameter PipelineName: default \"my pipeline\" does not match"},
 		{name: "bad CreatePipelines default", main: edit("    Default: \"false\"\n    AllowedValues: [\"true\", \"false\"]", "    Default: \"no\"\n    AllowedValues: [\"true\", \"false\"]"), want: "parameter CreatePipelines: default \"no\" is not one of"},
-		{name: "bad value passed to a pipeline", main: edit("GitLabProject: ic/auth", "GitLabProject: auth"), want: "template.yaml stack of auth: parameter GitLabProject: \"auth\" does not match"},
-		{name: "unknown parameter passed to a pipeline", main: edit("        EcrRepository: core\n", "        EcrRepository: core\n        Repository: core\n"), want: "parameter Repository is given but not declared"},
-		{name: "required parameter not passed", main: edit("        EcrRepository: files\n", ""), want: "template.yaml stack of files: parameter EcrRepository has no default"},
+		{name: "bad value passed to a pipeline", main: edit("            EcsCluster: !Ref EcsCluster\n", "            EcsCluster: !Ref EcsCluster\n            ContainerPort: \"80800\"\n"), want: "template.yaml stack of core-pipeline: parameter ContainerPort: 80800 is over MaxValue"},
+		{name: "unknown parameter passed to a pipeline", main: edit("            EcsCluster: !Ref EcsCluster\n", "            EcsCluster: !Ref EcsCluster\n            Repository: core\n"), want: "parameter Repository is given but not declared"},
+		{name: "required parameter not passed", main: dropLineWith("            EcrRepository: "), want: "template.yaml stack of core-pipeline: parameter EcrRepository has no default"},
 		{name: "pipelines created by default", main: edit("    Default: \"false\"\n    AllowedValues: [\"true\", \"false\"]", "    Default: \"true\"\n    AllowedValues: [\"true\", \"false\"]"), want: "CreatePipelines is true by default"},
-		{name: "pipeline name written out", main: edit(`PipelineName: !Select [2, !Split [",", !Sub ["${N},${N},${N},${N}", {N: !Ref PipelineNames}]]]`, "PipelineName: core-pipeline"), want: "PipelineName is \"core-pipeline\""},
-		{name: "two pipelines at one position", main: edit(`PipelineName: !Select [3,`, `PipelineName: !Select [2,`), want: "same PipelineNames position"},
+		{name: "pipeline name written out", main: edit("PipelineName: !Ref Name", "PipelineName: core-pipeline"), want: "want each pipeline of PipelineNames once"},
+		{name: "one logical ID for every stack", main: edit(`"&{Name}Stack":`, `"PipelinesStack":`), want: "PipelinesStack is made twice"},
+		{name: "a field of another entry", main: edit("BranchName: !Select [2, !Split", "BranchName: !Select [1, !Split"), want: `the stack of core-pipeline passes BranchName "acme/core", want "main"`},
+		{name: "a pipeline without an entry made from another's", main: editAll(`!Sub ",${Name}|NoPipelineSourcesEntry|-|-|-|-|-|-"`, `",core-pipeline|core|acme/core|main|Source|Staging|Production|ApproveProduction"`), want: "without a PipelineSources entry, the stack of core-pipeline passes"},
 
 		// The pipeline itself.
 		{name: "V1 pipeline", pipeline: edit("PipelineType: V2", "PipelineType: V1"), want: "PipelineType V1"},
 		{name: "parallel executions", pipeline: edit("ExecutionMode: QUEUED", "ExecutionMode: PARALLEL"), want: "ExecutionMode PARALLEL"},
 		{name: "source detects changes", pipeline: edit(`DetectChanges: "false"`, `DetectChanges: "true"`), want: "DetectChanges \"true\""},
-		{name: "source on another branch", pipeline: edit("BranchName: main", "BranchName: develop"), want: "BranchName \"develop\""},
+		{name: "source on another branch", pipeline: edit("BranchName: !Ref BranchName", "BranchName: develop"), want: `BranchName "develop"`},
 		{name: "approval after the deploy", pipeline: edit("                FileName: imagedefinitions.json\n              InputArtifacts:\n                - Name: BuildOutput\n              RunOrder: 2", "                FileName: imagedefinitions.json\n              InputArtifacts:\n                - Name: BuildOutput\n              RunOrder: 1"), want: "the approval must come first"},
-		{name: "staging deploys production", pipeline: edit(`!Sub "${ServiceName}-staging", !Ref StagingService]`+"\n                FileName", `!Sub "${ServiceName}-prod", !Ref StagingService]`+"\n                FileName"), want: "Staging/DeployStaging ServiceName core-prod"},
+		{name: "staging deploys production", pipeline: edit(`!Sub "${ServiceName}-staging", !Ref StagingService]`+"\n                FileName", `!Sub "${ServiceName}-prod", !Ref StagingService]`+"\n                FileName"), want: "QA/DeployStaging ServiceName core-prod"},
 		{name: "buildspec without the commit tag", pipeline: edit(`TAG=$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" | cut -c1-40)`, `TAG=latest`), want: "lacks CODEBUILD_RESOLVED_SOURCE_VERSION"},
 		{name: "public bucket", pipeline: edit("RestrictPublicBuckets: true", "RestrictPublicBuckets: false"), want: "RestrictPublicBuckets is not true"},
 		{name: "bucket without TLS policy", pipeline: edit(`aws:SecureTransport: "false"`, `aws:SecureTransport: "true"`), want: "without TLS"},
@@ -885,21 +929,17 @@ func TestPipelineChecksCatch(t *testing.T) {
 		{name: "build pushes anywhere", pipeline: edit("repository/${EcrRepository}", "repository/*"), want: "BuildRole may call ecr:putimage on [arn:aws:ecr:eu-west-1:123456789012:repository/*]"},
 		{name: "pipeline without the connection", pipeline: edit("                  - codestar-connections:UseConnection\n", ""), want: "PipelineRole cannot call codestar-connections:useconnection"},
 
-		// The routing file and the pipelines agree: a mismatch from either side.
-		{name: "renamed Production stage", pipeline: edit("        - Name: Production\n", "        - Name: Release\n"), want: "pipegate.yaml service core: production Production/ApproveProduction, which core-pipeline has no approval action"},
-		{name: "renamed approval action", pipeline: edit("            - Name: ApproveProduction\n", "            - Name: Approve\n"), want: "no approval action of that stage and name"},
-		{name: "renamed source action", pipeline: edit("            - Name: Source\n", "            - Name: Checkout\n"), want: "source action Source, which core-pipeline has no Source action"},
-		{name: "routing file names another source action", routing: edit("source_action: Source ", "source_action: GitLab "), want: "pipegate.yaml service auth: source action GitLab"},
-		{name: "routing file names another stage", routing: edit("    stage: Production ", "    stage: Prod "), want: "production Prod/ApproveProduction"},
-		{name: "one service gates another action", routing: edit("    pipeline: files-pipeline\n", "    pipeline: files-pipeline\n    production:\n      approval_action: ApproveRelease\n"), want: "pipegate.yaml service files: production Production/ApproveRelease"},
-		{name: "routing file renames a pipeline", routing: edit("pipeline: core-pipeline", "pipeline: core-deploy"), want: "pipegate.yaml service core: pipeline core-deploy, but template.yaml names its pipeline core-pipeline"},
-		{name: "routing file moves a project", routing: edit("project: ic/auth", "project: platform/auth"), want: "project platform/auth, but its pipeline's source is GitLabProject ic/auth"},
-		{name: "service without a pipeline", routing: edit("services:\n", "services:\n  - name: billing\n    project: ic/billing\n    pipeline: billing-pipeline\n"), want: "service billing: template.yaml creates no pipeline"},
+		// The pipelines and the routing file agree (the routing file's side:
+		// TestPipelinesFollowTheRoutingFile).
+		{name: "renamed production stage", pipeline: edit("        - Name: !Ref ProductionStage\n", "        - Name: Production\n"), want: "no stage Release (stages: Source, Build, QA, Production): service search"},
+		{name: "renamed approval action", pipeline: edit("            - Name: !Ref ApprovalAction\n", "            - Name: Approve\n"), want: "stage Production would have no action ApproveProduction (it has Approve, DeployProduction): service core"},
+		{name: "renamed source action", pipeline: edit("            - Name: !Ref SourceAction\n", "            - Name: GitLab\n"), want: "the first stage, Source, would have no action Source (it has GitLab): pipegate sets the revision of source action Source of service core"},
+		{name: "source repository of its own", pipeline: edit("FullRepositoryId: !Ref GitLabProject", `FullRepositoryId: !Sub "acme/${ServiceName}"`), want: "billingpipelineStack's pipeline would take its source from acme/billing, but service billing"},
 		// Review fixes: change-set Rules, retained bucket, the build role's
 		// bucket grants, and no second push of a commit's image.
 		{name: "no rule for the cluster", main: edit("      - Assert: !Not [!Equals [!Ref EcsCluster, \"\"]]\n        AssertDescription: CreatePipelines=true needs EcsCluster, the ECS cluster that runs the services.\n", ""), want: "CreatePipelines=true with EcsCluster empty passes the Rules"},
 		{name: "no rules at all", main: edit("Rules:\n  CreatePipelinesNeedsConnectionAndCluster:", "Metadata:\n  CreatePipelinesNeedsConnectionAndCluster:"), want: "CreatePipelines=true with ConnectionArn empty passes the Rules"},
-		{name: "rules without their condition", main: edit("RuleCondition: !Equals [!Ref CreatePipelines, \"true\"]", "RuleCondition: !Equals [!Ref CreatePipelines, \"false\"]"), want: "with the parameter defaults the Rules refuse the deploy"},
+		{name: "rules without their condition", main: edit("RuleCondition: !Equals [!Ref CreatePipelines, \"true\"]", "RuleCondition: !Equals [!Ref CreatePipelines, \"false\"]"), want: "with the routing file's parameters the Rules refuse the deploy"},
 		{name: "rule asserting the opposite", main: edit("!Not [!Equals [!Ref ConnectionArn, \"\"]]", "!Equals [!Ref ConnectionArn, \"\"]"), want: "with CreatePipelines=true and a connection and cluster the Rules refuse"},
 		{name: "dangling reference in a rule", main: edit("!Ref EcsCluster, \"\"", "!Ref Cluster, \"\""), want: "rule CreatePipelinesNeedsConnectionAndCluster: Ref Cluster"},
 		{name: "bucket deleted with the stack", pipeline: edit("    DeletionPolicy: Retain\n", ""), want: "ArtifactBucket: DeletionPolicy <nil>, want Retain"},
@@ -911,7 +951,6 @@ func TestPipelineChecksCatch(t *testing.T) {
 		{name: "build never pushes", pipeline: edit(`else docker push "$REPOSITORY_URI:$TAG"; fi`, `else echo "$REPOSITORY_URI:$TAG"; fi`), want: "does not push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/core:" + buildCommit},
 		{name: "build asks about another repository", pipeline: edit("          - Name: REPOSITORY_NAME\n            Value: !Ref EcrRepository\n", ""), want: "does not ask ECR whether the image is there"},
 		{name: "build stops when the image is there", pipeline: edit(`then echo "$REPOSITORY_URI:$TAG is in ECR already, not pushed again";`, `then exit 0;`), want: "imagedefinitions.json with the image in ECR already"},
-		{name: "PipelineNames out of service order", main: edit("Default: api-gateway-pipeline,auth-pipeline,core-pipeline,files-pipeline", "Default: auth-pipeline,api-gateway-pipeline,core-pipeline,files-pipeline"), want: "pipegate.yaml service api-gateway: pipeline api-gateway-pipeline, but template.yaml names its pipeline auth-pipeline"},
 	}
 	if got := checkTemplates(t.TempDir(), in); len(got) != 0 {
 		t.Fatalf("the unbroken inputs have problems: %q", got)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pipegate/pipegate/internal/cfn"
+	"github.com/pipegate/pipegate/internal/params"
 )
 
 // ruleFailures evaluates a template's Rules with the given parameter values as
@@ -60,21 +61,23 @@ func ruleFailures(tpl map[string]any, values map[string]string) ([]string, error
 // checkRules checks that template.yaml's Rules refuse, when the change set is
 // created, what the nested pipeline stacks would refuse only while they are
 // created (rolling back the whole deployment): CreatePipelines=true with an
-// empty value for a parameter the pipeline template requires. Which ones those
-// are follows from the templates: a nested stack parameter given as !Ref of a
-// parameter of template.yaml, which the pipeline template declares without a
-// default and does not take empty. The Rules must let both the defaults and a
+// empty value for a parameter the pipeline template requires, or without the
+// PipelineSources the stacks are made from. Which parameters those are follows
+// from the templates: a nested stack parameter given as !Ref of a parameter of
+// template.yaml, which the pipeline template declares without a default and does
+// not take empty. The Rules must let both the routing file's values and a
 // complete CreatePipelines=true deploy through.
-func checkRules(main, pipeline map[string]any) []string {
+func checkRules(decoded, pipeline map[string]any, v params.Values) []string {
 	var problems []string
+	base := v.Map()
 	for _, tc := range []struct {
 		label  string
 		values map[string]string
 	}{
-		{"the parameter defaults", nil},
-		{"CreatePipelines=true and a connection and cluster", createPipelines()},
+		{"the routing file's parameters", base},
+		{"CreatePipelines=true and a connection and cluster", merge(base, createPipelines())},
 	} {
-		failed, err := ruleFailures(main, tc.values)
+		failed, err := ruleFailures(decoded, tc.values)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("template.yaml: Rules: %v", err))
 			return problems
@@ -84,9 +87,13 @@ func checkRules(main, pipeline map[string]any) []string {
 		}
 	}
 
+	main, _, err := expand(decoded, merge(base, createPipelines()))
+	if err != nil {
+		return append(problems, "template.yaml: "+err.Error())
+	}
 	mainParams, _ := cfn.Lookup(main, "Parameters").(map[string]any)
 	pipelineParams, _ := cfn.Lookup(pipeline, "Parameters").(map[string]any)
-	required := map[string]bool{}
+	required := map[string]bool{params.PipelineSources: true}
 	resources, _ := cfn.Lookup(main, "Resources").(map[string]any)
 	for _, n := range slices.Sorted(maps.Keys(resources)) {
 		if cfn.Lookup(resources[n], "Properties", "TemplateURL") != pipelineTemplate {
@@ -105,9 +112,9 @@ func checkRules(main, pipeline map[string]any) []string {
 		}
 	}
 	for _, param := range slices.Sorted(maps.Keys(required)) {
-		values := createPipelines()
+		values := merge(base, createPipelines())
 		values[param] = ""
-		failed, err := ruleFailures(main, values)
+		failed, err := ruleFailures(decoded, values)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("template.yaml: Rules: %v", err))
 			continue

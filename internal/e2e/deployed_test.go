@@ -31,6 +31,7 @@ import (
 	"github.com/pipegate/pipegate/internal/cfn"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
+	"github.com/pipegate/pipegate/internal/params"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/testenv"
 )
@@ -98,7 +99,14 @@ func TestAsDeployed(t *testing.T) {
 
 	// The stack as CloudFormation would create it, and the template evaluated for it.
 	resources := deployedResources(t, tpl)
-	ev, err := cfn.NewEvaluator(tpl, map[string]string{"GitLabUrl": servers["gitlab"]}, cfn.WithResources(resources))
+	// The parameters samconfig.toml passes for the routing file (pipegate params).
+	values, err := params.FromRouting(routes)
+	if err != nil {
+		t.Fatalf("the routing file's template parameters: %v", err)
+	}
+	overrides := values.Map()
+	overrides["GitLabUrl"] = servers["gitlab"]
+	ev, err := cfn.NewEvaluator(tpl, overrides, cfn.WithResources(resources))
 	if err != nil {
 		t.Fatalf("evaluate template.yaml: %v", err)
 	}

@@ -3,66 +3,105 @@ package validate
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/pipegate/pipegate/internal/cfn"
 )
 
-// needs is what each function calls on a routed pipeline: the pipeline's own ARN
+// Needs is what each function calls on a routed pipeline: the pipeline's own ARN
 // for most actions, the production approval action's ARN for PutApprovalResult.
-var needs = map[string][]string{
+// internal/deploy checks the template grants exactly these (and its table of
+// each function's grants agrees with this one).
+var Needs = map[string][]string{
 	"WebhookFunction":        {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
 	"RetryFunction":          {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
 	"PipelineEventsFunction": {"StartPipelineExecution", "GetPipelineExecution", "ListPipelineExecutions", "ListActionExecutions", "GetPipelineState", "PutApprovalResult"},
 }
 
-// grants checks that each function's IAM policies, evaluated with the template's
-// parameter defaults, allow the CodePipeline calls its code makes on every routed
-// pipeline. A missing grant would only show in AWS, as AccessDenied on every push
-// or event.
-//
-// It judges the policies alone: which pipelines PipelineNames names and which
-// approval ProductionApproval names are the other checks' to report, so it looks
-// at the routed pipelines PipelineNames has, at the approval ProductionApproval
-// names, and skips when those parameters cannot be read.
-func grants(routes Routes, file string, tpl []byte) Check {
+// The condition keys that narrow a wildcard region or account of a resource
+// ARN to the stack's own: the region the request is made to (IAM's global
+// aws:RequestedRegion, in every request) and the account that owns the resource
+// (aws:ResourceAccount).
+const (
+	requestedRegion = "aws:RequestedRegion"
+	resourceAccount = "aws:ResourceAccount"
+)
+
+// Narrow gives the resources a statement grants in effect: each ARN whose
+// region or account is a wildcard, with the region and account its Condition
+// holds it to (StringEquals on aws:RequestedRegion and aws:ResourceAccount), and
+// a wildcard partition as the caller's own (cfn.Partition), since a request is
+// only ever evaluated in its own partition. A wildcard the Condition does not
+// narrow stays, as the wildcard it is. resources and condition are evaluated.
+func Narrow(resources []string, condition any) []string {
+	equals, _ := cfn.Lookup(condition, "StringEquals").(map[string]any)
+	values := func(key string) []string {
+		switch v := equals[key].(type) {
+		case string:
+			return []string{v}
+		case []any:
+			var out []string
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+		return nil
+	}
+	var out []string
+	for _, r := range resources {
+		parts := strings.SplitN(r, ":", 6)
+		if len(parts) != 6 || parts[0] != "arn" {
+			out = append(out, r)
+			continue
+		}
+		if parts[1] == "*" {
+			parts[1] = cfn.Partition
+		}
+		regions, accounts := []string{parts[3]}, []string{parts[4]}
+		if parts[3] == "*" && len(values(requestedRegion)) > 0 {
+			regions = values(requestedRegion)
+		}
+		if parts[4] == "*" && len(values(resourceAccount)) > 0 {
+			accounts = values(resourceAccount)
+		}
+		for _, region := range regions {
+			for _, account := range accounts {
+				out = append(out, strings.Join([]string{parts[0], parts[1], parts[2], region, account, parts[5]}, ":"))
+			}
+		}
+	}
+	return out
+}
+
+// grants checks that each function's IAM policies, evaluated with the computed
+// parameters, allow the CodePipeline calls its code makes on every routed
+// pipeline. A missing grant would only show in AWS, as AccessDenied on every
+// push or event.
+func grants(routes Routes, file string, root any, ev *cfn.Evaluator, nodes *templateNodes) Check {
 	c := Check{Name: "each function may call CodePipeline on every routed pipeline"}
-	doc, err := cfn.Decode(tpl)
-	if err != nil {
-		c.Skip = "the template does not parse"
-		return c
-	}
-	ev, err := cfn.NewEvaluator(doc, nil)
-	if err != nil {
-		c.Skip = err.Error()
-		return c
-	}
-	names, okNames := cfn.AsString(ev.Param(pipelineNamesParam))
-	approval, okApproval := cfn.AsString(ev.Param(productionApprovalParam))
-	if !okNames || !okApproval {
-		c.Skip = "PipelineNames or ProductionApproval has no default"
-		return c
-	}
-	named := strings.Split(names, ",")
-	for _, fn := range slices.Sorted(maps.Keys(needs)) {
+	doc, _ := root.(map[string]any)
+	for _, fn := range slices.Sorted(maps.Keys(Needs)) {
+		line := nodes.policiesLine(fn)
 		allowed, err := allowedOf(doc, ev, fn)
 		if err != nil {
-			c.problem(file, 0, "%s: %v", fn, err)
+			c.problem(file, line, "%s: %v", fn, err)
 			continue
 		}
 		for _, s := range routes.Config.Services {
-			if !slices.Contains(named, s.Pipeline) {
-				continue
-			}
 			arn := fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", cfn.Partition, cfn.Region, cfn.AccountID, s.Pipeline)
-			for _, action := range needs[fn] {
+			for _, action := range Needs[fn] {
 				resource := arn
 				if action == "PutApprovalResult" {
-					resource = arn + "/" + approval
+					resource = arn + "/" + s.Production.Stage + "/" + s.Production.ApprovalAction
 				}
-				if !allowed["codepipeline:"+strings.ToLower(action)][resource] {
-					c.problem(file, 0, "%s may not call codepipeline:%s on %s (service %s, %s)", fn, action, resource, s.Name, routes.at(s))
+				if !allowed.allows("codepipeline:"+action, resource) {
+					c.problem(file, line, "%s may not call codepipeline:%s on %s, which service %s (%s) needs: check the policy and its parameters (pipegate params --write)",
+						fn, action, resource, s.Name, routes.at(s))
 				}
 			}
 		}
@@ -70,14 +109,40 @@ func grants(routes Routes, file string, tpl []byte) Check {
 	return c
 }
 
+// allowed is lower-cased action → the resource patterns it is allowed on.
+type allowed map[string][]string
+
+func (a allowed) allows(action, resource string) bool {
+	return slices.ContainsFunc(a[strings.ToLower(action)], func(p string) bool { return globMatch(p, resource) })
+}
+
+// globMatch matches an IAM resource pattern: * any run of characters, ? one.
+func globMatch(pattern, s string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			re.WriteString(".*")
+		case '?':
+			re.WriteString(".")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re.WriteString("$")
+	ok, _ := regexp.MatchString(re.String(), s)
+	return ok
+}
+
 // allowedOf gathers fn's Allow statements, from its inline policies and the
-// managed policies it references: lower-cased action → resource → allowed.
-func allowedOf(doc map[string]any, ev *cfn.Evaluator, fn string) (map[string]map[string]bool, error) {
+// managed policies it references, their resources narrowed by their conditions.
+func allowedOf(doc map[string]any, ev *cfn.Evaluator, fn string) (allowed, error) {
 	policies, _ := cfn.Lookup(doc, "Resources", fn, "Properties", "Policies").([]any)
 	if policies == nil {
 		return nil, fmt.Errorf("no Policies")
 	}
-	allowed := map[string]map[string]bool{}
+	out := allowed{}
 	for _, p := range policies {
 		var statements any
 		switch p := p.(type) {
@@ -102,18 +167,18 @@ func allowedOf(doc map[string]any, ev *cfn.Evaluator, fn string) (map[string]map
 			if err != nil {
 				return nil, err
 			}
+			condition, err := ev.Eval(st["Condition"])
+			if err != nil {
+				return nil, err
+			}
+			resources = Narrow(resources, condition)
 			for _, a := range actions {
 				a = strings.ToLower(a)
-				if allowed[a] == nil {
-					allowed[a] = map[string]bool{}
-				}
-				for _, r := range resources {
-					allowed[a][r] = true
-				}
+				out[a] = append(out[a], resources...)
 			}
 		}
 	}
-	return allowed, nil
+	return out, nil
 }
 
 // strs evaluates a string or a list of strings.

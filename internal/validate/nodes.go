@@ -7,6 +7,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -158,4 +159,25 @@ func evalString(ev *cfn.Evaluator, n *yaml.Node) (string, error) {
 		return "", fmt.Errorf("%v is not a string", v)
 	}
 	return s, nil
+}
+
+// lineOr is the line of the first node given.
+func lineOr(nodes ...*yaml.Node) int {
+	for _, n := range nodes {
+		if n != nil {
+			return n.Line
+		}
+	}
+	return 0
+}
+
+// listHas reports whether a node is s or a list holding s.
+func listHas(n *yaml.Node, s string) bool {
+	if n == nil {
+		return false
+	}
+	if n.Kind == yaml.ScalarNode {
+		return literal(n) == s
+	}
+	return slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return literal(c) == s })
 }

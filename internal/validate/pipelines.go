@@ -2,92 +2,86 @@ package validate
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pipegate/pipegate/internal/cfn"
+	"github.com/pipegate/pipegate/internal/params"
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
-// Stack is a nested stack of template.yaml that creates one service's pipeline
-// from the pipeline template (CreatePipelines).
-type Stack struct {
-	Resource    string // its logical id, e.g. CorePipeline
-	Line        int
-	TemplateURL string // as written: a path relative to template.yaml before sam deploy
-	Service     string // its ServiceName parameter
-}
-
-// Stacks lists the nested stacks (AWS::CloudFormation::Stack) of a template that
-// pass a ServiceName parameter, in file order.
-func Stacks(tpl []byte) ([]Stack, error) {
+// PipelineTemplate is the TemplateURL of template.yaml's nested pipeline stacks,
+// "" when it has none: before sam deploy packages it, a path relative to the
+// template.
+func PipelineTemplate(tpl []byte) string {
 	root, err := parseYAML(tpl)
 	if err != nil {
-		return nil, err
+		return ""
 	}
-	var out []Stack
-	for _, s := range stacks(root) {
-		out = append(out, s.Stack)
+	if n := stackNode(root); n != nil {
+		return literal(path(n, "Properties", "TemplateURL"))
 	}
-	return out, nil
+	return ""
 }
 
-type stack struct {
-	Stack
-	params     *yaml.Node // Properties.Parameters
-	serviceKey *yaml.Node
-}
-
-func stacks(root *yaml.Node) []stack {
-	var out []stack
-	names, values := entries(path(root, "Resources"))
-	for i, r := range values {
-		if literal(path(r, "Type")) != "AWS::CloudFormation::Stack" {
-			continue
+// stackNode finds the nested stack of the template's Resources, in a loop too:
+// the mapping whose Type is AWS::CloudFormation::Stack.
+func stackNode(root *yaml.Node) *yaml.Node {
+	var found *yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil || found != nil {
+			return
 		}
-		params := path(r, "Properties", "Parameters")
-		svc, svcKey := get(params, "ServiceName")
-		if svc == nil {
-			continue
+		if n.Kind == yaml.MappingNode && literal(path(n, "Type")) == "AWS::CloudFormation::Stack" {
+			found = n
+			return
 		}
-		out = append(out, stack{
-			Stack: Stack{
-				Resource:    names[i].Value,
-				Line:        names[i].Line,
-				TemplateURL: literal(path(r, "Properties", "TemplateURL")),
-				Service:     literal(svc),
-			},
-			params:     params,
-			serviceKey: svcKey,
-		})
+		for _, x := range n.Content {
+			walk(x)
+		}
 	}
-	return out
+	walk(path(root, "Resources"))
+	return found
 }
 
-// Pipelines checks the pipelines template.yaml creates (its nested stacks, each
-// from the pipeline template with the service's parameters) against the routing
-// file: each is a routed service's, is named as the routing file names its
-// pipeline, has the source action pipegate sets the revision of in its first
-// stage (where CodePipeline keeps source actions), and has the production stage
-// with the approval action (category Approval) pipegate gates. Without nested
-// stacks the pipelines are made elsewhere, and nothing is checked.
-func Pipelines(routes Routes, tpl, pipeline File) []Check {
+// The values the pipelines are evaluated with, besides the computed ones: what
+// template.yaml asks of CreatePipelines=true, whose own values do not change
+// which pipelines it creates.
+func createValues(values params.Values) map[string]string {
+	m := values.Map()
+	m[createPipelines] = "true"
+	m["ConnectionArn"] = "arn:aws:codeconnections:" + cfn.Region + ":" + cfn.AccountID + ":connection/00000000-0000-4000-8000-000000000000"
+	m["EcsCluster"] = "pipegate-validate"
+	return m
+}
+
+// Pipelines checks the pipelines template.yaml would create with
+// CreatePipelines=true (its nested stacks of the pipeline template, from the
+// routing file's parameters): one for each routed service that can have one,
+// named as the routing file names its pipeline, whose source is the service's
+// GitLab project on a branch it deploys, whose first stage has the source action
+// pipegate sets the revision of, with the staging stage and the production stage
+// with the manual approval action pipegate answers. Without nested stacks the
+// pipelines are made elsewhere, and nothing is checked.
+func Pipelines(routes Routes, values params.Values, tpl, pipeline File) []Check {
 	root, err := parseYAML(tpl.Data)
 	if err != nil {
-		c := Check{Name: "template parses"}
-		c.problem(tpl.Path, lineOf(err), "%v", err)
-		return []Check{c}
+		return []Check{{Name: "pipelines created by " + tpl.Path, Skip: "the template does not parse (Template reports it)"}}
 	}
-	all := stacks(root)
-	if len(all) == 0 {
+	sn := stackNode(root)
+	if sn == nil {
 		return []Check{{Name: "pipelines created by " + tpl.Path,
-			Skip: "no nested stack with a ServiceName parameter (CreatePipelines): the pipelines are made elsewhere"}}
+			Skip: "no nested stack (CreatePipelines): the pipelines are made elsewhere"}}
 	}
+	url := literal(path(sn, "Properties", "TemplateURL"))
 	if len(pipeline.Data) == 0 {
 		c := Check{Name: "pipeline template given"}
-		c.problem(tpl.Path, all[0].Line, "%s creates pipelines from %q, but no pipeline template was given to check them against", all[0].Resource, all[0].TemplateURL)
+		c.problem(tpl.Path, sn.Line, "template.yaml creates pipelines from %q, but no pipeline template was given to check them against", url)
 		return []Check{c}
 	}
 	proot, err := parseYAML(pipeline.Data)
@@ -96,68 +90,135 @@ func Pipelines(routes Routes, tpl, pipeline File) []Check {
 		c.problem(pipeline.Path, lineOf(err), "%v", err)
 		return []Check{c}
 	}
+	ev, err := newEvaluator(root, createValues(values))
+	if err != nil {
+		c := Check{Name: "template evaluates with CreatePipelines=true"}
+		c.problem(tpl.Path, sn.Line, "%v", err)
+		return []Check{c}
+	}
+	t := &pipelineCheck{routes: routes, tplFile: tpl.Path, file: pipeline.Path, stack: sn, proot: proot}
 
-	routed := Check{Name: "every pipeline " + tpl.Path + " creates is a routed service's"}
-	byService := map[string]stack{}
-	for _, st := range all {
-		if _, dup := byService[st.Service]; dup {
-			routed.problem(tpl.Path, st.serviceKey.Line, "%s creates a second pipeline for service %s", st.Resource, st.Service)
+	// The stacks the template creates, by the pipeline they are given.
+	created := Check{Name: "every pipeline " + tpl.Path + " creates is a routed service's"}
+	byPipeline := map[string]map[string]string{}
+	stackID := map[string]string{}
+	resources, _ := cfn.Lookup(ev.Template(), "Resources").(map[string]any)
+	for _, id := range slices.Sorted(maps.Keys(resources)) {
+		r := resources[id]
+		if cfn.Lookup(r, "Type") != "AWS::CloudFormation::Stack" || cfn.Lookup(r, "Properties", "TemplateURL") != url {
 			continue
 		}
-		byService[st.Service] = st
-		if !slices.ContainsFunc(routes.Config.Services, func(s routing.Service) bool { return s.Name == st.Service }) {
-			routed.problem(tpl.Path, st.serviceKey.Line, "%s creates the pipeline of service %s, which %s does not route: pipegate would never start it",
-				st.Resource, show(path(st.params, "ServiceName")), routes.Path)
+		if cond, ok := cfn.Lookup(r, "Condition").(string); ok {
+			if on, err := ev.Condition(cond); err != nil || !on {
+				continue
+			}
 		}
+		values, err := t.stackParams(ev, r)
+		if err != nil {
+			created.problem(tpl.Path, sn.Line, "%s: %v", id, err)
+			continue
+		}
+		p := values["PipelineName"]
+		if _, ok := routes.service(p); !ok {
+			created.problem(tpl.Path, t.paramLine("PipelineName"), "%s creates pipeline %q, which %s does not route: pipegate would never start it", id, p, routes.Path)
+			continue
+		}
+		if _, dup := byPipeline[p]; dup {
+			created.problem(tpl.Path, t.paramLine("PipelineName"), "%s creates pipeline %s a second time (also %s)", id, p, stackID[p])
+			continue
+		}
+		byPipeline[p], stackID[p] = values, id
 	}
-	checks := []Check{routed}
-	tev, err := newEvaluator(root, nil)
-	if err != nil {
-		c := Check{Name: "template evaluates"}
-		_, paramsKey := get(root, "Parameters")
-		c.problem(tpl.Path, line(paramsKey), "%v", err)
-		return append(checks, c)
+	checks := []Check{created}
+	noted := map[string]params.Note{}
+	for _, n := range values.Notes {
+		noted[n.Service] = n
 	}
 	for _, s := range routes.Config.Services {
-		st, ok := byService[s.Name]
-		if !ok {
-			checks = append(checks, Check{Name: "service " + s.Name + "'s pipeline",
-				Skip: "no nested stack of " + tpl.Path + " creates it"})
+		if n, ok := noted[s.Name]; ok {
+			checks = append(checks, Check{Name: "service " + s.Name + "'s pipeline", Skip: tpl.Path + " cannot create it: " + n.Text})
 			continue
 		}
-		checks = append(checks, servicePipeline(routes, s, tpl.Path, tev, st, pipeline.Path, proot))
+		stack, ok := byPipeline[s.Pipeline]
+		if !ok {
+			c := Check{Name: "service " + s.Name + "'s pipeline"}
+			c.problem(tpl.Path, sn.Line, "CreatePipelines=true would create no pipeline %s for service %s (%s): the nested stacks must follow PipelineNames and PipelineSources",
+				s.Pipeline, s.Name, routes.at(s))
+			checks = append(checks, c)
+			continue
+		}
+		checks = append(checks, t.service(s, stackID[s.Pipeline], stack))
 	}
 	return checks
 }
 
-// servicePipeline checks the pipeline one nested stack creates for service s.
-func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *cfn.Evaluator, st stack, file string, proot *yaml.Node) Check {
-	p := s.Production
-	c := Check{Name: fmt.Sprintf("service %s: %s creates %s with source action %s and %s/%s",
-		s.Name, st.Resource, s.Pipeline, s.SourceAction, p.Stage, p.ApprovalAction)}
-	// The stack's parameters, as template.yaml's defaults make them.
-	params := map[string]string{}
-	keys, values := entries(st.params)
-	for i, v := range values {
-		x, err := evalNode(tev, v)
-		if list, ok := x.([]any); ok && err == nil {
-			x = joinList(list)
+type pipelineCheck struct {
+	routes  Routes
+	tplFile string
+	file    string     // the pipeline template's
+	stack   *yaml.Node // template.yaml's nested stack
+	proot   *yaml.Node
+}
+
+// paramLine is the line of a parameter the template's nested stack passes.
+func (t *pipelineCheck) paramLine(name string) int {
+	_, k := get(path(t.stack, "Properties", "Parameters"), name)
+	return lineOr(k, t.stack)
+}
+
+// stackParams evaluates the parameters a created nested stack passes.
+func (t *pipelineCheck) stackParams(ev *cfn.Evaluator, r any) (map[string]string, error) {
+	ps, err := ev.Eval(cfn.Lookup(r, "Properties", "Parameters"))
+	if err != nil {
+		return nil, err
+	}
+	m, _ := ps.(map[string]any)
+	out := map[string]string{}
+	for k, v := range m {
+		s, ok := cfn.AsString(v)
+		if !ok {
+			return nil, fmt.Errorf("parameter %s: %v is not a string", k, v)
 		}
-		str, ok := cfn.AsString(x)
-		if err != nil || !ok {
-			c.problem(tplPath, keys[i].Line, "%s parameter %s: cannot evaluate %s: %v", st.Resource, keys[i].Value, show(v), err)
+		out[k] = s
+	}
+	return out, nil
+}
+
+// service checks the pipeline one nested stack creates for service s.
+func (t *pipelineCheck) service(s routing.Service, id string, stack map[string]string) Check {
+	p := s.Production
+	c := Check{Name: fmt.Sprintf("service %s: %s creates %s from %s with source action %s, staging stage %s and %s/%s",
+		s.Name, id, s.Pipeline, s.Project, s.SourceAction, s.StagingStage, p.Stage, p.ApprovalAction)}
+
+	// The values must be ones the pipeline template takes, or its stack fails
+	// halfway through the deploy.
+	declared, declaredKey := get(t.proot, "Parameters")
+	for _, k := range slices.Sorted(maps.Keys(stack)) {
+		pd, _ := get(declared, k)
+		if pd == nil {
+			c.problem(t.tplFile, t.paramLine(k), "%s passes parameter %s, which the pipeline template (%s:%d) does not declare", id, k, t.file, line(declaredKey))
 			continue
 		}
-		params[keys[i].Value] = str
+		if pat, patKey := get(pd, "AllowedPattern"); pat != nil {
+			if re, err := regexp.Compile("^(?:" + literal(pat) + ")$"); err == nil && !re.MatchString(stack[k]) {
+				c.problem(t.tplFile, t.paramLine(k), "%s passes %s %q, which the pipeline template's AllowedPattern (%s:%d) refuses: the stack would fail while it is created; %s",
+					id, k, stack[k], t.file, patKey.Line, fix)
+			}
+		}
 	}
-	ev, err := newEvaluator(proot, params)
-	if err != nil {
-		_, paramsKey := get(proot, "Parameters")
-		c.problem(file, line(paramsKey), "cannot evaluate the pipeline template with %s's parameters: %v", st.Resource, err)
-		return c
+	pkeys, pvals := entries(declared)
+	for i, pd := range pvals {
+		if _, ok := stack[pkeys[i].Value]; !ok && path(pd, "Default") == nil {
+			c.problem(t.tplFile, t.stack.Line, "%s does not pass %s, which the pipeline template (%s:%d) requires", id, pkeys[i].Value, t.file, pkeys[i].Line)
+		}
 	}
 
-	resources, resourcesKey := get(proot, "Resources")
+	ev, err := newEvaluator(t.proot, stack)
+	if err != nil {
+		c.problem(t.file, line(declaredKey), "cannot evaluate the pipeline template with %s's parameters: %v", id, err)
+		return c
+	}
+	resources, resourcesKey := get(t.proot, "Resources")
 	var res, resKey *yaml.Node
 	names, rs := entries(resources)
 	for i, r := range rs {
@@ -167,7 +228,7 @@ func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *cfn.
 		}
 	}
 	if res == nil {
-		c.problem(file, line(resourcesKey), "no AWS::CodePipeline::Pipeline resource")
+		c.problem(t.file, line(resourcesKey), "no AWS::CodePipeline::Pipeline resource")
 		return c
 	}
 	props := path(res, "Properties")
@@ -176,65 +237,77 @@ func servicePipeline(routes Routes, s routing.Service, tplPath string, tev *cfn.
 	nameNode, nameKey := get(props, "Name")
 	switch name, err := evalString(ev, nameNode); {
 	case nameNode == nil:
-		c.problem(file, resKey.Line, "pipeline %s has no Name: CloudFormation would make one up, and pipegate starts %s", resKey.Value, s.Pipeline)
+		c.problem(t.file, resKey.Line, "pipeline %s has no Name: CloudFormation would make one up, and pipegate starts %s", resKey.Value, s.Pipeline)
 	case err != nil:
-		c.problem(file, nameKey.Line, "cannot evaluate the pipeline's Name %s with %s's parameters: %v", show(nameNode), st.Resource, err)
+		c.problem(t.file, nameKey.Line, "cannot evaluate the pipeline's Name %s with %s's parameters: %v", show(nameNode), id, err)
 	case name != s.Pipeline:
-		where, at := file, nameKey.Line
-		if _, k := get(st.params, "PipelineName"); k != nil {
-			where, at = tplPath, k.Line
-		}
-		c.problem(where, at, "%s's pipeline is named %s, but service %s (%s) routes to %s", st.Resource, name, s.Name, routes.at(s), s.Pipeline)
+		c.problem(t.file, nameKey.Line, "%s's pipeline would be named %s, but service %s (%s) routes to %s (%s:%d passes PipelineName)",
+			id, name, s.Name, t.routes.at(s), s.Pipeline, t.tplFile, t.paramLine("PipelineName"))
 	}
 
 	stagesNode, stagesKey := get(props, "Stages")
 	stages := readStages(ev, stagesNode)
 	for _, e := range stages.errs {
-		c.problem(file, e.line, "%s", e.msg)
+		c.problem(t.file, e.line, "%s", e.msg)
 	}
 	if len(stages.list) == 0 {
-		c.problem(file, lineOr(stagesKey, resKey), "pipeline %s has no stages", resKey.Value)
+		c.problem(t.file, lineOr(stagesKey, resKey), "pipeline %s has no stages", resKey.Value)
 		return c
 	}
 
-	// The source action: CodePipeline keeps source actions in the first stage.
+	// The source: CodePipeline keeps source actions in the first stage; its
+	// repository must be the routed project, whose pushes start it.
 	first := stages.list[0]
 	if a, ok := first.action(s.SourceAction); !ok {
-		c.problem(file, first.line, "the first stage, %s, has no action %s (it has %s): pipegate sets the revision of source action %s of service %s (%s)",
-			first.name, s.SourceAction, first.actionNames(), s.SourceAction, s.Name, routes.at(s))
+		c.problem(t.file, first.line, "the first stage, %s, would have no action %s (it has %s): pipegate sets the revision of source action %s of service %s (%s)",
+			first.name, s.SourceAction, first.actionNames(), s.SourceAction, s.Name, t.routes.at(s))
 	} else if a.category != "Source" {
-		c.problem(file, a.line, "action %s/%s is of category %s, not Source: pipegate sets its revision as service %s's source action (%s)",
-			first.name, a.name, a.category, s.Name, routes.at(s))
+		c.problem(t.file, a.line, "action %s/%s is of category %s, not Source: pipegate sets its revision as service %s's source action (%s)",
+			first.name, a.name, a.category, s.Name, t.routes.at(s))
+	} else {
+		t.source(&c, s, id, ev, a)
 	}
 
-	// The production gate.
-	i := slices.IndexFunc(stages.list, func(st pipelineStage) bool { return st.name == p.Stage })
-	if i < 0 {
-		c.problem(file, stagesKey.Line, "no stage %s (stages: %s): service %s (%s) gates its production approval there",
-			p.Stage, stages.names(), s.Name, routes.at(s))
+	if _, ok := stages.stage(s.StagingStage); !ok {
+		c.problem(t.file, stagesKey.Line, "no stage %s (stages: %s): service %s (%s) names it its staging stage (statuses, badge, GitLab environment)",
+			s.StagingStage, stages.names(), s.Name, t.routes.at(s))
+	}
+	prod, ok := stages.stage(p.Stage)
+	if !ok {
+		c.problem(t.file, stagesKey.Line, "no stage %s (stages: %s): service %s (%s) gates its production approval there",
+			p.Stage, stages.names(), s.Name, t.routes.at(s))
 		return c
 	}
-	prod := stages.list[i]
 	if a, ok := prod.action(p.ApprovalAction); !ok {
-		c.problem(file, prod.line, "stage %s has no action %s (it has %s): service %s (%s) gates that approval",
-			prod.name, p.ApprovalAction, prod.actionNames(), s.Name, routes.at(s))
+		c.problem(t.file, prod.line, "stage %s would have no action %s (it has %s): service %s (%s) gates that approval",
+			prod.name, p.ApprovalAction, prod.actionNames(), s.Name, t.routes.at(s))
 	} else if a.category != "Approval" {
-		c.problem(file, a.line, "action %s/%s is of category %s, not Approval: pipegate can only answer a manual approval",
+		c.problem(t.file, a.line, "action %s/%s is of category %s, not Approval: pipegate can only answer a manual approval",
 			prod.name, a.name, a.category)
 	}
 	return c
 }
 
-func joinList(list []any) any {
-	parts := make([]string, 0, len(list))
-	for _, x := range list {
-		s, ok := cfn.AsString(x)
-		if !ok {
-			return list
+// source checks the source action's repository and branch.
+func (t *pipelineCheck) source(c *Check, s routing.Service, id string, ev *cfn.Evaluator, a pipelineAction) {
+	cfg := path(a.node, "Configuration")
+	repo, repoKey := get(cfg, "FullRepositoryId")
+	if repo != nil {
+		switch got, err := evalString(ev, repo); {
+		case err != nil:
+			c.problem(t.file, repoKey.Line, "cannot evaluate the source's FullRepositoryId %s with %s's parameters: %v", show(repo), id, err)
+		case !strings.EqualFold(got, s.Project):
+			c.problem(t.file, repoKey.Line, "%s's pipeline would take its source from %s, but service %s (%s) is project %s (%s:%d passes GitLabProject); %s",
+				id, got, s.Name, t.routes.at(s), s.Project, t.tplFile, t.paramLine("GitLabProject"), fix)
 		}
-		parts = append(parts, s)
 	}
-	return strings.Join(parts, ",")
+	branch, branchKey := get(cfg, "BranchName")
+	if branch != nil {
+		if got, err := evalString(ev, branch); err == nil && !routing.MatchesAny(s.Branches, got) {
+			c.problem(t.file, branchKey.Line, "%s's source would be branch %s, which service %s (%s) does not deploy (branches %v)",
+				id, got, s.Name, t.routes.at(s), s.Branches)
+		}
+	}
 }
 
 type pipelineStage struct {
@@ -246,6 +319,7 @@ type pipelineStage struct {
 type pipelineAction struct {
 	name, category string
 	line           int
+	node           *yaml.Node
 }
 
 func (s pipelineStage) action(name string) (pipelineAction, bool) {
@@ -276,6 +350,14 @@ type stageList struct {
 	}
 }
 
+func (l stageList) stage(name string) (pipelineStage, bool) {
+	i := slices.IndexFunc(l.list, func(st pipelineStage) bool { return st.name == name })
+	if i < 0 {
+		return pipelineStage{}, false
+	}
+	return l.list[i], true
+}
+
 func (l stageList) names() string {
 	var names []string
 	for _, s := range l.list {
@@ -292,7 +374,7 @@ func (l *stageList) fail(line int, format string, args ...any) {
 }
 
 // readStages reads the stages' and actions' names and categories, evaluated with
-// the stack's parameters (a name may be written with !Sub).
+// the stack's parameters (a name may be written with !Ref or !Sub).
 func readStages(ev *cfn.Evaluator, n *yaml.Node) stageList {
 	var l stageList
 	if n == nil || n.Kind != yaml.SequenceNode {
@@ -316,7 +398,7 @@ func readStages(ev *cfn.Evaluator, n *yaml.Node) stageList {
 				if err != nil {
 					l.fail(an.Line, "action %s/%s: ActionTypeId.Category %s: %v", name, aname, show(path(an, "ActionTypeId", "Category")), err)
 				}
-				st.actions = append(st.actions, pipelineAction{name: aname, category: cat, line: an.Line})
+				st.actions = append(st.actions, pipelineAction{name: aname, category: cat, line: an.Line, node: an})
 			}
 		}
 		l.list = append(l.list, st)
