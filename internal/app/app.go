@@ -1,6 +1,7 @@
-// Package app holds pipegate's handlers. Each reads like the INTERFACE.md table it
-// implements: the pure packages (gitlabhook, routing) decide, the adapters behind
-// the small interfaces below do the I/O, and the handlers wire the two.
+// Package app holds pipegate's handlers. Each reads like the table it implements
+// (docs/webhook.md, docs/statuses.md, docs/gate.md): the pure packages
+// (gitlabhook, routing, progress, gate) decide, the adapters behind the small
+// interfaces below do the I/O, and the handlers wire the two.
 package app
 
 import (

@@ -51,7 +51,7 @@ func LoadRoutes(getenv func(string) string) (*routing.Config, error) {
 }
 
 // ForWebhook builds the webhook function's pipegate from the environment
-// INTERFACE.md describes. It runs once per cold start: secrets are fetched here,
+// docs/environment.md describes. It runs once per cold start: secrets are fetched here,
 // not per delivery.
 func ForWebhook(ctx context.Context, getenv func(string) string, log *slog.Logger) (*App, error) {
 	return fromEnv(ctx, getenv, log, needs{secret: true, queue: true})
@@ -136,7 +136,7 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 }
 
 // The variables that give each secret: its value (local use) or, in AWS, the id
-// of the Secrets Manager secret that holds it. INTERFACE.md names them and
+// of the Secrets Manager secret that holds it. docs/environment.md names them and
 // template.yaml sets the ids; internal/e2e's TestAsDeployed fails when the two disagree.
 const (
 	webhookSecretVar   = "WEBHOOK_SECRET"

@@ -39,8 +39,7 @@ func (r Response) JSON() []byte {
 	return b
 }
 
-// Webhook handles one GitLab delivery, as the "Webhook function" table of
-// INTERFACE.md says. GitLab disables a hook after 4 failed deliveries in a row,
+// Webhook handles one GitLab delivery, as the table of docs/webhook.md says. GitLab disables a hook after 4 failed deliveries in a row,
 // so every authenticated, well-formed delivery gets a 2xx, even when it is ignored
 // or its work has to be finished later from the retry queue.
 func (a *App) Webhook(ctx context.Context, h http.Header, body []byte) Response {

@@ -29,7 +29,7 @@ import (
 // root is the repository root, seen from this package's directory.
 const root = "../.."
 
-// What INTERFACE.md, the code and AWS fix, and the template must match.
+// What docs/environment.md, the code and AWS fix, and the template must match.
 const (
 	webhookFunction = "WebhookFunction"
 	retryFunction   = "RetryFunction"
@@ -460,7 +460,7 @@ func (c *checker) checkTable() {
 		keys = append(keys, k.AttributeName+" "+k.KeyType)
 	}
 	if want := []string{tableHashKey + " HASH", tableRangeKey + " RANGE"}; !slices.Equal(keys, want) {
-		c.errorf("Table: KeySchema %v, want %v (INTERFACE.md)", keys, want)
+		c.errorf("Table: KeySchema %v, want %v (docs/environment.md)", keys, want)
 	}
 	var attrs []string
 	for _, a := range tbl.AttributeDefinitions {
@@ -468,13 +468,13 @@ func (c *checker) checkTable() {
 	}
 	slices.Sort(attrs)
 	if want := []string{tableHashKey + " S", tableRangeKey + " S"}; !slices.Equal(attrs, want) {
-		c.errorf("Table: AttributeDefinitions %v, want %v (INTERFACE.md)", attrs, want)
+		c.errorf("Table: AttributeDefinitions %v, want %v (docs/environment.md)", attrs, want)
 	}
 	switch ttl := tbl.TimeToLiveSpecification; {
 	case ttl == nil:
-		c.errorf("Table: no TimeToLiveSpecification, want TTL on %s (INTERFACE.md): nothing else deletes old items", ttlAttribute)
+		c.errorf("Table: no TimeToLiveSpecification, want TTL on %s (docs/environment.md): nothing else deletes old items", ttlAttribute)
 	case !ttl.Enabled || str(ttl.AttributeName) != ttlAttribute:
-		c.errorf("Table: TimeToLiveSpecification on %q, enabled %v; want enabled on %s (INTERFACE.md)", str(ttl.AttributeName), ttl.Enabled, ttlAttribute)
+		c.errorf("Table: TimeToLiveSpecification on %q, enabled %v; want enabled on %s (docs/environment.md)", str(ttl.AttributeName), ttl.Enabled, ttlAttribute)
 	}
 	// The table holds the production gate's decisions (the audit trail) and the
 	// badges' results: neither deleting the stack nor replacing the table may

@@ -1,6 +1,6 @@
 // Package e2e holds pipegate's end-to-end test: it builds the three Lambda
-// functions (webhook, retry, pipeline-events) as `bootstrap` the way INTERFACE.md
-// says (CGO_ENABLED=0 GOOS=linux -tags lambda.norpc), runs each under the AWS
+// functions (webhook, retry, pipeline-events) as `bootstrap` the way they are deployed
+// (CGO_ENABLED=0 GOOS=linux -tags lambda.norpc), runs each under the AWS
 // Lambda Runtime Interface Emulator (the aws-lambda-rie tool tracked in go.mod),
 // and invokes them with the API Gateway, SQS and EventBridge events a deployed
 // function receives. CodePipeline, SQS and GitLab are the in-process stand-ins of

@@ -343,7 +343,7 @@ func TestDecide(t *testing.T) {
 			verdict: gate.Wait, iid: 42, approvers: []string{"bob"},
 			missing: "GitLab requires 1 more approval on !42",
 		},
-		// Only MRs merged into a branch the service deploys count (INTERFACE.md,
+		// Only MRs merged into a branch the service deploys count (docs/gate.md,
 		// Production gate, 2): the execution's branch when known, else one matching
 		// the service's branches. The others are not cited, and alone they are as
 		// good as no MR.

@@ -151,7 +151,7 @@ func Normalize(state string) string {
 }
 
 // GitLabState maps a CodePipeline state (either vocabulary) to a GitLab commit status state,
-// per INTERFACE.md's table, plus SKIPPED (a V2 stage skipped by a condition) -> skipped.
+// per the table of docs/statuses.md, plus SKIPPED (a V2 stage skipped by a condition) -> skipped.
 // ok is false for anything else.
 func GitLabState(state string) (glState string, ok bool) {
 	switch Normalize(state) {

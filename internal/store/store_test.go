@@ -806,7 +806,7 @@ func TestDynamoItems(t *testing.T) {
 }
 
 // TestDynamoExecutionStatusItems checks the keys and attributes of
-// executions and statuses as INTERFACE.md and ISSUE3.md document them.
+// executions and statuses as docs/architecture.md and docs/statuses.md describe them.
 func TestDynamoExecutionStatusItems(t *testing.T) {
 	ctx := context.Background()
 	client := testenv.DynamoClient(t)
