@@ -74,12 +74,21 @@ func post(t *testing.T, s *stack, file string) app.Answer {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/webhook", strings.NewReader(ev.Body))
+	h := http.Header{}
 	for k, v := range ev.Headers {
 		if k != "content-length" && k != "host" {
-			req.Header.Set(k, v)
+			h.Set(k, v)
 		}
 	}
+	_, ans := send(t, s, h, ev.Body)
+	return ans
+}
+
+// send posts body with headers h to the listener and decodes the answer.
+func send(t *testing.T, s *stack, h http.Header, body string) (int, app.Answer) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/webhook", strings.NewReader(body))
+	req.Header = h
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +98,7 @@ func post(t *testing.T, s *stack, file string) app.Answer {
 	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
 		t.Fatal(err)
 	}
-	return ans
+	return resp.StatusCode, ans
 }
 
 func waitFor[T any](t *testing.T, c <-chan T, what string) T {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/pipegate/pipegate/internal/app"
 )
 
 // TestReadmeCurlWorksAsPrinted: the README's curl line, sent as curl sends it
@@ -36,22 +33,13 @@ func TestReadmeCurlWorksAsPrinted(t *testing.T) {
 	}
 
 	s, gateWaits, _ := devStackOf(t, sampleWorld, "")
-	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/webhook", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl --data-binary sends
-	for _, h := range headers {
-		req.Header.Set(h[1], h[2])
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}} // what curl --data-binary sends
+	for _, kv := range headers {
+		h.Set(kv[1], kv[2])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var ans app.Answer
-	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || ans.Result != "started" {
-		t.Fatalf("the README's curl got %d %+v, want 200 started", resp.StatusCode, ans)
+	code, ans := send(t, s, h, string(body))
+	if code != http.StatusOK || ans.Result != "started" {
+		t.Fatalf("the README's curl got %d %+v, want 200 started", code, ans)
 	}
 	// The run goes on to the production gate, where it waits: stop there.
 	waitFor(t, gateWaits, "the production gate")
