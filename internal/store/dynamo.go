@@ -3,12 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -116,75 +116,176 @@ func NewDynamoFromConfig(cfg aws.Config, table string) *Dynamo {
 // writer changed the record between our read and our write.
 const maxRounds = 4
 
+// itemKey is the primary key of every item.
+type itemKey struct {
+	PK string `dynamodbav:"pk"`
+	SK string `dynamodbav:"sk"`
+}
+
+// record is what every item but a result carries: its key and the epoch second
+// after which DynamoDB's TTL deletes it (a number, or TTL never does).
+type record struct {
+	itemKey
+	ExpiresAt int64 `dynamodbav:"expires_at"`
+}
+
+// liveAt tells whether the item counts at now: DynamoDB deletes expired items
+// only eventually, so one past expires_at is treated as absent.
+func (r record) liveAt(now time.Time) bool { return r.ExpiresAt > now.Unix() }
+
+// expiresAt is the expires_at of an item written at now.
+func (d *Dynamo) expiresAt(now time.Time) int64 { return now.Add(retention(d.Retention)).Unix() }
+
+// record is the key k with the expiry of an item written at now.
+func (d *Dynamo) record(k itemKey, now time.Time) record {
+	return record{itemKey: k, ExpiresAt: d.expiresAt(now)}
+}
+
 // absent is the condition of a write that creates an item: none is there,
 // or only an expired one.
-const absent = "attribute_not_exists(pk) OR expires_at <= :now"
+func absent(now time.Time) expression.ConditionBuilder {
+	return expression.Name("pk").AttributeNotExists().
+		Or(expression.Name("expires_at").LessThanEqual(expression.Value(now.Unix())))
+}
 
 // live is the condition of a write to an existing item that has not expired.
-const live = "attribute_exists(pk) AND expires_at > :now"
-
-func (d *Dynamo) put(ctx context.Context, item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) error {
-	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(d.table),
-		Item:                      item,
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	return err
+func live(now time.Time) expression.ConditionBuilder {
+	return expression.Name("pk").AttributeExists().
+		And(expression.Name("expires_at").GreaterThan(expression.Value(now.Unix())))
 }
 
-func (d *Dynamo) update(ctx context.Context, key map[string]types.AttributeValue, upd, cond string, names map[string]string, values map[string]types.AttributeValue) error {
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(d.table),
-		Key:                       key,
-		UpdateExpression:          aws.String(upd),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+// marshal gives the attributes of an item struct. Times are stored as
+// formatTime strings, and a zero time tagged omitempty is left out.
+func marshal(in any) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(in, func(o *attributevalue.EncoderOptions) {
+		o.EncodeTime = func(t time.Time) (types.AttributeValue, error) {
+			return &types.AttributeValueMemberS{Value: formatTime(t)}, nil
+		}
+		o.OmitEmptyTime = true
 	})
-	return err
 }
 
-// updateNew is update that returns the item as it is after the update.
-func (d *Dynamo) updateNew(ctx context.Context, key map[string]types.AttributeValue, upd, cond string, names map[string]string, values map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(d.table),
-		Key:                       key,
-		UpdateExpression:          aws.String(upd),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueAllNew,
+// unmarshal reads attributes into an item struct; a missing attribute leaves
+// its field zero.
+func unmarshal(item map[string]types.AttributeValue, out any) error {
+	return attributevalue.UnmarshalMapWithOptions(item, out, func(o *attributevalue.DecoderOptions) {
+		o.DecodeTime.S = func(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 	})
+}
+
+// put writes item if cond holds; an unset cond writes it unconditionally.
+func (d *Dynamo) put(ctx context.Context, item any, cond expression.ConditionBuilder) error {
+	attrs, err := marshal(item)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return out.Attributes, nil
+	in := &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: attrs}
+	if cond.IsSet() {
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return err
+		}
+		in.ConditionExpression = expr.Condition()
+		in.ExpressionAttributeNames = expr.Names()
+		in.ExpressionAttributeValues = expr.Values()
+	}
+	_, err = d.api.PutItem(ctx, in)
+	return err
 }
 
-// get reads an item consistently: it decides races that a conditional write
-// just lost. An item past expires_at counts as absent.
-func (d *Dynamo) get(ctx context.Context, key map[string]types.AttributeValue, now time.Time) (map[string]types.AttributeValue, bool, error) {
-	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
+// update applies upd to the item at k if cond holds. When after is not nil, it
+// reads the item as it is after the update into after.
+func (d *Dynamo) update(ctx context.Context, k itemKey, upd expression.UpdateBuilder, cond expression.ConditionBuilder, after any) error {
+	key, err := marshal(k)
+	if err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       key,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}
+	if after != nil {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	out, err := d.api.UpdateItem(ctx, in)
+	if err != nil || after == nil {
+		return err
+	}
+	return unmarshal(out.Attributes, after)
+}
+
+// read reads the item at k consistently into out: it decides races that a
+// conditional write just lost. found is false when there is none.
+func (d *Dynamo) read(ctx context.Context, k itemKey, out any) (found bool, err error) {
+	key, err := marshal(k)
+	if err != nil {
+		return false, err
+	}
+	got, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
 		Key:            key,
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	if out.Item == nil {
-		return nil, false, nil
+	if got.Item == nil {
+		return false, nil
 	}
-	exp, err := numOf(out.Item["expires_at"])
+	return true, unmarshal(got.Item, out)
+}
+
+// get is read for an item that expires: one past expires_at counts as absent.
+func (d *Dynamo) get(ctx context.Context, k itemKey, now time.Time, out interface{ liveAt(time.Time) bool }) (found bool, err error) {
+	found, err = d.read(ctx, k, out)
+	if err != nil || !found {
+		return false, err
+	}
+	return out.liveAt(now), nil
+}
+
+// query reads every item whose key matches kc, in sort key order, page after
+// page (a page holds at most 1 MB). It reads consistently: an item just written
+// must be in the answer.
+func query[T any](ctx context.Context, d *Dynamo, kc expression.KeyConditionBuilder) ([]T, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
-		return nil, false, fmt.Errorf("expires_at: %w", err)
+		return nil, err
 	}
-	if exp <= now.Unix() {
-		return nil, false, nil
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(true),
+		ScanIndexForward:          aws.Bool(true),
 	}
-	return out.Item, true, nil
+	var out []T
+	for {
+		page, err := d.api.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range page.Items {
+			var v T
+			if err := unmarshal(item, &v); err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
 }
 
 func conditionFailed(err error) bool {
@@ -193,56 +294,8 @@ func conditionFailed(err error) bool {
 }
 
 // timeFormat is RFC 3339 in UTC with all nine fraction digits: times keep
-// their nanoseconds, and string order is time order, which the condition
-// lowering an execution's started_at relies on.
+// their nanoseconds, and string order is time order, which the conditions
+// lowering an execution's started_at and keeping the newer result rely on.
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-// setTime stores t under name; a zero t is left out.
-func setTime(item map[string]types.AttributeValue, name string, t time.Time) {
-	if !t.IsZero() {
-		item[name] = str(formatTime(t))
-	}
-}
-
-// timeOf reads a time stored by setTime; a missing one reads as zero.
-func timeOf(v types.AttributeValue) (time.Time, error) {
-	s := strOf(v)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339Nano, s)
-}
-
-// setStr stores v under name; an empty v is left out.
-func setStr(item map[string]types.AttributeValue, name, v string) {
-	if v != "" {
-		item[name] = str(v)
-	}
-}
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func num(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
-func strOf(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
-// numOf reads a number attribute; a missing one reads as 0.
-func numOf(v types.AttributeValue) (int64, error) {
-	if v == nil {
-		return 0, nil
-	}
-	n, ok := v.(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, fmt.Errorf("not a number: %T", v)
-	}
-	return strconv.ParseInt(n.Value, 10, 64)
-}

@@ -5,12 +5,23 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
 
-// claimNames names the claim attributes that are DynamoDB reserved words.
-func claimNames() map[string]string {
-	return map[string]string{"#state": "state", "#owner": "owner"}
+// claimItem is a delivery's claim: pk "delivery#<key>", sk "claim".
+type claimItem struct {
+	record
+	State      string `dynamodbav:"state"`
+	Owner      string `dynamodbav:"owner"`
+	LeaseUntil int64  `dynamodbav:"lease_until"` // epoch milliseconds
+}
+
+func claimKey(key string) itemKey { return itemKey{PK: "delivery#" + key, SK: "claim"} }
+
+// heldBy is the condition that the claim is owner's and in state or also.
+func heldBy(owner, state, also string) expression.ConditionBuilder {
+	return expression.Name("owner").Equal(expression.Value(owner)).
+		And(expression.Name("state").In(expression.Value(state), expression.Value(also)))
 }
 
 // Claim takes the delivery key for lease, or tells who has it.
@@ -23,16 +34,13 @@ func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Cl
 	tookOver := false
 	for range maxRounds {
 		now := clock(d.Now)
-		item := map[string]types.AttributeValue{
-			"pk":          k["pk"],
-			"sk":          k["sk"],
-			"state":       str(stateClaimed),
-			"owner":       str(owner),
-			"lease_until": num(now.Add(lease).UnixMilli()),
-			"expires_at":  num(now.Add(retention(d.Retention)).Unix()),
+		item := claimItem{
+			record:     d.record(k, now),
+			State:      stateClaimed,
+			Owner:      owner,
+			LeaseUntil: now.Add(lease).UnixMilli(),
 		}
-		err := d.put(ctx, item, "attribute_not_exists(pk) OR expires_at <= :now", nil,
-			map[string]types.AttributeValue{":now": num(now.Unix())})
+		err := d.put(ctx, item, absent(now))
 		if err == nil {
 			return Claim{State: Claimed, Owner: owner}, nil
 		}
@@ -40,33 +48,29 @@ func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Cl
 			return Claim{}, fmt.Errorf("claim %s: %w", key, err)
 		}
 
-		old, found, err := d.get(ctx, k, now)
+		var old claimItem
+		found, err := d.get(ctx, k, now, &old)
 		if err != nil {
 			return Claim{}, fmt.Errorf("claim %s: %w", key, err)
 		}
 		if !found {
 			continue // gone since our write: try to create it again
 		}
-		state, oldOwner := strOf(old["state"]), strOf(old["owner"])
-		if oldOwner == owner && state == stateClaimed {
+		if old.Owner == owner && old.State == stateClaimed {
 			return Claim{State: Claimed, Owner: owner, Retry: tookOver}, nil
 		}
-		leaseUntil, err := numOf(old["lease_until"])
-		if err != nil {
-			return Claim{}, fmt.Errorf("claim %s: lease_until: %w", key, err)
-		}
 		switch {
-		case state == stateDone:
+		case old.State == stateDone:
 			return Claim{State: Done}, nil
-		case state == stateClaimed && now.UnixMilli() < leaseUntil:
+		case old.State == stateClaimed && now.UnixMilli() < old.LeaseUntil:
 			return Claim{State: Busy}, nil
 		}
 
 		// Expired or released: take it over. The condition on the old owner
 		// and state lets exactly one of several takers win.
 		tookOver = true
-		err = d.put(ctx, item, "#owner = :old AND #state = :state", claimNames(),
-			map[string]types.AttributeValue{":old": str(oldOwner), ":state": str(state)})
+		err = d.put(ctx, item, expression.Name("owner").Equal(expression.Value(old.Owner)).
+			And(expression.Name("state").Equal(expression.Value(old.State))))
 		if err == nil {
 			return Claim{State: Claimed, Owner: owner, Retry: true}, nil
 		}
@@ -81,15 +85,9 @@ func (d *Dynamo) Claim(ctx context.Context, key string, lease time.Duration) (Cl
 // retry of a write that did land is not mistaken for a lost claim.
 func (d *Dynamo) Finish(ctx context.Context, key, owner string) error {
 	now := clock(d.Now)
-	err := d.update(ctx, claimKey(key),
-		"SET #state = :done, expires_at = :exp",
-		"#owner = :owner AND #state IN (:claimed, :done)", claimNames(),
-		map[string]types.AttributeValue{
-			":done":    str(stateDone),
-			":claimed": str(stateClaimed),
-			":owner":   str(owner),
-			":exp":     num(now.Add(retention(d.Retention)).Unix()),
-		})
+	done := expression.Set(expression.Name("state"), expression.Value(stateDone)).
+		Set(expression.Name("expires_at"), expression.Value(d.expiresAt(now)))
+	err := d.update(ctx, claimKey(key), done, heldBy(owner, stateClaimed, stateDone), nil)
 	if conditionFailed(err) {
 		return fmt.Errorf("finish %s: %w", key, ErrNotOwner)
 	}
@@ -102,14 +100,8 @@ func (d *Dynamo) Finish(ctx context.Context, key, owner string) error {
 // Release gives the claim up so that the next Claim gets it at once, with
 // Retry set. The record stays, to tell that next claimer about the retry.
 func (d *Dynamo) Release(ctx context.Context, key, owner string) error {
-	err := d.update(ctx, claimKey(key),
-		"SET #state = :released",
-		"#owner = :owner AND #state IN (:claimed, :released)", claimNames(),
-		map[string]types.AttributeValue{
-			":released": str(stateReleased),
-			":claimed":  str(stateClaimed),
-			":owner":    str(owner),
-		})
+	released := expression.Set(expression.Name("state"), expression.Value(stateReleased))
+	err := d.update(ctx, claimKey(key), released, heldBy(owner, stateClaimed, stateReleased), nil)
 	if conditionFailed(err) {
 		return fmt.Errorf("release %s: %w", key, ErrNotOwner)
 	}
@@ -117,8 +109,4 @@ func (d *Dynamo) Release(ctx context.Context, key, owner string) error {
 		return fmt.Errorf("release %s: %w", key, err)
 	}
 	return nil
-}
-
-func claimKey(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": str("delivery#" + key), "sk": str("claim")}
 }

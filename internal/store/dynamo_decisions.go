@@ -4,11 +4,45 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
+
+// decisionItem is one gate decision: pk "gate#<pipeline>#<execution>", sk
+// "decision#<time>#<random>".
+type decisionItem struct {
+	record
+	At           time.Time `dynamodbav:"at"`
+	Verdict      string    `dynamodbav:"verdict,omitempty"`
+	Commit       string    `dynamodbav:"commit_sha,omitempty"`
+	MergeRequest int64     `dynamodbav:"merge_request"`
+	// A list, not a string set: it keeps the order the gate gave them.
+	Approvers []string `dynamodbav:"approvers,omitempty"`
+	Reason    string   `dynamodbav:"reason,omitempty"`
+	Trigger   string   `dynamodbav:"trigger,omitempty"`
+}
+
+// decisionPrefix starts the sort key of every gate decision.
+const decisionPrefix = "decision#"
+
+func decisionPK(pipeline, executionID string) string {
+	return "gate#" + pipeline + "#" + executionID
+}
+
+func (it decisionItem) decision(pipeline, executionID string) GateDecision {
+	return GateDecision{
+		Pipeline:     pipeline,
+		ExecutionID:  executionID,
+		At:           it.At,
+		Verdict:      it.Verdict,
+		Commit:       it.Commit,
+		MergeRequest: it.MergeRequest,
+		Approvers:    it.Approvers,
+		Reason:       it.Reason,
+		Trigger:      it.Trigger,
+	}
+}
 
 // RecordDecision keeps g for Retention: one item per call, so every evaluation
 // of a gate stays on file. The random end of its sort key keeps two decisions
@@ -20,27 +54,19 @@ func (d *Dynamo) RecordDecision(ctx context.Context, g GateDecision) error {
 	}
 	now := clock(d.Now)
 	g = normalDecision(g, now)
-	item := map[string]types.AttributeValue{
-		"pk":            str(decisionPK(g.Pipeline, g.ExecutionID)),
-		"sk":            str(decisionPrefix + formatTime(g.At) + "#" + rand.Text()),
-		"at":            str(formatTime(g.At)),
-		"merge_request": num(g.MergeRequest),
-		"expires_at":    num(now.Add(retention(d.Retention)).Unix()),
+	k := itemKey{PK: decisionPK(g.Pipeline, g.ExecutionID), SK: decisionPrefix + formatTime(g.At) + "#" + rand.Text()}
+	item := decisionItem{
+		record:       d.record(k, now),
+		At:           g.At,
+		Verdict:      g.Verdict,
+		Commit:       g.Commit,
+		MergeRequest: g.MergeRequest,
+		Approvers:    g.Approvers,
+		Reason:       g.Reason,
+		Trigger:      g.Trigger,
 	}
-	setStr(item, "verdict", g.Verdict)
-	setStr(item, "commit_sha", g.Commit)
-	setStr(item, "reason", g.Reason)
-	setStr(item, "trigger", g.Trigger)
-	if len(g.Approvers) > 0 {
-		// A list, not a string set: it keeps the order the gate gave them.
-		list := make([]types.AttributeValue, len(g.Approvers))
-		for i, a := range g.Approvers {
-			list[i] = str(a)
-		}
-		item["approvers"] = &types.AttributeValueMemberL{Value: list}
-	}
-	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: item})
-	if err != nil {
+	// No condition: the item is new, its sort key drawn at random.
+	if err := d.put(ctx, item, expression.ConditionBuilder{}); err != nil {
 		return fmt.Errorf("record gate decision %s/%s: %w", g.Pipeline, g.ExecutionID, err)
 	}
 	return nil
@@ -50,71 +76,16 @@ func (d *Dynamo) RecordDecision(ctx context.Context, g GateDecision) error {
 // oldest first (by At).
 func (d *Dynamo) Decisions(ctx context.Context, pipeline, executionID string) ([]GateDecision, error) {
 	now := clock(d.Now)
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(d.table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     str(decisionPK(pipeline, executionID)),
-			":prefix": str(decisionPrefix),
-		},
-		// A decision just recorded must be in the answer.
-		ConsistentRead:   aws.Bool(true),
-		ScanIndexForward: aws.Bool(true),
+	items, err := query[decisionItem](ctx, d, expression.Key("pk").Equal(expression.Value(decisionPK(pipeline, executionID))).
+		And(expression.Key("sk").BeginsWith(decisionPrefix)))
+	if err != nil {
+		return nil, fmt.Errorf("read gate decisions %s/%s: %w", pipeline, executionID, err)
 	}
 	var out []GateDecision
-	for {
-		page, err := d.api.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("read gate decisions %s/%s: %w", pipeline, executionID, err)
-		}
-		for _, item := range page.Items {
-			exp, err := numOf(item["expires_at"])
-			if err != nil {
-				return nil, fmt.Errorf("read gate decisions %s/%s: expires_at: %w", pipeline, executionID, err)
-			}
-			if exp <= now.Unix() {
-				continue
-			}
-			g, err := decodeDecision(pipeline, executionID, item)
-			if err != nil {
-				return nil, fmt.Errorf("read gate decisions %s/%s: %w", pipeline, executionID, err)
-			}
-			out = append(out, g)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
-}
-
-// decisionPrefix starts the sort key of every gate decision.
-const decisionPrefix = "decision#"
-
-func decisionPK(pipeline, executionID string) string {
-	return "gate#" + pipeline + "#" + executionID
-}
-
-func decodeDecision(pipeline, executionID string, item map[string]types.AttributeValue) (GateDecision, error) {
-	g := GateDecision{
-		Pipeline:    pipeline,
-		ExecutionID: executionID,
-		Verdict:     strOf(item["verdict"]),
-		Commit:      strOf(item["commit_sha"]),
-		Reason:      strOf(item["reason"]),
-		Trigger:     strOf(item["trigger"]),
-	}
-	var err error
-	if g.At, err = timeOf(item["at"]); err != nil {
-		return GateDecision{}, fmt.Errorf("at: %w", err)
-	}
-	if g.MergeRequest, err = numOf(item["merge_request"]); err != nil {
-		return GateDecision{}, fmt.Errorf("merge_request: %w", err)
-	}
-	if l, ok := item["approvers"].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			g.Approvers = append(g.Approvers, strOf(v))
+	for _, it := range items {
+		if it.liveAt(now) {
+			out = append(out, it.decision(pipeline, executionID))
 		}
 	}
-	return g, nil
+	return out, nil
 }

@@ -3,12 +3,37 @@ package store
 import (
 	"context"
 	"fmt"
-	"maps"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
+
+// executionItem is the commit one pipeline execution runs: pk
+// "execution#<pipeline>#<id>", sk "execution".
+type executionItem struct {
+	record
+	Project   string    `dynamodbav:"project,omitempty"`
+	CommitSHA string    `dynamodbav:"commit_sha,omitempty"`
+	Ref       string    `dynamodbav:"ref,omitempty"`
+	Trigger   string    `dynamodbav:"trigger,omitempty"`
+	StartedAt time.Time `dynamodbav:"started_at,omitempty"`
+}
+
+func executionKey(pipeline, id string) itemKey {
+	return itemKey{PK: "execution#" + pipeline + "#" + id, SK: "execution"}
+}
+
+func (it executionItem) execution(pipeline, id string) Execution {
+	return Execution{
+		Pipeline:  pipeline,
+		ID:        id,
+		Project:   it.Project,
+		CommitSHA: it.CommitSHA,
+		Ref:       it.Ref,
+		Trigger:   it.Trigger,
+		StartedAt: it.StartedAt,
+	}
+}
 
 // PutExecution records e unless its execution is recorded already; then it
 // fills the recorded one's empty fields from e and lowers its StartedAt to
@@ -17,17 +42,15 @@ func (d *Dynamo) PutExecution(ctx context.Context, e Execution) (Execution, erro
 	k := executionKey(e.Pipeline, e.ID)
 	for range maxRounds {
 		now := clock(d.Now)
-		item := map[string]types.AttributeValue{
-			"pk":         k["pk"],
-			"sk":         k["sk"],
-			"expires_at": num(now.Add(retention(d.Retention)).Unix()),
+		item := executionItem{
+			record:    d.record(k, now),
+			Project:   e.Project,
+			CommitSHA: e.CommitSHA,
+			Ref:       e.Ref,
+			Trigger:   e.Trigger,
+			StartedAt: e.StartedAt,
 		}
-		setStr(item, "project", e.Project)
-		setStr(item, "commit_sha", e.CommitSHA)
-		setStr(item, "ref", e.Ref)
-		setStr(item, "trigger", e.Trigger)
-		setTime(item, "started_at", e.StartedAt)
-		err := d.put(ctx, item, absent, nil, map[string]types.AttributeValue{":now": num(now.Unix())})
+		err := d.put(ctx, item, absent(now))
 		if err == nil {
 			return e, nil
 		}
@@ -46,36 +69,35 @@ func (d *Dynamo) PutExecution(ctx context.Context, e Execution) (Execution, erro
 	return Execution{}, fmt.Errorf("put execution %s/%s: record changed under us %d times", e.Pipeline, e.ID, maxRounds)
 }
 
-// mergeExecution does what merge does, in the table: if_not_exists fills
-// empty attributes in one atomic update, and the condition on started_at
-// makes "lower it if later" one atomic step too. found is false when no
-// live item is there.
-func (d *Dynamo) mergeExecution(ctx context.Context, key map[string]types.AttributeValue, e Execution, now time.Time) (Execution, bool, error) {
-	// Names go through placeholders: "project", "ref" and "trigger" are reserved words.
-	var sets []string
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{":now": num(now.Unix())}
+// fillEmpty sets each attribute that e has and the item lacks, if_not_exists
+// keeping those the item has; ok is false when e has none of them. Each call
+// returns a new builder: UpdateBuilder.Set adds to the builder it is called on.
+func fillEmpty(e Execution) (fill expression.UpdateBuilder, ok bool) {
 	for _, f := range []struct{ name, v string }{
 		{"project", e.Project}, {"commit_sha", e.CommitSHA}, {"ref", e.Ref}, {"trigger", e.Trigger},
 	} {
 		if f.v != "" {
-			sets = append(sets, fmt.Sprintf("#%s = if_not_exists(#%s, :%s)", f.name, f.name, f.name))
-			names["#"+f.name] = f.name
-			values[":"+f.name] = str(f.v)
+			name := expression.Name(f.name)
+			fill, ok = fill.Set(name, name.IfNotExists(expression.Value(f.v))), true
 		}
 	}
+	return fill, ok
+}
 
+// mergeExecution does what merge does, in the table: if_not_exists fills
+// empty attributes in one atomic update, and the condition on started_at
+// makes "lower it if later" one atomic step too. found is false when no
+// live item is there.
+func (d *Dynamo) mergeExecution(ctx context.Context, k itemKey, e Execution, now time.Time) (Execution, bool, error) {
+	var got executionItem
 	if !e.StartedAt.IsZero() {
-		lowerNames := map[string]string{"#started": "started_at"}
-		maps.Copy(lowerNames, names)
-		lowerValues := map[string]types.AttributeValue{":started": str(formatTime(e.StartedAt))}
-		maps.Copy(lowerValues, values)
-		item, err := d.updateNew(ctx, key,
-			"SET "+strings.Join(append(sets, "#started = :started"), ", "),
-			live+" AND (attribute_not_exists(#started) OR #started > :started)", lowerNames, lowerValues)
+		started := expression.Name("started_at")
+		at := expression.Value(formatTime(e.StartedAt))
+		lower, _ := fillEmpty(e)
+		err := d.update(ctx, k, lower.Set(started, at),
+			live(now).And(started.AttributeNotExists().Or(started.GreaterThan(at))), &got)
 		if err == nil {
-			got, err := decodeExecution(e.Pipeline, e.ID, item)
-			return got, err == nil, err
+			return got.execution(e.Pipeline, e.ID), true, nil
 		}
 		if !conditionFailed(err) {
 			return Execution{}, false, err
@@ -84,57 +106,33 @@ func (d *Dynamo) mergeExecution(ctx context.Context, key map[string]types.Attrib
 		// only fill.
 	}
 
-	if len(sets) == 0 {
-		item, found, err := d.get(ctx, key, now)
+	fill, ok := fillEmpty(e)
+	if !ok {
+		found, err := d.get(ctx, k, now, &got)
 		if err != nil || !found {
 			return Execution{}, false, err
 		}
-		got, err := decodeExecution(e.Pipeline, e.ID, item)
-		return got, err == nil, err
+		return got.execution(e.Pipeline, e.ID), true, nil
 	}
-	item, err := d.updateNew(ctx, key, "SET "+strings.Join(sets, ", "), live, names, values)
+	err := d.update(ctx, k, fill, live(now), &got)
 	if conditionFailed(err) {
 		return Execution{}, false, nil
 	}
 	if err != nil {
 		return Execution{}, false, err
 	}
-	got, err := decodeExecution(e.Pipeline, e.ID, item)
-	return got, err == nil, err
+	return got.execution(e.Pipeline, e.ID), true, nil
 }
 
 // GetExecution returns the execution recorded for pipeline and id.
 func (d *Dynamo) GetExecution(ctx context.Context, pipeline, id string) (Execution, bool, error) {
-	item, found, err := d.get(ctx, executionKey(pipeline, id), clock(d.Now))
+	var it executionItem
+	found, err := d.get(ctx, executionKey(pipeline, id), clock(d.Now), &it)
 	if err != nil {
 		return Execution{}, false, fmt.Errorf("get execution %s/%s: %w", pipeline, id, err)
 	}
 	if !found {
 		return Execution{}, false, nil
 	}
-	e, err := decodeExecution(pipeline, id, item)
-	if err != nil {
-		return Execution{}, false, fmt.Errorf("get execution %s/%s: %w", pipeline, id, err)
-	}
-	return e, true, nil
-}
-
-func executionKey(pipeline, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": str("execution#" + pipeline + "#" + id), "sk": str("execution")}
-}
-
-func decodeExecution(pipeline, id string, item map[string]types.AttributeValue) (Execution, error) {
-	e := Execution{
-		Pipeline:  pipeline,
-		ID:        id,
-		Project:   strOf(item["project"]),
-		CommitSHA: strOf(item["commit_sha"]),
-		Ref:       strOf(item["ref"]),
-		Trigger:   strOf(item["trigger"]),
-	}
-	var err error
-	if e.StartedAt, err = timeOf(item["started_at"]); err != nil {
-		return Execution{}, fmt.Errorf("started_at: %w", err)
-	}
-	return e, nil
+	return it.execution(pipeline, id), true, nil
 }

@@ -5,8 +5,48 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
+
+// startItem is the pipeline execution a delivery started: pk
+// "delivery#<delivery>", sk "start#<pipeline>".
+type startItem struct {
+	record
+	ExecutionID string `dynamodbav:"execution_id,omitempty"`
+	Service     string `dynamodbav:"service,omitempty"`
+	Project     string `dynamodbav:"project,omitempty"`
+	CommitSHA   string `dynamodbav:"commit_sha,omitempty"`
+	Ref         string `dynamodbav:"ref,omitempty"`
+	// StartedAt is RFC 3339 with trailing fraction zeros dropped, unlike the
+	// other items' times (formatTime): the format starts have always had.
+	StartedAt    string `dynamodbav:"started_at,omitempty"`
+	StatusPosted bool   `dynamodbav:"status_posted"`
+}
+
+func startKey(delivery, pipeline string) itemKey {
+	return itemKey{PK: "delivery#" + delivery, SK: "start#" + pipeline}
+}
+
+func (it startItem) start(delivery, pipeline string) (Start, error) {
+	s := Start{
+		Delivery:     delivery,
+		Pipeline:     pipeline,
+		ExecutionID:  it.ExecutionID,
+		Service:      it.Service,
+		Project:      it.Project,
+		CommitSHA:    it.CommitSHA,
+		Ref:          it.Ref,
+		StatusPosted: it.StatusPosted,
+	}
+	if it.StartedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, it.StartedAt)
+		if err != nil {
+			return Start{}, fmt.Errorf("started_at: %w", err)
+		}
+		s.StartedAt = t
+	}
+	return s, nil
+}
 
 // PutStart records s unless a start is recorded for its delivery and
 // pipeline already; it returns the recorded one.
@@ -14,40 +54,32 @@ func (d *Dynamo) PutStart(ctx context.Context, s Start) (Start, error) {
 	k := startKey(s.Delivery, s.Pipeline)
 	for range maxRounds {
 		now := clock(d.Now)
-		item := map[string]types.AttributeValue{
-			"pk":            k["pk"],
-			"sk":            k["sk"],
-			"status_posted": &types.AttributeValueMemberBOOL{Value: s.StatusPosted},
-			"expires_at":    num(now.Add(retention(d.Retention)).Unix()),
-		}
-		for name, v := range map[string]string{
-			"execution_id": s.ExecutionID,
-			"service":      s.Service,
-			"project":      s.Project,
-			"commit_sha":   s.CommitSHA,
-			"ref":          s.Ref,
-		} {
-			if v != "" {
-				item[name] = str(v)
-			}
+		item := startItem{
+			record:       d.record(k, now),
+			ExecutionID:  s.ExecutionID,
+			Service:      s.Service,
+			Project:      s.Project,
+			CommitSHA:    s.CommitSHA,
+			Ref:          s.Ref,
+			StatusPosted: s.StatusPosted,
 		}
 		if !s.StartedAt.IsZero() {
-			item["started_at"] = str(s.StartedAt.UTC().Format(time.RFC3339Nano))
+			item.StartedAt = s.StartedAt.UTC().Format(time.RFC3339Nano)
 		}
-		err := d.put(ctx, item, "attribute_not_exists(pk) OR expires_at <= :now", nil,
-			map[string]types.AttributeValue{":now": num(now.Unix())})
+		err := d.put(ctx, item, absent(now))
 		if err == nil {
 			return s, nil
 		}
 		if !conditionFailed(err) {
 			return Start{}, fmt.Errorf("put start %s/%s: %w", s.Delivery, s.Pipeline, err)
 		}
-		old, found, err := d.get(ctx, k, now)
+		var old startItem
+		found, err := d.get(ctx, k, now, &old)
 		if err != nil {
 			return Start{}, fmt.Errorf("put start %s/%s: %w", s.Delivery, s.Pipeline, err)
 		}
 		if found {
-			return decodeStart(s.Delivery, s.Pipeline, old)
+			return old.start(s.Delivery, s.Pipeline)
 		}
 	}
 	return Start{}, fmt.Errorf("put start %s/%s: record changed under us %d times", s.Delivery, s.Pipeline, maxRounds)
@@ -55,14 +87,15 @@ func (d *Dynamo) PutStart(ctx context.Context, s Start) (Start, error) {
 
 // GetStart returns the start recorded for delivery and pipeline.
 func (d *Dynamo) GetStart(ctx context.Context, delivery, pipeline string) (Start, bool, error) {
-	item, found, err := d.get(ctx, startKey(delivery, pipeline), clock(d.Now))
+	var it startItem
+	found, err := d.get(ctx, startKey(delivery, pipeline), clock(d.Now), &it)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("get start %s/%s: %w", delivery, pipeline, err)
 		}
 		return Start{}, false, err
 	}
-	s, err := decodeStart(delivery, pipeline, item)
+	s, err := it.start(delivery, pipeline)
 	if err != nil {
 		return Start{}, false, fmt.Errorf("get start %s/%s: %w", delivery, pipeline, err)
 	}
@@ -72,12 +105,8 @@ func (d *Dynamo) GetStart(ctx context.Context, delivery, pipeline string) (Start
 // MarkPosted records that the pending status of a start was posted.
 func (d *Dynamo) MarkPosted(ctx context.Context, delivery, pipeline string) error {
 	err := d.update(ctx, startKey(delivery, pipeline),
-		"SET status_posted = :t",
-		"attribute_exists(pk) AND expires_at > :now", nil,
-		map[string]types.AttributeValue{
-			":t":   &types.AttributeValueMemberBOOL{Value: true},
-			":now": num(clock(d.Now).Unix()),
-		})
+		expression.Set(expression.Name("status_posted"), expression.Value(true)),
+		live(clock(d.Now)), nil)
 	if conditionFailed(err) {
 		return fmt.Errorf("mark posted %s/%s: %w", delivery, pipeline, ErrNotFound)
 	}
@@ -85,31 +114,4 @@ func (d *Dynamo) MarkPosted(ctx context.Context, delivery, pipeline string) erro
 		return fmt.Errorf("mark posted %s/%s: %w", delivery, pipeline, err)
 	}
 	return nil
-}
-
-func startKey(delivery, pipeline string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": str("delivery#" + delivery), "sk": str("start#" + pipeline)}
-}
-
-func decodeStart(delivery, pipeline string, item map[string]types.AttributeValue) (Start, error) {
-	s := Start{
-		Delivery:    delivery,
-		Pipeline:    pipeline,
-		ExecutionID: strOf(item["execution_id"]),
-		Service:     strOf(item["service"]),
-		Project:     strOf(item["project"]),
-		CommitSHA:   strOf(item["commit_sha"]),
-		Ref:         strOf(item["ref"]),
-	}
-	if b, ok := item["status_posted"].(*types.AttributeValueMemberBOOL); ok {
-		s.StatusPosted = b.Value
-	}
-	if v := strOf(item["started_at"]); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return Start{}, fmt.Errorf("started_at: %w", err)
-		}
-		s.StartedAt = t
-	}
-	return s, nil
 }

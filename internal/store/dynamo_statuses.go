@@ -5,24 +5,55 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
+
+// statusItem is the last accepted state of one commit status: pk
+// "status#<project>#<sha>#<name>", sk "status#<ref>".
+type statusItem struct {
+	record
+	ExecutionID    string    `dynamodbav:"execution_id,omitempty"`
+	ExecutionStart time.Time `dynamodbav:"execution_start,omitempty"`
+	State          string    `dynamodbav:"state,omitempty"`
+	At             time.Time `dynamodbav:"at,omitempty"`
+	Began          time.Time `dynamodbav:"began,omitempty"`
+	Ref            string    `dynamodbav:"ref,omitempty"`
+	Description    string    `dynamodbav:"description,omitempty"`
+	Posted         bool      `dynamodbav:"posted"`
+	Version        int64     `dynamodbav:"version"`
+}
+
+func statusKey(k StatusKey) itemKey {
+	return itemKey{PK: "status#" + k.Project + "#" + k.CommitSHA + "#" + k.Name, SK: "status#" + k.Ref}
+}
+
+func (it statusItem) status(key StatusKey) Status {
+	return Status{
+		Key:            key,
+		ExecutionID:    it.ExecutionID,
+		ExecutionStart: it.ExecutionStart,
+		State:          it.State,
+		At:             it.At,
+		Began:          it.Began,
+		Ref:            it.Ref,
+		Description:    it.Description,
+		Posted:         it.Posted,
+		Version:        it.Version,
+	}
+}
 
 // GetStatus returns the status recorded for key; when there is none, a
 // Status with only Key set (Version 0).
 func (d *Dynamo) GetStatus(ctx context.Context, key StatusKey) (Status, bool, error) {
-	item, found, err := d.get(ctx, statusKey(key), clock(d.Now))
+	var it statusItem
+	found, err := d.get(ctx, statusKey(key), clock(d.Now), &it)
 	if err != nil {
 		return Status{Key: key}, false, fmt.Errorf("get status %s: %w", key, err)
 	}
 	if !found {
 		return Status{Key: key}, false, nil
 	}
-	s, err := decodeStatus(key, item)
-	if err != nil {
-		return Status{Key: key}, false, fmt.Errorf("get status %s: %w", key, err)
-	}
-	return s, true, nil
+	return it.status(key), true, nil
 }
 
 // PutStatus stores s if the recorded version is still s.Version (0:
@@ -31,32 +62,25 @@ func (d *Dynamo) GetStatus(ctx context.Context, key StatusKey) (Status, bool, er
 // ErrConflict; the caller's re-read then finds its own write.
 func (d *Dynamo) PutStatus(ctx context.Context, s Status) (Status, error) {
 	now := clock(d.Now)
-	k := statusKey(s.Key)
 	next := s
 	next.Version++
-	item := map[string]types.AttributeValue{
-		"pk":         k["pk"],
-		"sk":         k["sk"],
-		"posted":     &types.AttributeValueMemberBOOL{Value: next.Posted},
-		"version":    num(next.Version),
-		"expires_at": num(now.Add(retention(d.Retention)).Unix()),
+	item := statusItem{
+		record:         d.record(statusKey(s.Key), now),
+		ExecutionID:    s.ExecutionID,
+		ExecutionStart: s.ExecutionStart,
+		State:          s.State,
+		At:             s.At,
+		Began:          s.Began,
+		Ref:            s.Ref,
+		Description:    s.Description,
+		Posted:         next.Posted,
+		Version:        next.Version,
 	}
-	setStr(item, "execution_id", s.ExecutionID)
-	setStr(item, "state", s.State)
-	setStr(item, "ref", s.Ref)
-	setStr(item, "description", s.Description)
-	setTime(item, "execution_start", s.ExecutionStart)
-	setTime(item, "at", s.At)
-	setTime(item, "began", s.Began)
-
-	cond, names := absent, map[string]string(nil)
-	values := map[string]types.AttributeValue{":now": num(now.Unix())}
+	cond := absent(now)
 	if s.Version != 0 {
-		cond = live + " AND #version = :version"
-		names = map[string]string{"#version": "version"}
-		values[":version"] = num(s.Version)
+		cond = live(now).And(expression.Name("version").Equal(expression.Value(s.Version)))
 	}
-	err := d.put(ctx, item, cond, names, values)
+	err := d.put(ctx, item, cond)
 	if conditionFailed(err) {
 		return Status{}, fmt.Errorf("put status %s version %d: %w", s.Key, s.Version, ErrConflict)
 	}
@@ -64,35 +88,4 @@ func (d *Dynamo) PutStatus(ctx context.Context, s Status) (Status, error) {
 		return Status{}, fmt.Errorf("put status %s: %w", s.Key, err)
 	}
 	return next, nil
-}
-
-func statusKey(k StatusKey) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": str("status#" + k.Project + "#" + k.CommitSHA + "#" + k.Name), "sk": str("status#" + k.Ref)}
-}
-
-func decodeStatus(key StatusKey, item map[string]types.AttributeValue) (Status, error) {
-	s := Status{
-		Key:         key,
-		ExecutionID: strOf(item["execution_id"]),
-		State:       strOf(item["state"]),
-		Ref:         strOf(item["ref"]),
-		Description: strOf(item["description"]),
-	}
-	if b, ok := item["posted"].(*types.AttributeValueMemberBOOL); ok {
-		s.Posted = b.Value
-	}
-	var err error
-	if s.Version, err = numOf(item["version"]); err != nil {
-		return Status{}, fmt.Errorf("version: %w", err)
-	}
-	for name, t := range map[string]*time.Time{
-		"execution_start": &s.ExecutionStart,
-		"at":              &s.At,
-		"began":           &s.Began,
-	} {
-		if *t, err = timeOf(item[name]); err != nil {
-			return Status{}, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return s, nil
 }
