@@ -14,17 +14,17 @@ import (
 
 // Store is the table pipegate keeps (store.Memory, store.Dynamo). The handlers
 // need it only through the roles each declares beside its code: Claims and
-// Pendings (webhook.go), Starts (push.go), Executions and Statuses
-// (pipelineevents.go), Decisions (gate.go) and Results (badge.go). One table
+// Pending (webhook.go), Starts (push.go), Executions and Statuses
+// (pipelineevents.go), Decisions (gate.go) and BadgeResults (badge.go). One table
 // plays them all, so one value wires them.
 type Store interface {
 	Claims
-	Pendings
+	Pending
 	Starts
 	Executions
 	Statuses
 	Decisions
-	Results
+	BadgeResults
 }
 
 // Pipelines is CodePipeline (codepipeline.Client), in the roles its users

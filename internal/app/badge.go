@@ -23,9 +23,9 @@ const BadgeRoute = "GET /badges/{service}"
 // badgePrefix is the badge route's path up to the service.
 const badgePrefix = "/badges/"
 
-// Results are how each service's deployments last ended, for its badge
+// BadgeResults are how each service's deployments last ended, for its badge
 // (store.Result).
-type Results interface {
+type BadgeResults interface {
 	PutResult(ctx context.Context, r store.Result) error
 	Results(ctx context.Context, service string) ([]store.Result, error)
 }

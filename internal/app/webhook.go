@@ -48,9 +48,9 @@ type Claims interface {
 	Release(ctx context.Context, key, owner string) error
 }
 
-// Pendings are the deliveries whose work is not known to be finished (see
+// Pending are the deliveries whose work is not known to be finished (see
 // store.Pending); the reconciler resumes them.
-type Pendings interface {
+type Pending interface {
 	PutPending(ctx context.Context, p store.Pending) error
 	DeletePending(ctx context.Context, key string) error
 	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)

@@ -33,12 +33,12 @@ type Store = app.Claims
 // decision, result and pending suites.
 type fullStore interface {
 	app.Claims
-	app.Pendings
+	app.Pending
 	app.Starts
 	app.Executions
 	app.Statuses
 	app.Decisions
-	app.Results
+	app.BadgeResults
 	decisionStore
 	resultStore
 	pendingStore
