@@ -23,6 +23,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
@@ -302,7 +303,7 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 				return
 			}
 			d.record(eventFileName(ev), raw)
-			if ans.Result == "gate wait" {
+			if ans.Result == app.EventGate && ans.Gate == gate.Wait {
 				d.mu.Lock()
 				d.waited = ans.Reason
 				d.mu.Unlock()

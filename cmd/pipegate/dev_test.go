@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/testenv"
 )
@@ -48,7 +49,7 @@ func devStackOf(t *testing.T, getenv func(string) string, mergeRequests string) 
 			if err != nil {
 				t.Errorf("event %+v: %v", ev, err)
 			}
-			if ans.Result == "gate wait" {
+			if ans.Result == app.EventGate && ans.Gate == gate.Wait {
 				waits <- ans.Reason
 			}
 			if ev.Level == progress.PipelineLevel && ev.State != "STARTED" {

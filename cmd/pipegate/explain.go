@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,8 +33,8 @@ PIPEGATE_CONFIG, else the bundled one; the token is checked against WEBHOOK_SECR
 }
 
 // explain says what pipegate would do with one event file, from the routing file
-// alone: it calls neither AWS nor GitLab. The decisions are the functions' own
-// (gitlabhook.Decode, routing.Match, progress); explain only words them.
+// alone: it calls neither AWS nor GitLab. The decisions are the functions' own:
+// it prints the plans the handlers carry out (app.PlanWebhook, app.PlanEvent).
 func explain(file string, getenv func(string) string, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -163,18 +164,19 @@ func (x *explainer) webhook(file string, h http.Header, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("explain: %s: the webhook would answer 400: %w", file, err)
 	}
+	plan := app.PlanWebhook(x.routes, ev)
 	switch ev.Kind {
 	case gitlabhook.PushKind:
-		x.push(ev.Push, body)
+		x.push(ev.Push, body, plan)
 	case gitlabhook.MergeRequestKind:
-		x.mergeRequest(ev.MergeRequest)
+		x.mergeRequest(ev.MergeRequest, plan)
 	default:
-		x.printf("pipegate does not act on %s: the webhook would answer 200 and do nothing\n", ev.Event)
+		x.printf("%s: the webhook would answer 200 and do nothing\n", plan.Reason)
 	}
 	return nil
 }
 
-func (x *explainer) push(p *gitlabhook.Push, body []byte) {
+func (x *explainer) push(p *gitlabhook.Push, body []byte, plan app.WebhookPlan) {
 	kind, noun := "push to branch", "branch"
 	if p.Tag {
 		kind, noun = "tag push", "tag"
@@ -198,27 +200,23 @@ func (x *explainer) push(p *gitlabhook.Push, body []byte) {
 		x.printf("changed files the payload lists (%d): %s\n", len(p.ChangedPaths), joinFirst(p.ChangedPaths, 10))
 	}
 
-	r := x.routes.Match(p)
-	if r.NeedPaths {
+	if plan.Routing.NeedPaths {
 		x.printf("%s: pipegate would ask GitLab's compare API for the files of %s from %s to %s, then match again (nothing is started before that)\n",
 			pathsIncomplete(p, body), p.Project, p.CompareBase(), p.After)
 		listed := *p
 		listed.PathsKnown = true
 		x.printf("on the files the payload lists, it would decide:\n")
-		x.routing(&listed, x.routes.Match(&listed))
+		x.routing(&listed, app.PlanWebhook(x.routes, gitlabhook.Event{Kind: gitlabhook.PushKind, Push: &listed}))
 		return
 	}
-	x.routing(p, r)
+	x.routing(p, plan)
 }
 
-// routing prints a routing decision: what starts, and why each other service does not.
-func (x *explainer) routing(p *gitlabhook.Push, r routing.Result) {
-	if len(r.Targets) == 0 {
-		reason := r.Reason
-		if reason == "" {
-			reason = "no service is routed for this push"
-		}
-		x.printf("would start nothing: %s\n", reason)
+// routing prints a push's plan: what starts, and why each other service does not.
+func (x *explainer) routing(p *gitlabhook.Push, plan app.WebhookPlan) {
+	r := plan.Routing
+	if plan.Do == app.Ignore {
+		x.printf("would start nothing: %s\n", plan.Reason)
 	} else {
 		x.printf("would start %d pipeline(s):\n", len(r.Targets))
 		for _, s := range r.Targets {
@@ -275,27 +273,22 @@ func pathsIncomplete(p *gitlabhook.Push, body []byte) string {
 	return "the payload's commits do not list their files (a system hook)"
 }
 
-func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest) {
+func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPlan) {
 	action := m.Action
 	if action == "" {
 		action = "(none)"
 	}
 	x.printf("merge request !%d of %s (project %d), action %s\n", m.IID, m.Project, m.ProjectID, action)
-	if !app.OpensGate(m.Action) {
-		x.printf("would do nothing: only approval, approved and merge can open a production gate\n")
+	gates := plan.Gates
+	if plan.Do == app.Ignore || len(gates) == 0 {
+		x.printf("would do nothing: %s\n", plan.Reason)
 		return
 	}
-	var gates, others []routing.Service
+	var others []routing.Service
 	for _, s := range x.routes.Services {
-		if s.InProject(m.Project, m.ProjectID) {
-			gates = append(gates, s)
-		} else {
+		if !slices.ContainsFunc(gates, func(g routing.Service) bool { return g.Name == s.Name }) {
 			others = append(others, s)
 		}
-	}
-	if len(gates) == 0 {
-		x.printf("would do nothing: no service of project %s has a production gate\n", m.Project)
-		return
 	}
 	x.printf("would re-evaluate the production gate of %d service(s):\n", len(gates))
 	for _, s := range gates {
@@ -320,47 +313,37 @@ func (x *explainer) eventBridge(file string, data []byte, source string) error {
 	}
 	x.printf("%s: EventBridge event %q from %s, for the pipeline-events function; routing file %s (%d services)\n",
 		file, env.DetailType, env.Source, source, len(x.routes.Services))
-	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+	plan := app.PlanEvent(x.routes, data)
+	switch {
+	case plan.Do == app.Reconcile:
 		x.printf("the reconciler: it compares the recent executions of every routed pipeline with the commit statuses pipegate posted, repairs what a lost event left behind, and evaluates waiting production gates\n")
 		return nil
-	}
-	ev, ok, err := progress.FromEventBridge(env)
-	if err != nil {
-		return fmt.Errorf("explain: %s: %w", file, err)
-	}
-	if !ok {
-		x.printf("would ignore it: not a CodePipeline state change\n")
+	case plan.Unreadable:
+		return fmt.Errorf("explain: %s: %s", file, plan.Reason)
+	case !plan.IsChange:
+		x.printf("would ignore it: %s\n", plan.Reason)
 		return nil
 	}
-	svc, ok := x.routes.Service(ev.Pipeline)
-	if !ok {
+	ev, svc := plan.Change, plan.Service
+	if !plan.Routed {
 		x.printf("would ignore it: no service names pipeline %s\n", ev.Pipeline)
 		return nil
 	}
 	x.printf("pipeline %s is service %s's (%s); execution %s, %s %s\n", ev.Pipeline, svc.Name, svc.Project, ev.ExecutionID, ev.Level, describeTarget(ev))
 	p := svc.Production
-	if ev.Level == progress.ActionLevel {
-		if app.IsGate(svc, ev) {
-			x.printf("the production approval %s/%s started: pipegate would evaluate the gate: the merge requests of the execution's commit and their approvals (GitLab), then approve it in CodePipeline or say on status %q what is missing\n",
-				p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
-			return nil
-		}
+	switch {
+	case plan.Do == app.EvaluateGate:
+		x.printf("the production approval %s/%s started: pipegate would evaluate the gate: the merge requests of the execution's commit and their approvals (GitLab), then approve it in CodePipeline or say on status %q what is missing\n",
+			p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
+	case plan.Do == app.Ignore && ev.Level == progress.ActionLevel:
 		x.printf("would set no status: action events only matter as the start of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
-		return nil
-	}
-	if ev.Level == progress.StageLevel && ev.Stage == "" {
-		x.printf("would ignore it: the stage event names no stage\n")
-		return nil
-	}
-	state, ok := progress.GitLabState(ev.State)
-	if !ok {
-		x.printf("would ignore it: state %s has no GitLab counterpart\n", ev.State)
-		return nil
-	}
-	name := progress.StatusName(svc.Pipeline, ev.Stage)
-	x.printf("would set commit status %q to %s on the execution's commit (from pipegate's store, else GetPipelineExecution), unless a newer event already set it\n", name, state)
-	if app.GateOwns(svc, ev.Stage, ev.State) {
-		x.printf("while %s runs, the production gate words that status: it says what the approval waits for\n", ev.Stage)
+	case plan.Do == app.Ignore:
+		x.printf("would ignore it: %s\n", plan.Reason)
+	case plan.Do == app.SetStatus:
+		x.printf("would set commit status %q to %s on the execution's commit (from pipegate's store, else GetPipelineExecution), unless a newer event already set it\n", plan.Status, plan.State)
+		if plan.GateOwns {
+			x.printf("while %s runs, the production gate words that status: it says what the approval waits for\n", ev.Stage)
+		}
 	}
 	return nil
 }

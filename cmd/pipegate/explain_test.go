@@ -392,7 +392,7 @@ func TestExplainWebhookEvents(t *testing.T) {
 				b["object_attributes"].(map[string]any)["action"] = "open"
 				return withBody(t, "merge-request-approved.json", b)
 			},
-			want: []string{"merge request !118 of ic/core (project 42), action open", "would do nothing: only approval, approved and merge can open a production gate"},
+			want: []string{"merge request !118 of ic/core (project 42), action open", "would do nothing: merge request !118 open: only approval, approved and merge can open a production gate"},
 			not:  []string{"re-evaluate"},
 		},
 		{

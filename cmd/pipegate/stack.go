@@ -266,8 +266,8 @@ func (s *stack) event(ctx context.Context, raw []byte, after func([]byte, progre
 	switch {
 	case err != nil:
 		s.out.linef("pipegate", "event failed (EventBridge would retry): %v", err)
-	case strings.HasPrefix(ans.Result, "gate "):
-		s.out.linef("gate", "%s: %s", strings.TrimPrefix(ans.Result, "gate "), ans.Reason)
+	case ans.Result == app.EventGate:
+		s.out.linef("gate", "%s: %s", ans.Gate, ans.Reason)
 	}
 	if after != nil {
 		after(raw, ev, ans, err)
@@ -322,7 +322,7 @@ func summarize(body string) string {
 	if json.Unmarshal([]byte(body), &ans) != nil {
 		return body
 	}
-	parts := []string{ans.Result}
+	parts := []string{string(ans.Result)}
 	for _, st := range ans.Started {
 		parts = append(parts, fmt.Sprintf("%s at %.8s (execution %.8s)", st.Pipeline, st.Commit, st.ExecutionID))
 	}

@@ -9,59 +9,39 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pipegate/pipegate/internal/codepipeline"
-	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/routing"
-	"github.com/pipegate/pipegate/internal/store"
 )
 
-// Store keeps delivery claims and the pipelines each delivery started
-// (store.Memory and store.Dynamo).
+// Store is the table pipegate keeps (store.Memory, store.Dynamo). The handlers
+// need it only through the roles each declares beside its code: Claims and
+// Pending (webhook.go), Starts (push.go), Executions and Statuses
+// (pipelineevents.go), Decisions (gate.go) and BadgeResults (badge.go). One table
+// plays them all, so one value wires them.
 type Store interface {
-	Claim(ctx context.Context, key string, lease time.Duration) (store.Claim, error)
-	Finish(ctx context.Context, key, owner string) error
-	Release(ctx context.Context, key, owner string) error
-	PutStart(ctx context.Context, s store.Start) (store.Start, error)
-	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
-	MarkPosted(ctx context.Context, delivery, pipeline string) error
-
-	// Deliveries whose work is not known to be finished (see store.Pending).
-	PutPending(ctx context.Context, p store.Pending) error
-	DeletePending(ctx context.Context, key string) error
-	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)
-
-	// The commit each execution runs, and the last state of each commit status
-	// (the ordering of CodePipeline's events).
-	PutExecution(ctx context.Context, e store.Execution) (store.Execution, error)
-	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
-	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
-	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
-
-	// The production gate's decisions, kept for audit.
-	RecordDecision(ctx context.Context, d store.GateDecision) error
-
-	PutResult(ctx context.Context, r store.Result) error
-	Results(ctx context.Context, service string) ([]store.Result, error)
+	Claims
+	Pending
+	Starts
+	Executions
+	Statuses
+	Decisions
+	BadgeResults
 }
 
-// Pipelines starts CodePipeline executions and reads their progress
-// (codepipeline.Client).
+// Pipelines is CodePipeline (codepipeline.Client), in the roles its users
+// declare: Starter (push.go), Runs (pipelineevents.go), Approver (gate.go).
 type Pipelines interface {
-	Start(ctx context.Context, in codepipeline.StartInput) (executionID string, err error)
-	ExecutionURL(pipeline, executionID string) string
-	Execution(ctx context.Context, pipeline, id string) (codepipeline.Execution, error)
-	Recent(ctx context.Context, pipeline string, n int) ([]codepipeline.Summary, error)
-	State(ctx context.Context, pipeline string) ([]codepipeline.StageState, error)
-	ActionExecutions(ctx context.Context, pipeline, executionID string) ([]codepipeline.ActionExecution, error)
-	Approve(ctx context.Context, a codepipeline.Approval) error
+	Starter
+	Runs
+	Approver
 }
 
-// GitLab is the part of the GitLab API pipegate calls (gitlab.Client).
+// GitLab is the part of the GitLab API pipegate calls (gitlab.Client), in the
+// roles its users declare: StatusPoster (pipelineevents.go), Compare (push.go)
+// and Reviews (gate.go).
 type GitLab interface {
-	SetStatus(ctx context.Context, project, sha string, s gitlab.Status) error
-	ChangedPaths(ctx context.Context, project, from, to string) ([]string, error)
-	MergeRequestsOfCommit(ctx context.Context, project, sha string) ([]gitlab.MergeRequest, error)
-	Approvals(ctx context.Context, project string, iid int64) (gitlab.Approvals, error)
+	StatusPoster
+	Compare
+	Reviews
 }
 
 // Queue takes work that failed for a later retry (queue.Queue over SQS).

@@ -23,6 +23,13 @@ const BadgeRoute = "GET /badges/{service}"
 // badgePrefix is the badge route's path up to the service.
 const badgePrefix = "/badges/"
 
+// BadgeResults are how each service's deployments last ended, for its badge
+// (store.Result).
+type BadgeResults interface {
+	PutResult(ctx context.Context, r store.Result) error
+	Results(ctx context.Context, service string) ([]store.Result, error)
+}
+
 // recordResult keeps how a deployment ended, for the service's badge, when s is
 // the final state of its staging or production stage. It is best effort: a badge
 // must never fail a status, so an error is logged and the event goes on.

@@ -15,13 +15,21 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// creationTrigger is the trigger type of the execution CodePipeline starts by
-// itself when a pipeline is created; the gate rejects it.
-const creationTrigger = "CreatePipeline"
+// Decisions keep the production gate's decisions, for audit.
+type Decisions interface {
+	RecordDecision(ctx context.Context, d store.GateDecision) error
+}
 
-// creationSummary is the gate's answer to an execution the pipeline's creation
-// started.
-const creationSummary = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
+// Approver gives CodePipeline the gate's answer.
+type Approver interface {
+	Approve(ctx context.Context, a codepipeline.Approval) error
+}
+
+// Reviews are what GitLab says of a commit's merge requests and their approvals.
+type Reviews interface {
+	MergeRequestsOfCommit(ctx context.Context, project, sha string) ([]gitlab.MergeRequest, error)
+	Approvals(ctx context.Context, project string, iid int64) (gitlab.Approvals, error)
+}
 
 // GateResult is one evaluation of a service's production gate.
 type GateResult struct {
@@ -29,13 +37,13 @@ type GateResult struct {
 	Pipeline    string `json:"pipeline"`
 	ExecutionID string `json:"execution_id,omitempty"`
 	Commit      string `json:"commit,omitempty"`
-	// Verdict is wait, approve or reject (taken by CodePipeline); "not waiting"
+	// Verdict is wait, approve or reject (taken by CodePipeline); not waiting
 	// when no execution waits at the approval action (any more), also when
 	// CodePipeline refused the gate's answer because the approval it read no
 	// longer waited for one.
-	Verdict string `json:"verdict"`
-	Reason  string `json:"reason,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Verdict gate.Verdict `json:"verdict"`
+	Reason  string       `json:"reason,omitempty"`
+	Error   string       `json:"error,omitempty"`
 }
 
 // evaluateGate decides svc's production gate for the execution that waits at its
@@ -62,7 +70,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		executionID, res.ExecutionID = waiting, waiting
 	}
 	if !ok || waiting != executionID {
-		res.Verdict, res.Reason = "not waiting", fmt.Sprintf("no execution waits at %s/%s", svc.Production.Stage, svc.Production.ApprovalAction)
+		res.Verdict, res.Reason = gate.NotWaiting, fmt.Sprintf("no execution waits at %s/%s", svc.Production.Stage, svc.Production.ApprovalAction)
 		if ok {
 			res.Reason = fmt.Sprintf("execution %s waits at %s/%s, not %s", waiting, svc.Production.Stage, svc.Production.ApprovalAction, executionID)
 		}
@@ -75,13 +83,8 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	}
 	res.Commit = ex.CommitSHA
 	p := svc.Production
-	var d gate.Decision
-	if ex.Trigger == creationTrigger {
-		// CodePipeline runs every new pipeline once by itself, at the source's
-		// head, even with change detection off: nobody asked for that deploy, and
-		// left waiting it would hold later commits back for days.
-		d = gate.Decision{Verdict: gate.Reject, Summary: creationSummary}
-	} else {
+	d, decided := gate.ByTrigger(ex.Trigger)
+	if !decided {
 		// The routed project's merge requests only: neither a payload nor a stored
 		// record names the project whose reviews open this gate.
 		mrs, err := a.mergeRequests(ctx, svc.Project, ex.CommitSHA)
@@ -93,7 +96,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 			Branch: branchOf(ex.Ref), Branches: svc.Branches,
 		}, ex.CommitSHA, mrs)
 	}
-	res.Verdict = d.Verdict.String()
+	res.Verdict = d.Verdict
 	res.Reason = d.Missing
 	if d.Verdict != gate.Wait {
 		res.Reason = d.Summary
@@ -103,18 +106,19 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		iid = d.MergeRequest.IID
 	}
 	a.Log.Info("gate decided", "pipeline", svc.Pipeline, "execution_id", executionID, "commit", ex.CommitSHA,
-		"verdict", res.Verdict, "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "reason", res.Reason, "trigger", trigger)
+		"verdict", string(res.Verdict), "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "reason", res.Reason, "trigger", trigger)
 	if err := a.Store.RecordDecision(ctx, store.GateDecision{
-		Pipeline: svc.Pipeline, ExecutionID: executionID, At: a.now(), Verdict: res.Verdict, Commit: ex.CommitSHA,
-		MergeRequest: iid, Approvers: d.Approvers, Reason: res.Reason, Trigger: trigger,
+		Pipeline: svc.Pipeline, ExecutionID: executionID, At: a.now(), Commit: ex.CommitSHA,
+		MergeRequest: iid, Approvers: d.Approvers, Reason: res.Reason, Trigger: trigger, Verdict: string(res.Verdict),
 	}); err != nil {
 		// The audit trail must not lose a decision that acts: stop before acting.
 		return res, inStore(fmt.Errorf("record gate decision for %s %s: %w", svc.Pipeline, executionID, err))
 	}
 
 	if d.Verdict == gate.Wait {
+		_, state := d.Verdict.States()
 		status := gitlab.Status{
-			State:       "pending",
+			State:       state,
 			Name:        progress.StatusName(svc.Pipeline, p.Stage),
 			Ref:         refName(ex.Ref),
 			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
@@ -143,7 +147,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		// Answered already (by an earlier evaluation or a person in the console),
 		// or timed out: what pipegate decided did not happen, so GitLab is told
 		// nothing; the stage's own events say what did.
-		res.Verdict, res.Reason = "not waiting", notTaken(d.Verdict)
+		res.Verdict, res.Reason = gate.NotWaiting, notTaken(d.Verdict)
 		a.Log.Info("gate answer not taken", "pipeline", svc.Pipeline, "execution_id", executionID,
 			"decided", d.Verdict.String(), "reason", res.Reason, "error", err.Error())
 		return res, nil
@@ -151,7 +155,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	if err != nil {
 		return res, inCodePipeline(err)
 	}
-	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", res.Verdict)
+	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", string(res.Verdict))
 	a.postGateAnswer(ctx, svc, ex, executionID, d, approvalAsked(stages, p.Stage, p.ApprovalAction))
 	return res, nil
 }
@@ -211,10 +215,7 @@ func approvalAsked(stages []codepipeline.StageState, stage, action string) time.
 func (a *App) postGateAnswer(ctx context.Context, svc routing.Service, ex store.Execution, executionID string, d gate.Decision, asked time.Time) {
 	stage := svc.Production.Stage
 	key := statusKey(svc, ex.CommitSHA, ex.Ref, stage)
-	state := "STARTED"
-	if d.Verdict == gate.Reject {
-		state = "FAILED" // CodePipeline fails the stage; its event confirms it
-	}
+	state, _ := d.Verdict.States()
 	u := progress.Update{ExecutionID: executionID, ExecutionStart: ex.StartedAt, State: state, At: asked}
 	warn := func(msg string, err error) {
 		a.Log.Warn(msg, "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA, "execution_id", executionID, "error", err.Error())
@@ -314,15 +315,12 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 	return out, nil
 }
 
-// gatesOfProject re-evaluates every gate of project that waits: a merge request
-// of it was approved or merged. It finds them with GetPipelineState.
-func (a *App) gatesOfProject(ctx context.Context, projectID int64, project, trigger string) ([]GateResult, error) {
+// evaluateGates re-evaluates each of gates that waits: a merge request of their
+// project was approved or merged. It finds them with GetPipelineState.
+func (a *App) evaluateGates(ctx context.Context, gates []routing.Service, trigger string) ([]GateResult, error) {
 	var out []GateResult
 	var errs []error
-	for _, svc := range a.Routes.Services {
-		if !svc.InProject(project, projectID) {
-			continue
-		}
+	for _, svc := range gates {
 		res, err := a.evaluateGate(ctx, svc, "", trigger, nil)
 		if err != nil {
 			res.Error = troubleWords(err) // the detail goes to the log with the answer

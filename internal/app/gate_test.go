@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
 )
@@ -53,7 +54,7 @@ func TestGateOpensOnApprovalAction(t *testing.T) {
 	w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
 	w.waitAtGate(id, "tok-1")
 	ans := w.event(approvalStarted(id))
-	if ans.Result != "gate approve" {
+	if !gated(ans, gate.Approve) {
 		t.Fatalf("answer %+v, want gate approve", ans)
 	}
 	got := w.approvals()
@@ -88,7 +89,7 @@ func TestGateWaitsThenOpensOnMergeRequestWebhook(t *testing.T) {
 	w.gl.AddMergeRequest("ic/core", mergedMR("ada")) // only the author
 	w.waitAtGate(id, "tok-2")
 	w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))
-	if ans := w.event(approvalStarted(id)); ans.Result != "gate wait" {
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
 		t.Fatalf("answer %+v, want gate wait", ans)
 	}
 	if n := len(w.approvals()); n != 0 {
@@ -134,10 +135,10 @@ func TestGateNeverApprovesTheWrongExecution(t *testing.T) {
 	w.cp.AddExecution("core-pipeline", emulator.Execution{ID: other, CommitSHA: direct, StartedAt: at(60)})
 	w.waitAtGate(other, "tok-other")
 
-	if ans := w.event(approvalStarted(reviewed)); ans.Result != "gate not waiting" {
+	if ans := w.event(approvalStarted(reviewed)); !gated(ans, gate.NotWaiting) {
 		t.Errorf("the reviewed execution's late event: %+v, want gate not waiting", ans)
 	}
-	if ans := w.event(approvalStarted(other)); ans.Result != "gate wait" || !strings.Contains(ans.Reason, "no merge request") {
+	if ans := w.event(approvalStarted(other)); !gated(ans, gate.Wait) || !strings.Contains(ans.Reason, "no merge request") {
 		t.Errorf("the unreviewed execution: %+v, want gate wait for want of a merge request", ans)
 	}
 	if code, ans := w.deliver(mrHook(t, "approved")); code != http.StatusOK || len(ans.Gates) != 1 || ans.Gates[0].ExecutionID != other || ans.Gates[0].Verdict != "wait" {
@@ -172,7 +173,7 @@ func TestGateOpensForSquashCommit(t *testing.T) {
 	mr.MergeCommitSHA, mr.SquashCommitSHA = "", headSHA
 	w.gl.AddMergeRequest("ic/core", mr)
 	w.waitAtGate(id, "tok-squash")
-	if ans := w.event(approvalStarted(id)); ans.Result != "gate approve" {
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Approve) {
 		t.Fatalf("answer %+v, want gate approve", ans)
 	}
 	if got := w.approvals(); len(got) != 1 || got[0].Status != "Approved" {
@@ -191,7 +192,7 @@ func TestGateRejectsCommitWithoutMergeRequest(t *testing.T) {
 	w.app.Routes = cfg
 	id := w.pushed()
 	w.waitAtGate(id, "tok-direct")
-	if ans := w.event(approvalStarted(id)); ans.Result != "gate reject" {
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Reject) {
 		t.Fatalf("answer %+v, want gate reject", ans)
 	}
 	got := w.approvals()
@@ -215,7 +216,7 @@ func TestGateRejectsPipelineCreationRun(t *testing.T) {
 		evaluate func(w *world, id string) string // the verdict
 	}{
 		{"approval action event", func(w *world, id string) string {
-			return strings.TrimPrefix(w.event(approvalStarted(id)).Result, "gate ")
+			return verdictOf(w.event(approvalStarted(id)))
 		}},
 		{"merge request webhook after the reconciler", func(w *world, id string) string {
 			w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Production"})
@@ -231,7 +232,7 @@ func TestGateRejectsPipelineCreationRun(t *testing.T) {
 			if n := w.cp.Calls("GetPipelineExecution"); n != 0 {
 				t.Errorf("GetPipelineExecution called %d times after the reconciler recorded the execution", n)
 			}
-			return ans.Gates[0].Verdict
+			return string(ans.Gates[0].Verdict)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,7 +268,7 @@ func TestGateJudgesReleaseChange(t *testing.T) {
 	w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
 	id := w.cp.AddExecution("core-pipeline", emulator.Execution{CommitSHA: headSHA, Trigger: "StartPipelineExecution"})
 	w.waitAtGate(id, "tok-release")
-	if ans := w.event(approvalStarted(id)); ans.Result != "gate approve" {
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Approve) {
 		t.Fatalf("answer %+v, want gate approve", ans)
 	}
 	if got := w.approvals(); len(got) != 1 || got[0].Status != "Approved" || got[0].Token != "tok-release" || !strings.Contains(got[0].Summary, "!118") {

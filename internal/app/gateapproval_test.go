@@ -10,6 +10,7 @@ import (
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
 	"github.com/pipegate/pipegate/internal/testenv"
@@ -97,7 +98,7 @@ func TestGateClaimsOnlyWhatCodePipelineAccepted(t *testing.T) {
 			claims := w.gateStatuses()
 			if tc.accepted {
 				verdict := map[bool]string{false: "approve", true: "reject"}[tc.reject]
-				if ans.Result != "gate "+verdict {
+				if !gated(ans, gate.Verdict(verdict)) {
 					t.Fatalf("answer %+v, want gate %s", ans, verdict)
 				}
 				if claimedAtApproval != 0 {
@@ -109,7 +110,7 @@ func TestGateClaimsOnlyWhatCodePipelineAccepted(t *testing.T) {
 				}
 				return
 			}
-			if ans.Result != "gate not waiting" || !strings.Contains(ans.Reason, "CodePipeline no longer waits for this approval") {
+			if !gated(ans, gate.NotWaiting) || !strings.Contains(ans.Reason, "CodePipeline no longer waits for this approval") {
 				t.Errorf("answer %+v, want gate not waiting, saying CodePipeline no longer waits for this approval", ans)
 			}
 			if got := w.approvals(); len(got) != 0 {
@@ -224,7 +225,7 @@ func TestGateStatusNeverFollowsTheStageEnd(t *testing.T) {
 				}
 				tc.between(hooks{w, hs}, stageEnd)
 
-				if ans := w.event(approvalStarted(id)); ans.Result != "gate approve" {
+				if ans := w.event(approvalStarted(id)); !gated(ans, gate.Approve) {
 					t.Fatalf("answer %+v, want gate approve", ans)
 				}
 				if !ran {
@@ -279,7 +280,7 @@ func TestGateAnswerWhoseReplyIsLost(t *testing.T) {
 				t.Fatalf("PutApprovalResult asked %d times: the SDK did not ask again", n)
 			}
 			verdict := map[bool]string{false: "approve", true: "reject"}[reject]
-			if ans.Result != "gate "+verdict {
+			if !gated(ans, gate.Verdict(verdict)) {
 				t.Errorf("answer %+v, want gate %s: CodePipeline took pipegate's answer", ans, verdict)
 			}
 			if got := w.approvals(); len(got) != 1 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/routing"
 )
 
@@ -87,7 +88,7 @@ func TestGateCountsOnlyMergeRequestsIntoDeployBranch(t *testing.T) {
 			}
 			w.waitAtGate(id, "tok-branch")
 			ans := w.event(approvalStarted(id))
-			if ans.Result != "gate "+tc.verdict {
+			if !gated(ans, gate.Verdict(tc.verdict)) {
 				t.Fatalf("answer %+v, want gate %s", ans, tc.verdict)
 			}
 			got := w.approvals()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/store"
 )
 
@@ -50,7 +51,7 @@ func TestOneProjectIdentity(t *testing.T) {
 	}{
 		{"approval action event", func(t *testing.T, w *world, id string) string {
 			ans := w.event(emulator.ActionEvent("auth-pipeline", id, "Production", "ApproveProduction", "Approval", "Manual", "STARTED", at(300)))
-			return strings.TrimPrefix(ans.Result, "gate ")
+			return verdictOf(ans)
 		}},
 		{"merge request webhook with the same forged ids", func(t *testing.T, w *world, id string) string {
 			code, ans := w.deliver(delivery{event: "Merge Request Hook", body: payload(t, "webhook_merge_request.json", func(m map[string]any) {
@@ -62,7 +63,7 @@ func TestOneProjectIdentity(t *testing.T) {
 			if code != http.StatusOK || len(ans.Gates) != 1 || ans.Gates[0].Pipeline != "auth-pipeline" {
 				t.Fatalf("merge request hook: %d %+v, want auth-pipeline's gate evaluated", code, ans)
 			}
-			return ans.Gates[0].Verdict
+			return string(ans.Gates[0].Verdict)
 		}},
 		{"reconciler", func(t *testing.T, w *world, id string) string {
 			if _, err := w.app.Reconcile(context.Background()); err != nil {
@@ -141,7 +142,7 @@ func TestOneProjectIdentity(t *testing.T) {
 		}
 		w.waitAt("auth-pipeline", id, "tok-auth")
 		ans := w.event(emulator.ActionEvent("auth-pipeline", id, "Production", "ApproveProduction", "Approval", "Manual", "STARTED", at(300)))
-		if ans.Result != "gate wait" {
+		if !gated(ans, gate.Wait) {
 			t.Errorf("answer %+v, want gate wait", ans)
 		}
 		if got := w.approvals(); len(got) != 0 {

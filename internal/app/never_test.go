@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 )
 
@@ -23,7 +24,7 @@ func TestInputThatCanNeverSucceed(t *testing.T) {
 		body   []byte
 		event  string
 		code   int
-		result string
+		result app.Result
 		reason string
 	}{
 		{"tag push with checkout_sha null", tagNoCommit, "Tag Push Hook", http.StatusOK, "ignored", "names no commit"},

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
@@ -20,17 +19,68 @@ import (
 // EventAnswer is what handling one EventBridge event did. Lambda keeps it as the
 // invocation's result; the log has the same in its decision lines.
 type EventAnswer struct {
-	// Result is "posted", "unchanged", "ignored" or "reconciled".
-	Result   string `json:"result"`
-	Reason   string `json:"reason,omitempty"`
-	Pipeline string `json:"pipeline,omitempty"`
-	Status   string `json:"status,omitempty"` // the commit status's name
-	State    string `json:"state,omitempty"`  // the GitLab state it shows
-	Commit   string `json:"commit,omitempty"`
+	Result EventResult `json:"result"`
+	// Gate is the gate's verdict, when Result is EventGate. In JSON it is part
+	// of the result ("gate approve"), as it always was.
+	Gate     gate.Verdict `json:"-"`
+	Reason   string       `json:"reason,omitempty"`
+	Pipeline string       `json:"pipeline,omitempty"`
+	Status   string       `json:"status,omitempty"` // the commit status's name
+	State    string       `json:"state,omitempty"`  // the GitLab state it shows
+	Commit   string       `json:"commit,omitempty"`
 	// Repaired counts the statuses a reconciler run posted.
 	Repaired int `json:"repaired,omitempty"`
 	// Resumed counts the deliveries a reconciler run finished for the webhook.
 	Resumed int `json:"resumed,omitempty"`
+}
+
+// EventResult is what handling an event did, in the words of its answer.
+type EventResult string
+
+const (
+	EventPosted     EventResult = "posted"     // a commit status went to GitLab
+	EventUnchanged  EventResult = "unchanged"  // the status stands as it is
+	EventIgnored    EventResult = "ignored"    // nothing to do
+	EventReconciled EventResult = "reconciled" // a reconciler run
+	EventGate       EventResult = "gate"       // the production gate was evaluated: see Gate
+)
+
+// MarshalJSON writes a gate's result as "gate <verdict>".
+func (a EventAnswer) MarshalJSON() ([]byte, error) {
+	type plain EventAnswer // without this method
+	p := plain(a)
+	if a.Result == EventGate {
+		p.Result = EventGate + " " + EventResult(a.Gate)
+	}
+	return json.Marshal(p)
+}
+
+// Executions are what pipegate knows of the executions it has seen: the commit
+// each runs and its ref and start (store.Execution).
+type Executions interface {
+	PutExecution(ctx context.Context, e store.Execution) (store.Execution, error)
+	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
+}
+
+// Statuses are the last state of each commit status, which orders CodePipeline's
+// events (store.Status; writes are conditional on the record's version).
+type Statuses interface {
+	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
+	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
+}
+
+// Runs reads CodePipeline's executions and their progress.
+type Runs interface {
+	ExecutionURL(pipeline, executionID string) string
+	Execution(ctx context.Context, pipeline, id string) (codepipeline.Execution, error)
+	Recent(ctx context.Context, pipeline string, n int) ([]codepipeline.Summary, error)
+	State(ctx context.Context, pipeline string) ([]codepipeline.StageState, error)
+	ActionExecutions(ctx context.Context, pipeline, executionID string) ([]codepipeline.ActionExecution, error)
+}
+
+// StatusPoster sets commit statuses in GitLab.
+type StatusPoster interface {
+	SetStatus(ctx context.Context, project, sha string, s gitlab.Status) error
 }
 
 // statusWriteAttempts bounds the read-decide-write loop on one status record: each
@@ -39,46 +89,27 @@ type EventAnswer struct {
 const statusWriteAttempts = 5
 
 // PipelineEvent handles one event of the EventBridge rule (functions/pipeline-events):
-// a CodePipeline state change becomes a commit status, a Scheduled Event runs the
-// reconciler. Events it cannot use are answered without error: Lambda would only
-// retry them. An error means AWS, GitLab or the store failed and a retry can help.
+// it carries out PlanEvent's plan: a CodePipeline state change becomes a commit
+// status or a gate evaluation, a Scheduled Event runs the reconciler. Events it
+// cannot use are answered without error: Lambda would only retry them. An error
+// means AWS, GitLab or the store failed and a retry can help.
 func (a *App) PipelineEvent(ctx context.Context, raw json.RawMessage) (EventAnswer, error) {
-	var env events.CloudWatchEvent
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return a.ignore(EventAnswer{}, "not an EventBridge event: "+err.Error()), nil
-	}
-	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+	plan := PlanEvent(a.Routes, raw)
+	ans := EventAnswer{Pipeline: plan.Change.Pipeline}
+	switch plan.Do {
+	case Reconcile:
 		return a.Reconcile(ctx)
+	case EvaluateGate:
+		res, err := a.evaluateGate(ctx, plan.Service, plan.Change.ExecutionID, "approval action started", nil)
+		ans.Result, ans.Gate, ans.Reason, ans.Commit = EventGate, res.Verdict, res.Reason, res.Commit
+		return ans, err
+	case SetStatus:
+		return a.stateChange(ctx, plan.Service, plan.Change, ans)
 	}
-	ev, ok, err := progress.FromEventBridge(env)
-	if err != nil {
-		return a.ignore(EventAnswer{}, err.Error()), nil
-	}
-	if !ok {
-		return a.ignore(EventAnswer{}, fmt.Sprintf("not a CodePipeline state change (source %q, detail-type %q)", env.Source, env.DetailType)), nil
-	}
-	return a.stateChange(ctx, ev)
+	return a.ignore(ans, plan.Reason), nil
 }
 
-func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, error) {
-	ans := EventAnswer{Pipeline: ev.Pipeline}
-	svc, ok := a.Routes.Service(ev.Pipeline)
-	if !ok {
-		return a.ignore(ans, "no service names this pipeline"), nil
-	}
-	switch {
-	case ev.Level == progress.ActionLevel && IsGate(svc, ev):
-		res, err := a.evaluateGate(ctx, svc, ev.ExecutionID, "approval action started", nil)
-		ans.Result, ans.Reason, ans.Commit = "gate "+res.Verdict, res.Reason, res.Commit
-		return ans, err
-	case ev.Level == progress.ActionLevel:
-		return a.ignore(ans, "action events set no status"), nil
-	case ev.Level == progress.StageLevel && ev.Stage == "":
-		return a.ignore(ans, "stage event names no stage"), nil
-	}
-	if _, ok := progress.GitLabState(ev.State); !ok {
-		return a.ignore(ans, "state "+ev.State+" has no GitLab counterpart"), nil
-	}
+func (a *App) stateChange(ctx context.Context, svc routing.Service, ev progress.Event, ans EventAnswer) (EventAnswer, error) {
 	// The execution's start orders it against others on the same commit: the event
 	// says it when it carries start-time, else the event's own time stands for it.
 	seen := ev.Started
@@ -101,32 +132,11 @@ func (a *App) stateChange(ctx context.Context, ev progress.Event) (EventAnswer, 
 	})
 }
 
-// IsGate reports whether ev is the start of svc's production approval action.
-func IsGate(svc routing.Service, ev progress.Event) bool {
-	return ev.Category == "Approval" && progress.Normalize(ev.State) == "STARTED" &&
-		ev.Stage == svc.Production.Stage && ev.Action == svc.Production.ApprovalAction
-}
-
-// GateOwns reports whether the status of stage in state is the production gate's
-// to post: GitLab keeps a running status's description when it is posted running
-// again, so if the stage's start were posted, the gate could never say what it
-// waits for.
-func GateOwns(svc routing.Service, stage, state string) bool {
-	return stage != "" && stage == svc.Production.Stage && progress.Normalize(state) == "STARTED"
-}
-
 // statusKey names the record that orders the commit status of stage ("" for the
-// pipeline's own) on sha. GitLab keeps a commit's statuses per ref, so a tag's
-// executions are ordered apart from a branch's. Branch executions share one
-// record whatever their ref: pipegate knows the ref only of executions it started,
-// and GitLab files a status posted without one (an execution started in the
-// console) under the commit's branch, so they must take over from each other.
+// pipeline's own) on sha: per ref for a tag, shared by a commit's branch
+// executions (progress.StatusRef).
 func statusKey(svc routing.Service, sha, ref, stage string) store.StatusKey {
-	k := store.StatusKey{Project: svc.Project, CommitSHA: sha, Name: progress.StatusName(svc.Pipeline, stage)}
-	if strings.HasPrefix(ref, tagRef) {
-		k.Ref = ref
-	}
-	return k
+	return store.StatusKey{Project: svc.Project, CommitSHA: sha, Name: progress.StatusName(svc.Pipeline, stage), Ref: progress.StatusRef(ref)}
 }
 
 const tagRef = "refs/tags/"
@@ -138,7 +148,7 @@ func refName(ref string) string {
 
 // ignore logs an event pipegate has no use for.
 func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
-	ans.Result, ans.Reason = "ignored", reason
+	ans.Result, ans.Reason = EventIgnored, reason
 	a.Log.Info("event ignored", "pipeline", ans.Pipeline, "reason", reason)
 	return ans
 }
@@ -154,10 +164,8 @@ func (a *App) execution(ctx context.Context, svc routing.Service, id string, see
 	if err != nil {
 		return ex, inStore(fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err))
 	}
-	// The webhook's record (it has the ref) is of an execution pipegate started;
-	// any other record needs the trigger too, which the reconciler does not
-	// record, so the gate can tell the run the pipeline's creation started.
-	if found && ex.CommitSHA != "" && (ex.Ref != "" || ex.Trigger != "") {
+	// Nothing is in hand: completing the record means asking CodePipeline.
+	if found && progress.Enough(known(ex), progress.Known{}) {
 		if !seen.IsZero() && (ex.StartedAt.IsZero() || seen.Before(ex.StartedAt)) {
 			// Events come out of order: the earliest seen is the best guess of the start.
 			ex.StartedAt = seen
@@ -219,7 +227,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 				// Written but never posted (GitLab failed, or that invocation died).
 				return a.post(ctx, svc, cur, ans)
 			}
-			ans.Result, ans.Reason, ans.State = "unchanged", why, glState(cur.State)
+			ans.Result, ans.Reason, ans.State = EventUnchanged, why, glState(cur.State)
 			a.Log.Info("status unchanged", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
 				"execution_id", u.ExecutionID, "event_state", u.State, "kept_state", cur.State, "reason", why)
 			return ans, nil
@@ -231,7 +239,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			subject = svc.Pipeline
 		}
 		rec.Description = progress.Describe(subject, next, a.failure(ctx, svc.Pipeline, next, stage))
-		deferred := GateOwns(svc, stage, next.State)
+		deferred := progress.GateOwns(svc.Production, stage, next.State)
 		if deferred {
 			rec.Posted, rec.Description = true, stage+" waits for the production gate"
 		}
@@ -246,7 +254,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 		a.Log.Info("status decided", "pipeline", svc.Pipeline, "status", key.Name, "commit", key.CommitSHA,
 			"execution_id", rec.ExecutionID, "state", rec.State, "reason", why, "left_to_gate", deferred)
 		if deferred {
-			ans.Result, ans.Reason = "unchanged", "the production gate posts this status while it waits"
+			ans.Result, ans.Reason = EventUnchanged, "the production gate posts this status while it waits"
 			return ans, nil
 		}
 		return a.post(ctx, svc, stored, ans)
@@ -312,7 +320,7 @@ func (a *App) post(ctx context.Context, svc routing.Service, rec store.Status, a
 		}
 		a.Log.Info("status posted", "pipeline", svc.Pipeline, "status", rec.Key.Name, "commit", rec.Key.CommitSHA,
 			"execution_id", rec.ExecutionID, "state", state, "description", rec.Description)
-		ans.Result, ans.State, ans.Reason = "posted", state, ""
+		ans.Result, ans.State, ans.Reason = EventPosted, state, ""
 		posted = true
 	}
 	return ans, fmt.Errorf("post status %s of %s: still contended after %d attempts", rec.Key.Name, rec.Key.CommitSHA, statusWriteAttempts)
@@ -339,6 +347,11 @@ func sameDecision(a, b store.Status) bool {
 func glState(cpState string) string {
 	s, _ := progress.GitLabState(cpState)
 	return s
+}
+
+// known is what a record says of its execution, as progress.Enough weighs it.
+func known(ex store.Execution) progress.Known {
+	return progress.Known{Commit: ex.CommitSHA, Ref: ex.Ref, Trigger: ex.Trigger, Started: ex.StartedAt}
 }
 
 func toProgress(s store.Status) progress.Status {

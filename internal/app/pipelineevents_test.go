@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
 	"github.com/pipegate/pipegate/internal/testenv"
@@ -45,6 +46,19 @@ func (w *world) event(raw []byte) app.EventAnswer {
 		w.t.Fatalf("event %s: %v", raw, err)
 	}
 	return ans
+}
+
+// gated reports whether ans is the gate's verdict v.
+func gated(ans app.EventAnswer, v gate.Verdict) bool {
+	return ans.Result == app.EventGate && ans.Gate == v
+}
+
+// verdictOf is the gate's verdict in ans, else its result.
+func verdictOf(ans app.EventAnswer) string {
+	if ans.Result != app.EventGate {
+		return string(ans.Result)
+	}
+	return string(ans.Gate)
 }
 
 // pushed delivers a push of headSHA to ic/core main and returns the execution it started.

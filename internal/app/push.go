@@ -76,6 +76,24 @@ func (a *App) routing(j *Job) routing.Result {
 	return r
 }
 
+// Starts are the pipelines each delivery started (store.Start), so that a
+// delivery run again starts nothing twice.
+type Starts interface {
+	PutStart(ctx context.Context, s store.Start) (store.Start, error)
+	GetStart(ctx context.Context, delivery, pipeline string) (store.Start, bool, error)
+	MarkPosted(ctx context.Context, delivery, pipeline string) error
+}
+
+// Starter starts CodePipeline executions.
+type Starter interface {
+	Start(ctx context.Context, in codepipeline.StartInput) (executionID string, err error)
+}
+
+// Compare lists the files two commits of a project differ in (GitLab's compare API).
+type Compare interface {
+	ChangedPaths(ctx context.Context, project, from, to string) ([]string, error)
+}
+
 // Started is one pipeline a delivery started.
 type Started struct {
 	Service     string `json:"service"`

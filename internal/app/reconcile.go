@@ -31,7 +31,7 @@ const (
 // gates that wait, so that a lost merge request webhook delays production by
 // minutes, not for ever.
 func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
-	ans := EventAnswer{Result: "reconciled"}
+	ans := EventAnswer{Result: EventReconciled}
 	var errs []error
 	// First the deliveries no invocation finished: they are pushes not yet started.
 	n, err := a.finishPending(ctx)
@@ -63,7 +63,7 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 	count := func(ans EventAnswer, err error) {
 		if err != nil {
 			errs = append(errs, err)
-		} else if ans.Result == "posted" {
+		} else if ans.Result == EventPosted {
 			repaired++
 		}
 	}
@@ -114,8 +114,8 @@ func (a *App) recentExecution(ctx context.Context, svc routing.Service, s codepi
 	if err != nil {
 		return ex, fmt.Errorf("look up execution %s of %s in the store: %w", id, svc.Pipeline, err)
 	}
-	if found && ex.CommitSHA != "" && !ex.StartedAt.IsZero() && !started.Before(ex.StartedAt) &&
-		(ex.Ref != "" || ex.Trigger != "" || s.Trigger == "") {
+	// The list in hand has the commit, the exact start and the trigger.
+	if found && progress.Enough(known(ex), progress.Known{Commit: s.CommitSHA, Trigger: s.Trigger, Started: started}) {
 		return ex, nil
 	}
 	ex, err = a.Store.PutExecution(ctx, store.Execution{

@@ -47,7 +47,7 @@ func (a *App) retryOne(ctx context.Context, body string) error {
 	}
 	if m := job.MergeRequest; m != nil {
 		// Evaluating a gate twice is harmless: no claim.
-		_, err := a.gatesOfProject(ctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s (retry)", m.IID, m.Action))
+		_, err := a.evaluateGates(ctx, gatesOf(a.Routes, m), fmt.Sprintf("merge request !%d %s (retry)", m.IID, m.Action))
 		if err != nil {
 			return fmt.Errorf("retry merge request of %s: %w", job.Delivery.Key, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/routing"
@@ -16,7 +17,7 @@ import (
 // Answer is the JSON body of every webhook response: what was started, what was
 // skipped and why. GitLab shows it under the hook's "Recent events".
 type Answer struct {
-	Result   string         `json:"result"` // started, evaluated, ignored, duplicate, queued, refused, failed
+	Result   Result         `json:"result"`
 	Delivery string         `json:"delivery,omitempty"`
 	Event    string         `json:"event,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
@@ -25,6 +26,34 @@ type Answer struct {
 	// Gates are the production gates a merge request event re-evaluated.
 	Gates []GateResult `json:"gates,omitempty"`
 	Error string       `json:"error,omitempty"`
+}
+
+// Result is what the webhook did with a delivery, in the words of its answer.
+type Result string
+
+const (
+	ResultStarted   Result = "started"   // it started pipelines
+	ResultEvaluated Result = "evaluated" // it evaluated production gates
+	ResultIgnored   Result = "ignored"   // nothing to do
+	ResultDuplicate Result = "duplicate" // another invocation has (had) this delivery
+	ResultQueued    Result = "queued"    // to be finished from the retry queue
+	ResultRefused   Result = "refused"   // not a delivery pipegate takes
+	ResultFailed    Result = "failed"    // not finished, nor queued
+)
+
+// Claims make one delivery's work run once (store.Claim).
+type Claims interface {
+	Claim(ctx context.Context, key string, lease time.Duration) (store.Claim, error)
+	Finish(ctx context.Context, key, owner string) error
+	Release(ctx context.Context, key, owner string) error
+}
+
+// Pending are the deliveries whose work is not known to be finished (see
+// store.Pending); the reconciler resumes them.
+type Pending interface {
+	PutPending(ctx context.Context, p store.Pending) error
+	DeletePending(ctx context.Context, key string) error
+	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)
 }
 
 // Response is an HTTP status and its JSON answer.
@@ -49,13 +78,13 @@ func (a *App) Webhook(ctx context.Context, h http.Header, body []byte) Response 
 			reason = "no webhook secret configured (WEBHOOK_SECRET or WEBHOOK_SECRET_ID): refusing every delivery"
 		}
 		a.Log.Warn("webhook refused", "status", http.StatusUnauthorized, "reason", reason)
-		return Response{http.StatusUnauthorized, Answer{Result: "refused", Reason: "missing or wrong X-Gitlab-Token"}}
+		return Response{http.StatusUnauthorized, Answer{Result: ResultRefused, Reason: "missing or wrong X-Gitlab-Token"}}
 	}
 	ev, err := gitlabhook.Decode(h, body)
 	ans := Answer{Delivery: ev.Key, Event: ev.Event}
 	if err != nil {
 		a.Log.Warn("webhook refused", "status", http.StatusBadRequest, "delivery", ev.Key, "event", ev.Event, "reason", err.Error())
-		ans.Result, ans.Reason = "refused", err.Error()
+		ans.Result, ans.Reason = ResultRefused, err.Error()
 		return Response{http.StatusBadRequest, ans}
 	}
 	ctx, end := trace.Start(ctx, "webhook", map[string]string{
@@ -67,35 +96,27 @@ func (a *App) Webhook(ctx context.Context, h http.Header, body []byte) Response 
 }
 
 func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
+	plan := PlanWebhook(a.Routes, ev)
 	switch ev.Kind {
 	case gitlabhook.PushKind:
-		return a.push(ctx, ev, ans)
+		return a.push(ctx, ev, plan, ans)
 	case gitlabhook.MergeRequestKind:
-		if OpensGate(ev.MergeRequest.Action) {
-			return a.mergeRequest(ctx, ev, ans)
+		if plan.Do == EvaluateGates {
+			return a.mergeRequest(ctx, ev, plan, ans)
 		}
-		m := ev.MergeRequest
-		ans.Result = "ignored"
-		ans.Reason = fmt.Sprintf("merge request !%d %s: only approval, approved and merge can open a production gate", m.IID, m.Action)
-	default:
-		ans.Result, ans.Reason = "ignored", "pipegate does not act on "+ev.Event
 	}
+	ans.Result, ans.Reason = ResultIgnored, plan.Reason
 	a.Log.Info("webhook ignored", "delivery", ev.Key, "event", ev.Event, "reason", ans.Reason)
 	return Response{http.StatusOK, ans}
 }
 
-// push routes a push, records and claims the delivery, and runs it: started
-// pipelines and pending statuses, or the retry queue for what AWS or GitLab
-// would not do now.
-func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
-	p := ev.Push
-	// Decide from the payload alone first: a push nobody routes costs no API call.
-	r := a.Routes.Match(p)
-	if len(r.Targets) == 0 && !r.NeedPaths {
-		ans.Result, ans.Reason, ans.Skipped = "ignored", r.Reason, r.Skipped
-		if ans.Reason == "" {
-			ans.Reason = "no service is routed for this push"
-		}
+// push carries out the plan of a push: it records and claims the delivery, and
+// runs it: started pipelines and pending statuses, or the retry queue for what
+// AWS or GitLab would not do now.
+func (a *App) push(ctx context.Context, ev gitlabhook.Event, plan WebhookPlan, ans Answer) Response {
+	p, r := ev.Push, plan.Routing
+	if plan.Do == Ignore {
+		ans.Result, ans.Reason, ans.Skipped = ResultIgnored, plan.Reason, r.Skipped
 		a.Log.Info("push ignored", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,
 			"reason", ans.Reason, skippedAttrs(r.Skipped))
 		return Response{http.StatusOK, ans}
@@ -117,7 +138,7 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 	}
 	switch claim.State {
 	case store.Busy, store.Done:
-		ans.Result = "duplicate"
+		ans.Result = ResultDuplicate
 		ans.Reason = "this delivery was already received"
 		if claim.State == store.Busy {
 			ans.Reason = "this delivery is being handled by another invocation"
@@ -136,44 +157,34 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, ans Answer) Respons
 		return a.toQueue(ctx, job, ans, &claim, err)
 	}
 	a.finish(ctx, ev.Key, claim.Owner)
-	ans.Result = "started"
+	ans.Result = ResultStarted
 	if len(out.Started) == 0 {
-		ans.Result = "ignored"
+		ans.Result = ResultIgnored
 	}
 	a.Log.Info("push handled", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,
 		"commit", p.CommitSHA, "started", len(out.Started), skippedAttrs(out.Skipped))
 	return Response{http.StatusOK, ans}
 }
 
-// OpensGate reports whether a merge request hook's action can open a production
-// gate: one user approved, all required approvals are given, or it was merged.
-func OpensGate(action string) bool {
-	switch action {
-	case "approval", "approved", "merge":
-		return true
-	}
-	return false
-}
-
 // mergeRequest re-evaluates the waiting production gates of the merge request's
 // project. Evaluating twice is harmless (approving twice is not an error), so
 // there is no claim; what fails goes to the retry queue, and the reconciler
 // evaluates waiting gates every few minutes anyway.
-func (a *App) mergeRequest(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {
+func (a *App) mergeRequest(ctx context.Context, ev gitlabhook.Event, plan WebhookPlan, ans Answer) Response {
 	m := ev.MergeRequest
 	wctx, cancel := context.WithTimeout(ctx, a.budget())
-	gates, err := a.gatesOfProject(wctx, m.ProjectID, m.Project, fmt.Sprintf("merge request !%d %s", m.IID, m.Action))
+	results, err := a.evaluateGates(wctx, plan.Gates, fmt.Sprintf("merge request !%d %s", m.IID, m.Action))
 	cancel()
-	ans.Gates = gates
+	ans.Gates = results
 	if err != nil {
 		return a.toQueue(ctx, &Job{Delivery: ev.Delivery, MergeRequest: m}, ans, nil, err)
 	}
-	ans.Result = "evaluated"
-	if len(gates) == 0 {
-		ans.Result, ans.Reason = "ignored", "no service of project "+m.Project+" has a production gate"
+	ans.Result = ResultEvaluated
+	if len(results) == 0 {
+		ans.Result, ans.Reason = ResultIgnored, plan.Reason
 	}
 	a.Log.Info("merge request handled", "delivery", ev.Key, "project", m.Project, "merge_request", m.IID,
-		"action", m.Action, "gates", len(gates))
+		"action", m.Action, "gates", len(results))
 	return Response{http.StatusOK, ans}
 }
 
@@ -201,14 +212,14 @@ func (a *App) toQueue(ctx context.Context, job *Job, ans Answer, claim *store.Cl
 	if qerr != nil {
 		a.Log.Error(what+" failed", "status", http.StatusServiceUnavailable, "delivery", job.Delivery.Key,
 			"error", cause.Error(), "queue_error", qerr.Error())
-		ans.Result = "failed"
+		ans.Result = ResultFailed
 		ans.Error = troubleWords(errors.Join(cause, inQueue(qerr)))
 		ans.Reason = fmt.Sprintf("pipegate could not finish delivery %s now, nor queue it for a retry; "+
 			"it will finish it from its own record at its next reconcile (every 5 minutes), or when GitLab resends it", job.Delivery.Key)
 		return Response{http.StatusServiceUnavailable, ans}
 	}
 	a.Log.Warn(what+" queued for retry", "status", http.StatusAccepted, "delivery", job.Delivery.Key, "error", cause.Error())
-	ans.Result = "queued"
+	ans.Result = ResultQueued
 	ans.Reason = fmt.Sprintf("pipegate queued delivery %s and will finish it when %s answers again; there is no need to resend it",
 		job.Delivery.Key, troubleSubject(cause))
 	return Response{http.StatusAccepted, ans}

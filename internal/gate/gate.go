@@ -38,25 +38,58 @@ type MergeRequest struct {
 	ApprovalsLeft     int64    // Premium+: approvals_left; 0 on Free
 }
 
-// Verdict is what the gate does with the approval action.
-type Verdict int
+// Verdict is what the gate does with the approval action. Its values are the
+// words pipegate's answers and audit records carry.
+type Verdict string
 
 const (
-	Wait Verdict = iota
-	Approve
-	Reject
+	Wait    Verdict = "wait"
+	Approve Verdict = "approve"
+	Reject  Verdict = "reject"
+	// NotWaiting is no decision of Decide: the evaluation found no execution
+	// waiting at the approval action, or CodePipeline refused the answer because
+	// the approval it read no longer waited for one.
+	NotWaiting Verdict = "not waiting"
 )
 
-func (v Verdict) String() string {
+func (v Verdict) String() string { return string(v) }
+
+// States are what a verdict makes of the production stage's commit status: a
+// waiting gate shows the stage pending in GitLab (cpState "": CodePipeline's
+// stage runs on, but pipegate words it); an answer CodePipeline took runs the
+// stage on (approved) or fails it (rejected), which the stage's own events
+// confirm later.
+func (v Verdict) States() (cpState, glState string) {
 	switch v {
 	case Wait:
-		return "wait"
+		return "", "pending"
 	case Approve:
-		return "approve"
+		return "STARTED", "running"
 	case Reject:
-		return "reject"
+		return "FAILED", "failed"
 	}
-	return fmt.Sprintf("Verdict(%d)", int(v))
+	return "", ""
+}
+
+// CreationTrigger is the trigger type of the execution CodePipeline starts by
+// itself when a pipeline is created.
+const CreationTrigger = "CreatePipeline"
+
+// creationSummary is the gate's answer to an execution the pipeline's creation
+// started.
+const creationSummary = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
+
+// ByTrigger is the gate's decision from what started the execution alone
+// (CodePipeline's trigger type), when that decides: CodePipeline runs every new
+// pipeline once by itself, at the source's head, even with change detection
+// off; nobody asked for that deploy, and left waiting it would hold later
+// commits back for days, so it is rejected without asking GitLab anything.
+// ok is false when the merge requests must decide (Decide).
+func ByTrigger(trigger string) (d Decision, ok bool) {
+	if trigger != CreationTrigger {
+		return Decision{}, false
+	}
+	return Decision{Verdict: Reject, Summary: creationSummary}, true
 }
 
 // Decision is the gate's answer for one commit.

@@ -574,10 +574,59 @@ func TestDecideShortSHA(t *testing.T) {
 	}
 }
 
-func TestVerdictString(t *testing.T) {
-	for v, want := range map[gate.Verdict]string{gate.Wait: "wait", gate.Approve: "approve", gate.Reject: "reject", 7: "Verdict(7)"} {
+// The verdicts' words are what answers and audit records carry, in JSON too.
+func TestVerdictWords(t *testing.T) {
+	for v, want := range map[gate.Verdict]string{gate.Wait: "wait", gate.Approve: "approve", gate.Reject: "reject", gate.NotWaiting: "not waiting"} {
 		if got := v.String(); got != want {
-			t.Errorf("%d.String() = %q, want %q", int(v), got, want)
+			t.Errorf("%q.String() = %q, want %q", string(v), got, want)
+		}
+		if b, err := json.Marshal(struct{ V gate.Verdict }{v}); err != nil || string(b) != `{"V":"`+want+`"}` {
+			t.Errorf("%q in JSON = %s, %v", want, b, err)
+		}
+	}
+}
+
+func TestVerdictStates(t *testing.T) {
+	for _, tc := range []struct {
+		v          gate.Verdict
+		cp, gitlab string
+	}{
+		{gate.Wait, "", "pending"},           // CodePipeline's stage runs; pipegate words it pending
+		{gate.Approve, "STARTED", "running"}, // the stage runs on
+		{gate.Reject, "FAILED", "failed"},    // CodePipeline fails the stage
+		{gate.NotWaiting, "", ""},            // nothing to show
+	} {
+		if cp, gl := tc.v.States(); cp != tc.cp || gl != tc.gitlab {
+			t.Errorf("%s.States() = %q, %q; want %q, %q", tc.v, cp, gl, tc.cp, tc.gitlab)
+		}
+	}
+}
+
+func TestByTrigger(t *testing.T) {
+	for _, tc := range []struct {
+		trigger string
+		ok      bool
+	}{
+		{"CreatePipeline", true},
+		{"StartPipelineExecution", false}, // pipegate's own start, or the console's
+		{"Webhook", false},
+		{"", false}, // unknown: the merge requests decide
+		{"createpipeline", false},
+	} {
+		d, ok := gate.ByTrigger(tc.trigger)
+		if ok != tc.ok {
+			t.Errorf("ByTrigger(%q) ok = %v, want %v", tc.trigger, ok, tc.ok)
+			continue
+		}
+		if !ok {
+			if d.Verdict != "" || d.Summary != "" {
+				t.Errorf("ByTrigger(%q) = %+v, want no decision", tc.trigger, d)
+			}
+			continue
+		}
+		const want = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
+		if d.Verdict != gate.Reject || d.Summary != want || d.MergeRequest != nil || len(d.Summary) > gate.MaxSummary {
+			t.Errorf("ByTrigger(%q) = %+v, want reject with %q", tc.trigger, d, want)
 		}
 	}
 }

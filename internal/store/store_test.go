@@ -19,17 +19,26 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// Store is the interface internal/app declares; both types must satisfy it.
-type Store = app.Store
+// The roles internal/app declares beside the code that uses them; both types
+// must play every one (app.Store is all of them at once).
+var (
+	_ app.Store = (*store.Memory)(nil)
+	_ app.Store = (*store.Dynamo)(nil)
+)
 
-// fullStore adds the execution and status methods, for as long as app.Store
-// does not declare them all (redeclaring them is harmless after).
+// Store is the claims part of a store.
+type Store = app.Claims
+
+// fullStore is every role app declares, with the test-only parts of the
+// decision, result and pending suites.
 type fullStore interface {
-	Store
-	PutExecution(ctx context.Context, e store.Execution) (store.Execution, error)
-	GetExecution(ctx context.Context, pipeline, id string) (store.Execution, bool, error)
-	GetStatus(ctx context.Context, key store.StatusKey) (store.Status, bool, error)
-	PutStatus(ctx context.Context, s store.Status) (store.Status, error)
+	app.Claims
+	app.Pending
+	app.Starts
+	app.Executions
+	app.Statuses
+	app.Decisions
+	app.BadgeResults
 	decisionStore
 	resultStore
 	pendingStore
