@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
@@ -123,17 +124,10 @@ func GateOwns(svc routing.Service, stage, state string) bool {
 // console) under the commit's branch, so they must take over from each other.
 func statusKey(svc routing.Service, sha, ref, stage string) store.StatusKey {
 	k := store.StatusKey{Project: svc.Project, CommitSHA: sha, Name: progress.StatusName(svc.Pipeline, stage)}
-	if strings.HasPrefix(ref, tagRef) {
+	if strings.HasPrefix(ref, gitlabhook.TagRef) {
 		k.Ref = ref
 	}
 	return k
-}
-
-const tagRef = "refs/tags/"
-
-// refName is the branch or tag name of a full ref, as GitLab's status API takes it.
-func refName(ref string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), tagRef)
 }
 
 // ignore logs an event pipegate has no use for.
@@ -225,7 +219,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			return ans, nil
 		}
 		rec := fromProgress(key, next, cur.Version)
-		rec.Ref = refName(ex.Ref)
+		rec.Ref = gitlabhook.RefName(ex.Ref)
 		subject := stage
 		if subject == "" {
 			subject = svc.Pipeline

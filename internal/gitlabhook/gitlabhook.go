@@ -79,11 +79,21 @@ type Push struct {
 	PathsKnown   bool     `json:"paths_known,omitempty"`
 }
 
+// The prefixes of a full ref: a branch's and a tag's.
+const (
+	BranchRef = "refs/heads/"
+	TagRef    = "refs/tags/"
+)
+
 // RefName is the branch or tag name without its refs/heads/ or refs/tags/ prefix.
-func (p *Push) RefName() string {
-	name, ok := strings.CutPrefix(p.Ref, "refs/heads/")
+func (p *Push) RefName() string { return RefName(p.Ref) }
+
+// RefName is the branch or tag name of a full ref, as GitLab's status API takes it:
+// ref without its refs/heads/ or refs/tags/ prefix (one of them, the first that fits).
+func RefName(ref string) string {
+	name, ok := strings.CutPrefix(ref, BranchRef)
 	if !ok {
-		name = strings.TrimPrefix(p.Ref, "refs/tags/")
+		name = strings.TrimPrefix(ref, TagRef)
 	}
 	return name
 }
