@@ -153,11 +153,11 @@ func isEventBridge(b []byte) bool {
 // registerProject tells the GitLab stand-in about the event's project, so that
 // statuses posted by its numeric id land.
 func registerProject(gl *emulator.GitLab, req events.APIGatewayV2HTTPRequest) {
-	h := http.Header{}
-	for k, v := range req.Headers {
-		h.Set(k, v)
+	h, body, err := app.HTTPAPIDelivery(req)
+	if err != nil {
+		return // the webhook refuses it
 	}
-	ev, err := gitlabhook.Decode(h, []byte(req.Body))
+	ev, err := gitlabhook.Decode(h, body)
 	if err == nil && ev.Push != nil && ev.Push.ProjectID != 0 {
 		gl.AddProject(ev.Push.ProjectID, ev.Push.Project, ev.Push.DefaultBranch)
 	}
