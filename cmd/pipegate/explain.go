@@ -15,6 +15,7 @@ import (
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 func explainCommand() *command {
@@ -38,13 +39,9 @@ func explain(file string, getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
-	routes, err := app.LoadRoutes(getenv)
+	routes, source, err := wire.LoadRouting(getenv)
 	if err != nil {
 		return err
-	}
-	source := getenv("PIPEGATE_CONFIG")
-	if source == "" {
-		source = "bundled pipegate.yaml"
 	}
 	x := &explainer{w: stdout, routes: routes}
 

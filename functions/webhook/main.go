@@ -1,5 +1,5 @@
 // Command webhook is the Lambda function that receives GitLab webhooks through an
-// API Gateway HTTP API or a function URL. It only wires; see internal/app.
+// API Gateway HTTP API or a function URL. It only wires; see internal/wire and internal/app.
 package main
 
 import (
@@ -8,12 +8,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 func main() {
-	log := app.NewLogger(os.Getenv)
-	a, err := app.ForWebhook(context.Background(), os.Getenv, log)
+	log := wire.NewLogger(os.Getenv)
+	a, err := wire.ForWebhook(context.Background(), os.Getenv, log)
 	if err != nil {
 		log.Error("pipegate cannot start", "error", err.Error())
 		os.Exit(1)
