@@ -3,21 +3,6 @@
 // It only wires; see internal/wire and internal/app.
 package main
 
-import (
-	"context"
-	"os"
+import "github.com/pipegate/pipegate/internal/wire"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/pipegate/pipegate/internal/wire"
-)
-
-func main() {
-	log := wire.NewLogger(os.Getenv)
-	a, err := wire.ForRetry(context.Background(), os.Getenv, log)
-	if err != nil {
-		log.Error("pipegate cannot start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(a.Retry)
-}
+func main() { wire.Start(wire.ForRetry, wire.Retry) }

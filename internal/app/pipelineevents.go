@@ -48,7 +48,7 @@ func (a *App) PipelineEvent(ctx context.Context, raw json.RawMessage) (EventAnsw
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return a.ignore(EventAnswer{}, "not an EventBridge event: "+err.Error()), nil
 	}
-	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+	if progress.IsSchedule(env) {
 		return a.Reconcile(ctx)
 	}
 	ev, ok, err := progress.FromEventBridge(env)

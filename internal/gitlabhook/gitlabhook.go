@@ -144,7 +144,7 @@ const (
 // Decode reads a delivery's headers and body. The body must be JSON and, for the
 // events pipegate acts on, the event its X-Gitlab-Event header names.
 func Decode(h http.Header, body []byte) (Event, error) {
-	ev := Event{Delivery: delivery(h, body)}
+	ev := Event{Delivery: DeliveryOf(h, body)}
 	// Each payload is decoded once, straight into its event type: a push is on the
 	// hot path, and encoding/json reads the whole body on every pass.
 	switch ev.Event {
@@ -325,8 +325,8 @@ func changedPaths(e *gitlab.PushEvent) ([]string, bool) {
 	return paths, known
 }
 
-// delivery reads the delivery's identity from its headers.
-func delivery(h http.Header, body []byte) Delivery {
+// DeliveryOf reads the delivery's identity from its headers.
+func DeliveryOf(h http.Header, body []byte) Delivery {
 	d := Delivery{
 		Event:       h.Get("X-Gitlab-Event"),
 		Key:         h.Get("Idempotency-Key"),
