@@ -191,7 +191,9 @@ func checkDeliver(t *testing.T, deliver segmentDoc, host string, fault bool, bod
 	}
 }
 
-func TestSubsegments(t *testing.T) {
+// sampledDaemon is udpDaemon with X-Ray on and a sampling strategy that keeps every trace.
+func sampledDaemon(t *testing.T) (*net.UDPConn, xray.Emitter, sampling.Strategy) {
+	t.Helper()
 	xrayEnv(t, "false")
 	captureLog(t)
 	daemon, emitter := udpDaemon(t)
@@ -199,6 +201,11 @@ func TestSubsegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return daemon, emitter, all
+}
+
+func TestSubsegments(t *testing.T) {
+	daemon, emitter, all := sampledDaemon(t)
 	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
 	if err != nil {
 		t.Fatal(err)
@@ -251,13 +258,7 @@ func TestLambdaTraceHeader(t *testing.T) {
 // TestHandler: each handler's subsegment is named from its input and ends with
 // its real outcome: the error it returned, the failure its answer reports, or none.
 func TestHandler(t *testing.T) {
-	xrayEnv(t, "false")
-	captureLog(t)
-	daemon, emitter := udpDaemon(t)
-	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version":2,"default":{"fixed_target":1,"rate":1},"rules":[]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	daemon, emitter, all := sampledDaemon(t)
 	type answer struct{ failed bool }
 	failed := func(a answer) error {
 		if a.failed {
