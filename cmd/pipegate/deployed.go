@@ -8,12 +8,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/cloudformation"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/secrets"
 	"github.com/pipegate/pipegate/internal/setup"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 // What hooks and doctor share: the routing file, pipegate's deployed stack, and GitLab.
@@ -30,12 +30,7 @@ func loadRouting(path string, getenv func(string) string) (*routing.Config, stri
 			return getenv(k)
 		}
 	}
-	routes, err := app.LoadRoutes(env)
-	label := env("PIPEGATE_CONFIG")
-	if label == "" {
-		label = "bundled pipegate.yaml"
-	}
-	return routes, label, err
+	return wire.LoadRouting(env)
 }
 
 // readStack describes pipegate's stack; a stack that does not exist is an error

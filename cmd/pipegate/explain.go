@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 func explainCommand() *command {
@@ -40,13 +40,9 @@ func explain(file string, getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
-	routes, err := app.LoadRoutes(getenv)
+	routes, source, err := wire.LoadRouting(getenv)
 	if err != nil {
 		return err
-	}
-	source := getenv("PIPEGATE_CONFIG")
-	if source == "" {
-		source = "bundled pipegate.yaml"
 	}
 	x := &explainer{w: stdout, routes: routes}
 
@@ -100,17 +96,9 @@ func apiGatewayEvent(file string, data []byte) (http.Header, []byte, events.APIG
 	if err := json.Unmarshal(data, &req); err != nil {
 		return nil, nil, req, fmt.Errorf("explain: %s is not an API Gateway HTTP API event: %w", file, err)
 	}
-	h := http.Header{}
-	for k, v := range req.Headers {
-		h.Set(k, v) // canonical names: headers match case-insensitively, as in the function
-	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			return nil, nil, req, fmt.Errorf("explain: %s: isBase64Encoded, but the body is not base64: %w", file, err)
-		}
-		body = b
+	h, body, err := app.HTTPAPIDelivery(req) // as the function reads it
+	if err != nil {
+		return nil, nil, req, fmt.Errorf("explain: %s: isBase64Encoded, but the body is not base64: %w", file, err)
 	}
 	return h, body, req, nil
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with what the tests get")
@@ -48,7 +48,7 @@ func golden(t *testing.T, name, got string) {
 // loads checks that the functions read the file as a routing file.
 func loads(t *testing.T, path string, services int) {
 	t.Helper()
-	routes, err := app.LoadRoutes(envOf("PIPEGATE_CONFIG", path))
+	routes, _, err := wire.LoadRouting(envOf("PIPEGATE_CONFIG", path))
 	if err != nil {
 		t.Fatalf("the functions refuse the file init wrote: %v", err)
 	}

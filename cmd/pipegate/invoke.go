@@ -15,11 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pipegate/pipegate/internal/app"
-	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
-	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 func invokeCommand() *command {
@@ -52,7 +51,7 @@ const (
 // execution a push started. The stand-in numbers executions from
 // 00000001-0000-4000-800c-000000000001, as the samples in events/ do.
 func invoke(ctx context.Context, files []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	routes, err := app.LoadRoutes(getenv)
+	routes, _, err := wire.LoadRouting(getenv)
 	if err != nil {
 		return err
 	}
@@ -69,21 +68,10 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	secret := getenv("WEBHOOK_SECRET")
-	if secret == "" {
-		secret = localSecret
-	}
-	a := &app.App{
-		Routes: routes,
-		Secret: secret,
-		Store:  store.NewMemory(),
-		Pipelines: codepipeline.New(aws.Config{
-			Region:       "eu-west-1",
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""),
-			BaseEndpoint: aws.String(cpURL),
-		}),
-		GitLab: glClient,
-		Log:    slog.New(slog.NewJSONHandler(stderr, nil)),
+	a, err := wire.ForWebhook(ctx, getenv, slog.New(slog.NewJSONHandler(stderr, nil)),
+		wire.Routes(routes), wire.Secret(localWebhookSecret(getenv)), wire.AWS(standInAWS(cpURL)), wire.GitLab(glClient), wire.InMemory())
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "pipegate: %d services routed; CodePipeline stand-in at %s, GitLab stand-in at %s\n\n", len(routes.Services), cpURL, glURL)
 
@@ -131,6 +119,24 @@ func invoke(ctx context.Context, files []string, getenv func(string) string, std
 	return nil
 }
 
+// localWebhookSecret is the webhook's secret token of local runs: WEBHOOK_SECRET,
+// else the one the samples carry.
+func localWebhookSecret(getenv func(string) string) string {
+	if s := getenv("WEBHOOK_SECRET"); s != "" {
+		return s
+	}
+	return localSecret
+}
+
+// standInAWS is the AWS configuration that reaches a CodePipeline stand-in at url.
+func standInAWS(url string) aws.Config {
+	return aws.Config{
+		Region:       "eu-west-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""),
+		BaseEndpoint: aws.String(url),
+	}
+}
+
 // listen serves h on a loopback port for the life of the command.
 func listen(h http.Handler) string { return httptest.NewServer(h).URL }
 
@@ -153,11 +159,11 @@ func isEventBridge(b []byte) bool {
 // registerProject tells the GitLab stand-in about the event's project, so that
 // statuses posted by its numeric id land.
 func registerProject(gl *emulator.GitLab, req events.APIGatewayV2HTTPRequest) {
-	h := http.Header{}
-	for k, v := range req.Headers {
-		h.Set(k, v)
+	h, body, err := app.HTTPAPIDelivery(req)
+	if err != nil {
+		return // the webhook refuses it
 	}
-	ev, err := gitlabhook.Decode(h, []byte(req.Body))
+	ev, err := gitlabhook.Decode(h, body)
 	if err == nil && ev.Push != nil && ev.Push.ProjectID != 0 {
 		gl.AddProject(ev.Push.ProjectID, ev.Push.Project, ev.Push.DefaultBranch)
 	}

@@ -19,16 +19,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pipegate/pipegate/internal/app"
-	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
-	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/wire"
 )
 
 // stack is pipegate wired as `pipegate dev` and `pipegate demo` run it: the
@@ -73,37 +71,33 @@ func startStack(ctx context.Context, getenv func(string) string, out *printer, o
 	routes := opt.routes
 	var err error
 	if routes == nil {
-		if routes, err = app.LoadRoutes(getenv); err != nil {
+		if routes, _, err = wire.LoadRouting(getenv); err != nil {
 			return nil, err
 		}
 	}
 	s := &stack{out: out}
-	secret := getenv("WEBHOOK_SECRET")
-	if secret == "" {
-		secret = localSecret
-	}
-	s.app = &app.App{Routes: routes, Secret: secret, Store: store.NewMemory(), Log: opt.log}
-
-	if s.app.GitLab, err = s.gitlab(ctx, getenv, routes, opt.mergeRequests); err != nil {
+	gl, err := s.gitlab(ctx, getenv, routes, opt.mergeRequests)
+	if err != nil {
 		return nil, err
 	}
+	var cfg aws.Config
 	if opt.useAWS {
-		cfg, err := opt.loadAWS(ctx)
-		if err != nil {
+		if cfg, err = opt.loadAWS(ctx); err != nil {
 			return nil, err
 		}
-		s.app.Pipelines = codepipeline.New(cfg)
 	} else {
 		s.cp = emulator.NewCodePipeline()
 		for _, svc := range routes.Services {
 			s.cp.SetShape(svc.Pipeline, emulator.DefaultShape(svc.SourceAction, svc.StagingStage, svc.Production.Stage, svc.Production.ApprovalAction))
 		}
-		cpURL := s.serveLocal(ctx, s.cp)
-		s.app.Pipelines = codepipeline.New(aws.Config{
-			Region:       "eu-west-1",
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""),
-			BaseEndpoint: aws.String(cpURL),
-		})
+		cfg = standInAWS(s.serveLocal(ctx, s.cp))
+	}
+	s.app, err = wire.ForWebhook(ctx, getenv, opt.log,
+		wire.Routes(routes), wire.Secret(localWebhookSecret(getenv)), wire.AWS(cfg), wire.GitLab(gl), wire.InMemory())
+	if err != nil {
+		return nil, err
+	}
+	if s.cp != nil {
 		ready := make(chan struct{})
 		s.runs.Go(func() {
 			s.cp.Run(ctx, emulator.RunOptions{Step: opt.step, Advance: opt.advance, Ready: func() { close(ready) }},

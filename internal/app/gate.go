@@ -10,6 +10,7 @@ import (
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
@@ -120,7 +121,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		status := gitlab.Status{
 			State:       state,
 			Name:        progress.StatusName(svc.Pipeline, p.Stage),
-			Ref:         refName(ex.Ref),
+			Ref:         gitlabhook.RefName(ex.Ref),
 			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
 			Description: p.Stage + " waits for approval: " + d.Missing,
 		}
@@ -232,7 +233,7 @@ func (a *App) postGateAnswer(ctx context.Context, svc routing.Service, ex store.
 				"execution_id", executionID, "kept_state", cur.State, "reason", why)
 			return
 		}
-		rec.Key, rec.Ref, rec.Description, rec.Posted = key, refName(ex.Ref), d.Summary, false
+		rec.Key, rec.Ref, rec.Description, rec.Posted = key, gitlabhook.RefName(ex.Ref), d.Summary, false
 		stored, err := a.Store.PutStatus(ctx, rec)
 		if errors.Is(err, store.ErrConflict) {
 			continue // an event of the stage was written in between: decide again
@@ -283,7 +284,7 @@ func gateRecord(cur store.Status, u progress.Update) (rec store.Status, ok bool,
 // branchOf is the branch of a full ref (refs/heads/<branch>), "" for a tag or an
 // unknown ref: the branch an execution pipegate started deploys.
 func branchOf(ref string) string {
-	b, ok := strings.CutPrefix(ref, "refs/heads/")
+	b, ok := strings.CutPrefix(ref, gitlabhook.BranchRef)
 	if !ok {
 		return ""
 	}

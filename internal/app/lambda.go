@@ -16,22 +16,30 @@ func (a *App) WebhookHTTPAPI(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if isBadgeRequest(req) {
 		return a.badgeHTTPAPI(ctx, req), nil
 	}
+	h, body, err := HTTPAPIDelivery(req)
+	if err != nil {
+		return httpAPIResponse(Response{http.StatusBadRequest, Answer{Result: "refused", Reason: "body is not valid base64"}}), nil
+	}
+	return httpAPIResponse(a.Webhook(ctx, h, body)), nil
+}
+
+// HTTPAPIDelivery is the delivery an API Gateway HTTP API (payload 2.0) or function
+// URL event carries: its headers under their canonical names (API Gateway
+// lower-cases them; a header is looked up whatever its case), and its body,
+// decoded when API Gateway base64-encoded it. The error is the decoding's.
+func HTTPAPIDelivery(req events.APIGatewayV2HTTPRequest) (http.Header, []byte, error) {
 	h := make(http.Header, len(req.Headers))
 	for k, v := range req.Headers {
-		h.Set(k, v) // canonicalises: API Gateway lower-cases header names
+		h.Set(k, v)
 	}
-	body := []byte(req.Body)
-	var resp Response
-	if req.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			resp = Response{http.StatusBadRequest, Answer{Result: "refused", Reason: "body is not valid base64"}}
-			return httpAPIResponse(resp), nil
-		}
-		body = b
+	if !req.IsBase64Encoded {
+		return h, []byte(req.Body), nil
 	}
-	resp = a.Webhook(ctx, h, body)
-	return httpAPIResponse(resp), nil
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, body, nil
 }
 
 func httpAPIResponse(r Response) events.APIGatewayV2HTTPResponse {

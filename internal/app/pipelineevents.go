@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
@@ -139,13 +139,6 @@ func statusKey(svc routing.Service, sha, ref, stage string) store.StatusKey {
 	return store.StatusKey{Project: svc.Project, CommitSHA: sha, Name: progress.StatusName(svc.Pipeline, stage), Ref: progress.StatusRef(ref)}
 }
 
-const tagRef = "refs/tags/"
-
-// refName is the branch or tag name of a full ref, as GitLab's status API takes it.
-func refName(ref string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), tagRef)
-}
-
 // ignore logs an event pipegate has no use for.
 func (a *App) ignore(ans EventAnswer, reason string) EventAnswer {
 	ans.Result, ans.Reason = EventIgnored, reason
@@ -233,7 +226,7 @@ func (a *App) apply(ctx context.Context, svc routing.Service, ex store.Execution
 			return ans, nil
 		}
 		rec := fromProgress(key, next, cur.Version)
-		rec.Ref = refName(ex.Ref)
+		rec.Ref = gitlabhook.RefName(ex.Ref)
 		subject := stage
 		if subject == "" {
 			subject = svc.Pipeline

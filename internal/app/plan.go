@@ -109,7 +109,7 @@ func PlanEvent(routes *routing.Config, raw json.RawMessage) EventPlan {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return EventPlan{Do: Ignore, Reason: "not an EventBridge event: " + err.Error(), Unreadable: true}
 	}
-	if env.Source == "aws.events" && env.DetailType == "Scheduled Event" {
+	if progress.IsSchedule(env) {
 		return EventPlan{Do: Reconcile}
 	}
 	ev, ok, err := progress.FromEventBridge(env)

@@ -11,7 +11,6 @@ import (
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
-	"github.com/pipegate/pipegate/internal/trace"
 )
 
 // Answer is the JSON body of every webhook response: what was started, what was
@@ -87,12 +86,7 @@ func (a *App) Webhook(ctx context.Context, h http.Header, body []byte) Response 
 		ans.Result, ans.Reason = ResultRefused, err.Error()
 		return Response{http.StatusBadRequest, ans}
 	}
-	ctx, end := trace.Start(ctx, "webhook", map[string]string{
-		"delivery": ev.Key, "event": ev.Event, "event_uuid": ev.EventUUID, "webhook_uuid": ev.WebhookUUID,
-	})
-	resp := a.dispatch(ctx, ev, ans)
-	end(nil)
-	return resp
+	return a.dispatch(ctx, ev, ans)
 }
 
 func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Response {

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscp "github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 // ErrApprovalGone is wrapped into Approve's error when CodePipeline no longer
@@ -17,16 +19,12 @@ import (
 // decided first.
 var ErrApprovalGone = errors.New("approval no longer pending")
 
-// MaxSummary is the most characters PutApprovalResult takes in result.summary
-// (ApprovalResult in the CodePipeline API reference: length 0 to 512).
-const MaxSummary = 512
-
 // Approval is the answer to one manual approval request.
 type Approval struct {
 	Pipeline, Stage, Action string
 	Token                   string // latestExecution.token of the action, from GetPipelineState
 	Approved                bool   // false: Rejected
-	Summary                 string // cut to MaxSummary characters
+	Summary                 string // cut to text.MaxApprovalSummary characters
 }
 
 // Approve answers the approval request with PutApprovalResult. A request that is
@@ -72,7 +70,7 @@ func (a Approval) summary() string {
 		}
 		return "Rejected by pipegate"
 	}
-	return cut(a.Summary, MaxSummary)
+	return text.Truncate(a.Summary, text.MaxApprovalSummary)
 }
 
 // Took reports whether a State answer shows a taken: the stage still runs
@@ -100,16 +98,6 @@ func Took(stages []StageState, executionID string, a Approval) bool {
 		}
 	}
 	return false
-}
-
-// cut shortens s to at most n characters, ending a shortened one with "…" so that
-// a reader sees it was cut. AWS counts a string's length in characters, not bytes.
-func cut(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // Waiting reports the execution waiting at an approval action and the token to

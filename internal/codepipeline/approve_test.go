@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 const (
@@ -164,8 +165,8 @@ func TestApproveSummary(t *testing.T) {
 		approved      bool
 		want          string
 	}{
-		{"at the limit", strings.Repeat("y", MaxSummary), true, strings.Repeat("y", MaxSummary)},
-		{"over the limit", long, true, string([]rune(long)[:MaxSummary-1]) + "…"},
+		{"at the limit", strings.Repeat("y", text.MaxApprovalSummary), true, strings.Repeat("y", text.MaxApprovalSummary)},
+		{"over the limit", long, true, string([]rune(long)[:text.MaxApprovalSummary-1]) + "…"},
 		{"empty approval", "", true, "Approved by pipegate"},
 		{"empty rejection", "", false, "Rejected by pipegate"},
 	} {
@@ -179,8 +180,8 @@ func TestApproveSummary(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("summary %q (%d characters), want %q", got, utf8.RuneCountInString(got), tc.want)
 			}
-			if n := utf8.RuneCountInString(got); n > MaxSummary {
-				t.Fatalf("summary has %d characters, the API takes %d", n, MaxSummary)
+			if n := utf8.RuneCountInString(got); n > text.MaxApprovalSummary {
+				t.Fatalf("summary has %d characters, the API takes %d", n, text.MaxApprovalSummary)
 			}
 		})
 	}

@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awscp "github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+
+	"github.com/pipegate/pipegate/internal/awsretry"
 )
 
 // ErrNotFound is wrapped into errors for a pipeline or execution CodePipeline does not
@@ -32,7 +32,7 @@ type Client struct {
 // SDK must not back off for seconds.
 func New(cfg aws.Config) *Client {
 	api := awscp.NewFromConfig(cfg, func(o *awscp.Options) {
-		o.Retryer = quickRetryer()
+		o.Retryer = awsretry.Quick()
 		o.RetryMaxAttempts = 0 // keep AWS_MAX_ATTEMPTS from stretching the budget
 	})
 	return NewFromAPI(api, cfg.Region)
@@ -41,13 +41,6 @@ func New(cfg aws.Config) *Client {
 // NewFromAPI wraps an existing SDK client; region names the console pages.
 func NewFromAPI(api *awscp.Client, region string) *Client {
 	return &Client{api: api, region: region}
-}
-
-func quickRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 3
-		o.MaxBackoff = 200 * time.Millisecond
-	})
 }
 
 // StartInput says which pipeline to start at which commit.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/cfn"
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/validate"
 )
 
 const (
@@ -420,7 +421,7 @@ func (c *checker) checkCodePipelineEvent(name string, e events.CloudWatchEvent, 
 	if d.Pipeline != samplePipeline || d.ExecutionID != sampleExecution {
 		c.errorf("events/%s: pipeline %q execution-id %q, want %s %s", name, d.Pipeline, d.ExecutionID, samplePipeline, sampleExecution)
 	}
-	if want := []string{pipelineARN(samplePipeline)}; !slices.Equal(e.Resources, want) {
+	if want := []string{validate.PipelineARN(samplePipeline)}; !slices.Equal(e.Resources, want) {
 		c.errorf("events/%s: resources %v, want %v", name, e.Resources, want)
 	}
 	if !slices.Contains(routed, d.Pipeline) {

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pipegate/pipegate/internal/routing"
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 // Policy is a service's production policy (routing file).
@@ -98,20 +98,13 @@ type Decision struct {
 	MergeRequest *MergeRequest // the MR that opened the gate, else the one closest to opening it; nil if none
 	Approvers    []string      // approvals that counted (author excluded unless AuthorCanApprove), sorted
 	// Summary is for PutApprovalResult when Verdict is Approve or Reject, at most
-	// MaxSummary bytes (so at most MaxSummary characters however they are counted).
+	// text.MaxApprovalSummary bytes (so at most that many characters however they
+	// are counted).
 	Summary string
-	// Missing says, for Wait, what is missing, at most MaxMissing bytes so that it
-	// fits a GitLab commit status description.
+	// Missing says, for Wait, what is missing, at most text.MaxDescription bytes so
+	// that it fits a GitLab commit status description.
 	Missing string
 }
-
-const (
-	// MaxSummary is PutApprovalResult's limit on ApprovalResult.summary (API reference:
-	// "Length Constraints: Minimum length of 0. Maximum length of 512").
-	MaxSummary = 512
-	// MaxMissing is GitLab's limit on a commit status description.
-	MaxMissing = 255
-)
 
 // Decide is the gate: it opens when one of the commit's MRs is merged into a branch the service
 // deploys, GitLab reports no approvals left on it, and it has at least MinApprovals counted
@@ -145,7 +138,7 @@ func Decide(p Policy, sha string, mrs []MergeRequest) Decision {
 		return d
 	}
 	d.Verdict = Wait
-	d.Missing = cut(best.why(), MaxMissing)
+	d.Missing = text.TruncateBytes(best.why(), text.MaxDescription)
 	return d
 }
 
@@ -186,12 +179,12 @@ func noneIntoBranch(p Policy, sha string, others []MergeRequest) Decision {
 	}
 	none := fmt.Sprintf("no merge request of %s is merged into %s", shortSHA(sha), p.into())
 	if p.NoMergeRequest != "reject" {
-		return Decision{Verdict: Wait, Missing: cut(none+"; "+strings.Join(where, ", "), MaxMissing)}
+		return Decision{Verdict: Wait, Missing: text.TruncateBytes(none+"; "+strings.Join(where, ", "), text.MaxDescription)}
 	}
 	return Decision{
 		Verdict: Reject,
-		Summary: cut(fmt.Sprintf("Rejected by pipegate: no merge request of %s is merged into %s (%s); production takes only reviewed changes",
-			commit(sha), p.into(), strings.Join(where, ", ")), MaxSummary),
+		Summary: text.TruncateBytes(fmt.Sprintf("Rejected by pipegate: no merge request of %s is merged into %s (%s); production takes only reviewed changes",
+			commit(sha), p.into(), strings.Join(where, ", ")), text.MaxApprovalSummary),
 	}
 }
 
@@ -283,7 +276,7 @@ func noMergeRequest(p Policy, sha string) Decision {
 	}
 	return Decision{
 		Verdict: Reject,
-		Summary: cut(fmt.Sprintf("Rejected by pipegate: %s has no merge request; production takes only reviewed changes", commit(sha)), MaxSummary),
+		Summary: text.TruncateBytes(fmt.Sprintf("Rejected by pipegate: %s has no merge request; production takes only reviewed changes", commit(sha)), text.MaxApprovalSummary),
 	}
 }
 
@@ -311,10 +304,10 @@ func approvedSummary(mr MergeRequest, approvers []string) string {
 	const minTitle = 60 // bytes of title kept before approvers are dropped
 	for k := len(approvers); ; k-- {
 		by := approvedBy(approvers, k)
-		room := MaxSummary - len(fmt.Sprintf(format, mr.IID, "", mr.WebURL, by))
+		room := text.MaxApprovalSummary - len(fmt.Sprintf(format, mr.IID, "", mr.WebURL, by))
 		if room >= min(len(mr.Title), minTitle) || k == 0 {
-			title := cut(mr.Title, max(room, 0))
-			return cut(fmt.Sprintf(format, mr.IID, title, mr.WebURL, by), MaxSummary)
+			title := text.TruncateBytes(mr.Title, max(room, 0))
+			return text.TruncateBytes(fmt.Sprintf(format, mr.IID, title, mr.WebURL, by), text.MaxApprovalSummary)
 		}
 	}
 }
@@ -331,20 +324,4 @@ func approvedBy(approvers []string, k int) string {
 	default:
 		return fmt.Sprintf("approved by %s and %d more", strings.Join(approvers[:k], ", "), n-k)
 	}
-}
-
-// cut shortens s to at most n bytes on a rune boundary, ending in "…" when it cuts.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	if n < len(ellipsis) {
-		return ""
-	}
-	i := n - len(ellipsis)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + ellipsis
 }

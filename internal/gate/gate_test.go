@@ -15,6 +15,7 @@ import (
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/pipegate/pipegate/internal/gate"
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 const sha = "9c1e4b7d3a52f0e8b6c4d2a1f0e9d8c7b6a5f4e3"
@@ -478,7 +479,7 @@ func TestDecide(t *testing.T) {
 			if d.Missing != tt.missing {
 				t.Errorf("missing %q, want %q", d.Missing, tt.missing)
 			}
-			if len(d.Summary) > gate.MaxSummary || len(d.Missing) > gate.MaxMissing {
+			if len(d.Summary) > text.MaxApprovalSummary || len(d.Missing) > text.MaxDescription {
 				t.Errorf("summary %d bytes, missing %d bytes", len(d.Summary), len(d.Missing))
 			}
 
@@ -526,7 +527,7 @@ func TestSummaryLimit(t *testing.T) {
 	if d.Verdict != gate.Approve {
 		t.Fatalf("verdict %v", d.Verdict)
 	}
-	if len(d.Summary) > gate.MaxSummary || !utf8.ValidString(d.Summary) {
+	if len(d.Summary) > text.MaxApprovalSummary || !utf8.ValidString(d.Summary) {
 		t.Fatalf("summary is %d bytes (valid UTF-8: %v)", len(d.Summary), utf8.ValidString(d.Summary))
 	}
 	for _, want := range []string{"Approved by pipegate: !42 \"Ünïcödé title", "…\" (" + url42 + "), approved by bob, carol"} {
@@ -545,7 +546,7 @@ func TestSummaryLimit(t *testing.T) {
 		mrs[0].ApprovedBy = append(mrs[0].ApprovedBy, fmt.Sprintf("reviewér-%03d", i))
 	}
 	d = gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
-	if d.Verdict != gate.Approve || len(d.Summary) > gate.MaxSummary || !utf8.ValidString(d.Summary) ||
+	if d.Verdict != gate.Approve || len(d.Summary) > text.MaxApprovalSummary || !utf8.ValidString(d.Summary) ||
 		!strings.HasPrefix(d.Summary, `Approved by pipegate: !42 "Rate-limit calls" (`+url42+`), approved by reviewér-000, reviewér-001, `) ||
 		!regexp.MustCompile(`, reviewér-\d{3} and \d+ more$`).MatchString(d.Summary) {
 		t.Errorf("verdict %v, summary (%d bytes) %q", d.Verdict, len(d.Summary), d.Summary)
@@ -553,7 +554,7 @@ func TestSummaryLimit(t *testing.T) {
 	// Both long: the title keeps its first bytes.
 	mrs[0].Title = strings.Repeat("Ünïcödé title ", 60)
 	d = gate.Decide(gate.Policy{MinApprovals: 1, Branches: mainOnly}, sha, mrs)
-	if len(d.Summary) > gate.MaxSummary || !utf8.ValidString(d.Summary) ||
+	if len(d.Summary) > text.MaxApprovalSummary || !utf8.ValidString(d.Summary) ||
 		!regexp.MustCompile(`^Approved by pipegate: !42 "Ünïcödé title .{30,}…" \(`+regexp.QuoteMeta(url42)+`\), approved by reviewér-000, .* and \d+ more$`).MatchString(d.Summary) {
 		t.Errorf("summary (%d bytes) %q", len(d.Summary), d.Summary)
 	}
@@ -625,7 +626,7 @@ func TestByTrigger(t *testing.T) {
 			continue
 		}
 		const want = "Rejected by pipegate: this run was started by the pipeline's creation, not by a push; push or release the commit to deploy it"
-		if d.Verdict != gate.Reject || d.Summary != want || d.MergeRequest != nil || len(d.Summary) > gate.MaxSummary {
+		if d.Verdict != gate.Reject || d.Summary != want || d.MergeRequest != nil || len(d.Summary) > text.MaxApprovalSummary {
 			t.Errorf("ByTrigger(%q) = %+v, want reject with %q", tc.trigger, d, want)
 		}
 	}

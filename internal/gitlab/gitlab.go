@@ -14,9 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 // ErrNotFound is returned (wrapped) when GitLab answers 404: an unknown project,
@@ -33,7 +34,6 @@ const (
 	maxRateLimitWait = time.Second            // never wait longer for RateLimit-Reset
 	conflictRetries  = 2                      // retries of a 409 on a commit status
 	conflictWait     = 150 * time.Millisecond
-	maxDescription   = 255 // characters GitLab keeps in a status description
 )
 
 // Client calls the GitLab REST API v4.
@@ -79,7 +79,7 @@ type Status struct {
 	Name        string // empty: GitLab's "default"
 	Ref         string // empty: GitLab picks a branch containing the commit
 	TargetURL   string
-	Description string // cut to 255 characters
+	Description string // cut to text.MaxDescription characters
 }
 
 // SetStatus sets a commit status on sha. project is a path ("group/name") or a
@@ -90,7 +90,7 @@ func (c *Client) SetStatus(ctx context.Context, project, sha string, s Status) e
 		Name:        optional(s.Name),
 		Ref:         optional(s.Ref),
 		TargetURL:   optional(s.TargetURL),
-		Description: optional(truncate(s.Description, maxDescription)),
+		Description: optional(text.Truncate(s.Description, text.MaxDescription)),
 	}
 	for attempt := 0; ; attempt++ {
 		_, _, err := c.api.Commits.SetCommitStatus(project, sha, opt, gl.WithContext(ctx))
@@ -207,14 +207,6 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// truncate cuts s to n characters (not bytes: GitLab counts characters).
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -79,11 +79,21 @@ type Push struct {
 	PathsKnown   bool     `json:"paths_known,omitempty"`
 }
 
+// The prefixes of a full ref: a branch's and a tag's.
+const (
+	BranchRef = "refs/heads/"
+	TagRef    = "refs/tags/"
+)
+
 // RefName is the branch or tag name without its refs/heads/ or refs/tags/ prefix.
-func (p *Push) RefName() string {
-	name, ok := strings.CutPrefix(p.Ref, "refs/heads/")
+func (p *Push) RefName() string { return RefName(p.Ref) }
+
+// RefName is the branch or tag name of a full ref, as GitLab's status API takes it:
+// ref without its refs/heads/ or refs/tags/ prefix (one of them, the first that fits).
+func RefName(ref string) string {
+	name, ok := strings.CutPrefix(ref, BranchRef)
 	if !ok {
-		name = strings.TrimPrefix(p.Ref, "refs/tags/")
+		name = strings.TrimPrefix(ref, TagRef)
 	}
 	return name
 }
@@ -134,7 +144,7 @@ const (
 // Decode reads a delivery's headers and body. The body must be JSON and, for the
 // events pipegate acts on, the event its X-Gitlab-Event header names.
 func Decode(h http.Header, body []byte) (Event, error) {
-	ev := Event{Delivery: delivery(h, body)}
+	ev := Event{Delivery: DeliveryOf(h, body)}
 	// Each payload is decoded once, straight into its event type: a push is on the
 	// hot path, and encoding/json reads the whole body on every pass.
 	switch ev.Event {
@@ -315,8 +325,8 @@ func changedPaths(e *gitlab.PushEvent) ([]string, bool) {
 	return paths, known
 }
 
-// delivery reads the delivery's identity from its headers.
-func delivery(h http.Header, body []byte) Delivery {
+// DeliveryOf reads the delivery's identity from its headers.
+func DeliveryOf(h http.Header, body []byte) Delivery {
 	d := Delivery{
 		Event:       h.Get("X-Gitlab-Event"),
 		Key:         h.Get("Idempotency-Key"),

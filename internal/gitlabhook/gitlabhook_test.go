@@ -539,3 +539,23 @@ func TestDecodeDeliveryKey(t *testing.T) {
 		}
 	})
 }
+
+// TestRefName is the one rule by which a full ref becomes the name GitLab's status
+// API and the logs take: one prefix comes off, the first that fits.
+func TestRefName(t *testing.T) {
+	for ref, want := range map[string]string{
+		"refs/heads/main":         "main",
+		"refs/heads/feature/x":    "feature/x",
+		"refs/tags/v1.0.0":        "v1.0.0",
+		"refs/heads/refs/tags/v1": "refs/tags/v1", // a branch named like a tag stays itself
+		"main":                    "main",
+		"":                        "",
+	} {
+		if got := gitlabhook.RefName(ref); got != want {
+			t.Errorf("RefName(%q) = %q, want %q", ref, got, want)
+		}
+		if got := (&gitlabhook.Push{Ref: ref}).RefName(); got != want {
+			t.Errorf("Push{Ref: %q}.RefName() = %q, want %q", ref, got, want)
+		}
+	}
+}

@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/pipegate/pipegate/internal/text"
 )
 
-// MaxDescription is GitLab's limit on a commit status description, in characters.
-const MaxDescription = 255
-
-// Describe says in words what a status shows, at most MaxDescription characters: "Build
+// Describe says in words what a status shows, at most text.MaxDescription characters: "Build
 // running", "Build succeeded in 3m 12s" (the duration is At - Began, left out when Began is
 // unknown), "Deploy failed: <summary>", "Build canceled", "core-pipeline superseded by a
 // newer execution", "Staging stopped", "Production skipped". subject is the stage name, or
@@ -52,7 +50,7 @@ func Describe(subject string, s Status, summary string) string {
 		b.WriteString(": ")
 		b.WriteString(summary)
 	}
-	return truncate(b.String(), MaxDescription)
+	return text.Truncate(b.String(), text.MaxDescription)
 }
 
 // NeedsStart reports whether s is a success whose start is unknown: Describe would say how
@@ -73,20 +71,4 @@ func duration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%ds", s)
 	}
-}
-
-// truncate cuts s to at most n characters, ending in "…" when it cut, and never inside a
-// UTF-8 sequence (GitLab counts characters, and rejects invalid UTF-8).
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i = range s {
-		if count == n-1 {
-			break
-		}
-		count++
-	}
-	return s[:i] + "…"
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pipegate/pipegate/internal/progress"
+	"github.com/pipegate/pipegate/internal/text"
 )
 
 func TestDescribe(t *testing.T) {
@@ -54,7 +55,7 @@ func TestDescribeTruncates(t *testing.T) {
 	prefix := "Deploy failed: " // 15 characters
 
 	// Exactly the limit: kept whole.
-	exact := strings.Repeat("x", progress.MaxDescription-len(prefix))
+	exact := strings.Repeat("x", text.MaxDescription-len(prefix))
 	if got := progress.Describe("Deploy", failed, exact); got != prefix+exact {
 		t.Errorf("255 characters were cut: %q", got)
 	}
@@ -65,10 +66,10 @@ func TestDescribeTruncates(t *testing.T) {
 		if !utf8.ValidString(got) {
 			t.Errorf("%q: invalid UTF-8 %q", filler, got)
 		}
-		if n := utf8.RuneCountInString(got); n != progress.MaxDescription {
-			t.Errorf("%q: %d characters, want %d", filler, n, progress.MaxDescription)
+		if n := utf8.RuneCountInString(got); n != text.MaxDescription {
+			t.Errorf("%q: %d characters, want %d", filler, n, text.MaxDescription)
 		}
-		if want := prefix + string([]rune(summary)[:progress.MaxDescription-len(prefix)-1]) + "…"; got != want {
+		if want := prefix + string([]rune(summary)[:text.MaxDescription-len(prefix)-1]) + "…"; got != want {
 			t.Errorf("%q:\n got %q\nwant %q", filler, got, want)
 		}
 	}

@@ -73,6 +73,12 @@ type detail struct {
 	} `json:"execution-result"`
 }
 
+// IsSchedule reports whether e is the EventBridge schedule's event, on which the
+// pipeline-events function runs the reconciler.
+func IsSchedule(e events.CloudWatchEvent) bool {
+	return e.Source == "aws.events" && e.DetailType == "Scheduled Event"
+}
+
 // FromEventBridge reads an EventBridge envelope. ok is false (and err nil) when it is not a
 // CodePipeline state change at all: another source or detail-type, a scheduled event, a
 // CodePipeline job event (which decodes to an empty envelope). err is for a CodePipeline

@@ -5,11 +5,11 @@ package queue
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pipegate/pipegate/internal/awsretry"
 )
 
 // Queue sends messages to one SQS queue.
@@ -23,10 +23,7 @@ type Queue struct {
 // seconds.
 func New(cfg aws.Config, queueURL string) *Queue {
 	api := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 3
-			o.MaxBackoff = 200 * time.Millisecond
-		})
+		o.Retryer = awsretry.Quick()
 		o.RetryMaxAttempts = 0 // keep AWS_MAX_ATTEMPTS from stretching the budget
 	})
 	return &Queue{api: api, url: queueURL}

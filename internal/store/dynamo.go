@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pipegate/pipegate/internal/awsretry"
 )
 
 // DynamoAPI is the part of *dynamodb.Client that Dynamo uses.
@@ -103,11 +105,7 @@ func (d *Dynamo) callTimeout() time.Duration {
 // callers must answer GitLab within 10 seconds.
 func NewDynamoFromConfig(cfg aws.Config, table string) *Dynamo {
 	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = 3
-			so.BaseDelay = 25 * time.Millisecond
-			so.MaxBackoff = 200 * time.Millisecond
-		})
+		o.Retryer = awsretry.Quick(func(so *retry.StandardOptions) { so.BaseDelay = 25 * time.Millisecond })
 	})
 	return NewDynamo(client, table)
 }

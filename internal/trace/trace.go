@@ -121,3 +121,26 @@ func annotationKey(k string) string {
 		return '_'
 	}, k)
 }
+
+// Handler wraps a Lambda handler in a subsegment: span names it (and annotates it)
+// from the input, and it ends with the handler's error, or, when the handler
+// answered without one, with failed's verdict on the answer (failed may be nil):
+// a handler that reports a failure in its answer rather than as an error (the
+// webhook's 202 "queued", the retry consumer's batch item failures) still shows
+// as one.
+func Handler[In, Out any](h func(context.Context, In) (Out, error), span func(In) (string, map[string]string), failed func(Out) error) func(context.Context, In) (Out, error) {
+	return func(ctx context.Context, in In) (Out, error) {
+		name, annotations := span(in)
+		ctx, end := Start(ctx, name, annotations)
+		out, err := h(ctx, in)
+		switch {
+		case err != nil:
+			end(err)
+		case failed != nil:
+			end(failed(out))
+		default:
+			end(nil)
+		}
+		return out, err
+	}
+}

@@ -191,7 +191,9 @@ func checkDeliver(t *testing.T, deliver segmentDoc, host string, fault bool, bod
 	}
 }
 
-func TestSubsegments(t *testing.T) {
+// sampledDaemon is udpDaemon with X-Ray on and a sampling strategy that keeps every trace.
+func sampledDaemon(t *testing.T) (*net.UDPConn, xray.Emitter, sampling.Strategy) {
+	t.Helper()
 	xrayEnv(t, "false")
 	captureLog(t)
 	daemon, emitter := udpDaemon(t)
@@ -199,6 +201,11 @@ func TestSubsegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return daemon, emitter, all
+}
+
+func TestSubsegments(t *testing.T) {
+	daemon, emitter, all := sampledDaemon(t)
 	ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
 	if err != nil {
 		t.Fatal(err)
@@ -246,4 +253,54 @@ func TestLambdaTraceHeader(t *testing.T) {
 			ids.TraceID, ids.ParentID, ids.Type, root, parent, body)
 	}
 	checkDeliver(t, doc, host, false, body)
+}
+
+// TestHandler: each handler's subsegment is named from its input and ends with
+// its real outcome: the error it returned, the failure its answer reports, or none.
+func TestHandler(t *testing.T) {
+	daemon, emitter, all := sampledDaemon(t)
+	type answer struct{ failed bool }
+	failed := func(a answer) error {
+		if a.failed {
+			return errors.New("answered a failure")
+		}
+		return nil
+	}
+	span := func(in string) (string, map[string]string) { return "handle-" + in, map[string]string{"input": in} }
+	for _, tc := range []struct {
+		in        string
+		ans       answer
+		err       error
+		wantFault bool
+	}{
+		{"ok", answer{}, nil, false},
+		{"error", answer{}, errors.New("AWS did not answer"), true},
+		{"answered", answer{failed: true}, nil, true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			ctx, err := xray.ContextWithConfig(context.Background(), xray.Config{Emitter: emitter, SamplingStrategy: all})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, root := xray.BeginSegment(ctx, "pipegate-test")
+			var inner context.Context
+			h := Handler(func(ctx context.Context, in string) (answer, error) {
+				inner = ctx
+				return tc.ans, tc.err
+			}, span, failed)
+			ans, err := h(ctx, tc.in)
+			root.Close(nil)
+			if ans != tc.ans || err != tc.err {
+				t.Errorf("Handler changed the answer: %v %v", ans, err)
+			}
+			if seg := xray.GetSegment(inner); seg == nil || seg.Name != "handle-"+tc.in {
+				t.Errorf("the handler ran outside its subsegment: %+v", seg)
+			}
+			doc, body := readDocument(t, daemon)
+			subs := doc.children(t)
+			if len(subs) != 1 || subs[0].Name != "handle-"+tc.in || subs[0].Fault != tc.wantFault || subs[0].Annotations["input"] != tc.in {
+				t.Errorf("want one subsegment handle-%s with fault %v: %s", tc.in, tc.wantFault, body)
+			}
+		})
+	}
 }

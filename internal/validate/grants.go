@@ -11,13 +11,31 @@ import (
 )
 
 // Needs is what each function calls on a routed pipeline: the pipeline's own ARN
-// for most actions, the production approval action's ARN for PutApprovalResult.
-// internal/deploy checks the template grants exactly these (and its table of
-// each function's grants agrees with this one).
+// (PipelineARN) for most actions, the production approval action's ARN for
+// PutApprovalResult. internal/deploy checks the template grants exactly these.
+//
+// Every function evaluates production gates: the webhook on a merge request hook,
+// the retry consumer when that failed, pipeline-events on the approval action's
+// event and in the reconciler. A gate reads which execution waits, with which
+// token (GetPipelineState), the commit of an execution the table does not know
+// (GetPipelineExecution), and answers the approval action. Each starts pipelines:
+// the webhook and the retry consumer a push's, the reconciler those of deliveries
+// no invocation finished. Besides the gate, the reconciler reads recent executions
+// and stage states, and the action runs that give a stage seen first as a success
+// its start.
 var Needs = map[string][]string{
 	"WebhookFunction":        {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
 	"RetryFunction":          {"StartPipelineExecution", "GetPipelineExecution", "GetPipelineState", "PutApprovalResult"},
 	"PipelineEventsFunction": {"StartPipelineExecution", "GetPipelineExecution", "ListPipelineExecutions", "ListActionExecutions", "GetPipelineState", "PutApprovalResult"},
+}
+
+// PipelineARN is the ARN of pipeline name in the stack's partition, region and
+// account, as the checks evaluate them (cfn.Partition, cfn.Region, cfn.AccountID).
+// PutApprovalResult is authorized on the action's ARN (resource type "action" of
+// CodePipeline in the Service Authorization Reference): PipelineARN of
+// <pipeline>/<stage>/<action>.
+func PipelineARN(name string) string {
+	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", cfn.Partition, cfn.Region, cfn.AccountID, name)
 }
 
 // The condition keys that narrow a wildcard region or account of a resource
@@ -93,11 +111,10 @@ func grants(routes Routes, file string, root any, ev *cfn.Evaluator, nodes *temp
 			continue
 		}
 		for _, s := range routes.Config.Services {
-			arn := fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", cfn.Partition, cfn.Region, cfn.AccountID, s.Pipeline)
 			for _, action := range Needs[fn] {
-				resource := arn
+				resource := PipelineARN(s.Pipeline)
 				if action == "PutApprovalResult" {
-					resource = arn + "/" + s.Production.Stage + "/" + s.Production.ApprovalAction
+					resource = PipelineARN(s.Pipeline + "/" + s.Production.Stage + "/" + s.Production.ApprovalAction)
 				}
 				if !allowed.allows("codepipeline:"+action, resource) {
 					c.problem(file, line, "%s may not call codepipeline:%s on %s, which service %s (%s) needs: check the policy and its parameters (pipegate params --write)",
