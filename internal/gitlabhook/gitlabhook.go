@@ -36,7 +36,8 @@ const MaxKey = 128
 type Delivery struct {
 	Event string // X-Gitlab-Event, e.g. "Push Hook"
 	// Key de-duplicates deliveries: Idempotency-Key (kept by GitLab across retries and
-	// "Resend request"), else X-Gitlab-Event-UUID, else a digest of event and body.
+	// "Resend request"), else X-Gitlab-Event-UUID, else webhook-id (Standard Webhooks:
+	// the same across retries of one message), else a digest of event and body.
 	Key         string
 	EventUUID   string // X-Gitlab-Event-UUID
 	WebhookUUID string // X-Gitlab-Webhook-UUID
@@ -335,6 +336,9 @@ func DeliveryOf(h http.Header, body []byte) Delivery {
 	}
 	if d.Key == "" {
 		d.Key = d.EventUUID
+	}
+	if d.Key == "" {
+		d.Key = h.Get("webhook-id")
 	}
 	if len(d.Key) > MaxKey {
 		// The key names table items (DynamoDB allows 1 KB in a range key) and log

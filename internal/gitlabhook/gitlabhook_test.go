@@ -494,6 +494,23 @@ func TestDecodeDeliveryKey(t *testing.T) {
 			t.Fatalf("key %q uuid %q, want %q", ev.Key, ev.EventUUID, event)
 		}
 	})
+	t.Run("then webhook-id, after the GitLab headers", func(t *testing.T) {
+		const msg = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+		ev, err := gitlabhook.Decode(headers("Push Hook", "webhook-id", msg), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Key != msg {
+			t.Fatalf("key %q, want the webhook-id %q", ev.Key, msg)
+		}
+		ev, err = gitlabhook.Decode(headers("Push Hook", "webhook-id", msg, "X-Gitlab-Event-UUID", event), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Key != event {
+			t.Fatalf("key %q, want X-Gitlab-Event-UUID %q before webhook-id", ev.Key, event)
+		}
+	})
 	t.Run("a long key stands by its digest", func(t *testing.T) {
 		key := func(k string) string {
 			t.Helper()
