@@ -65,14 +65,17 @@ const (
 // the defaults above; a nil Queue means failures are answered with 503 so that
 // GitLab redelivers (local use).
 type App struct {
-	Routes    *routing.Config
-	Secret    string // the webhook's secret token; empty refuses every delivery
-	Store     Store
-	Pipelines Pipelines
-	GitLab    GitLab
-	Queue     Queue
-	Log       *slog.Logger
-	Now       func() time.Time // nil: time.Now
+	Routes *routing.Config
+	Secret string // the webhook's secret token; empty refuses every delivery
+	// SigningSecret ("whsec_<base64>") requires every delivery to carry a valid
+	// Standard Webhooks signature; empty: deliveries are not signed.
+	SigningSecret string
+	Store         Store
+	Pipelines     Pipelines
+	GitLab        GitLab
+	Queue         Queue
+	Log           *slog.Logger
+	Now           func() time.Time // nil: time.Now
 
 	Budget      time.Duration
 	CallTimeout time.Duration
