@@ -73,6 +73,10 @@ func functions() []function {
 	webhook := maps.Clone(common)
 	webhook["WEBHOOK_SECRET"] = ""
 	webhook["WEBHOOK_SECRET_ID"] = "{Ref:WebhookSecret}"
+	// The signing secret is the SigningSecretArn parameter: empty by default
+	// (checkEnvironment and checkPermissions want its value when a run sets it).
+	webhook["WEBHOOK_SIGNING_SECRET"] = ""
+	webhook["WEBHOOK_SIGNING_SECRET_ID"] = ""
 	webhook["RETRY_QUEUE_URL"] = "{Ref:RetryQueue}"
 	return []function{
 		{name: webhookFunction, codeURI: "functions/webhook", env: webhook},
@@ -129,7 +133,13 @@ type inputs struct {
 	envJSON  []byte            // events/env.json
 	events   map[string][]byte // events/*.json but env.json, by base name
 	routing  []byte            // this package's routing file, testdata/routing.yaml
+	// params are template parameters set besides the routing file's (the
+	// others stay at their defaults).
+	params map[string]string
 }
+
+// signingSecretArn is the parameter that turns signed deliveries on.
+const signingSecretArn = "SigningSecretArn"
 
 func readInputs(t *testing.T) inputs {
 	t.Helper()
@@ -198,7 +208,9 @@ func (c *checker) run() {
 		c.errorf("%v", err)
 		return
 	}
-	if c.raw, c.ev, err = expand(c.decoded, c.values.Map()); err != nil {
+	values := c.values.Map()
+	maps.Copy(values, c.in.params)
+	if c.raw, c.ev, err = expand(c.decoded, values); err != nil {
 		c.errorf("%v", err)
 		return
 	}
@@ -480,6 +492,30 @@ func (c *checker) checkSecrets() {
 			c.errorf("%s: no GenerateSecretString: the webhook secret should be random", name)
 		}
 	}
+	// SigningSecretArn is granted as written: only a full secret ARN (with its
+	// random suffix) names one secret; a name or a wildcard would grant another
+	// or none. Empty, the default, leaves deliveries unsigned.
+	re, ok := c.parameterPattern(signingSecretArn)
+	if !ok {
+		c.errorf("%s: no AllowedPattern", signingSecretArn)
+		return
+	}
+	for _, good := range []string{"", testSigningArn, "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:team/whsec-Ab12Cd"} {
+		if !re.MatchString(good) {
+			c.errorf("%s: AllowedPattern refuses %q", signingSecretArn, good)
+		}
+	}
+	for _, bad := range []string{
+		"pipegate/signing", // a name, not the ARN the grant needs
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:*",
+		"arn:aws:secretsmanager:*:*:secret:pipegate/signing-a1B2c3",
+		"arn:aws:s3:::bucket/secret",
+		testSigningArn + " ",
+	} {
+		if re.MatchString(bad) {
+			c.errorf("%s: AllowedPattern accepts %q", signingSecretArn, bad)
+		}
+	}
 }
 
 // envKeys are the variables a function declares, its own and the global ones.
@@ -521,11 +557,15 @@ func (c *checker) checkEnvironment() {
 				c.errorf("%s: environment variable %s is not declared", spec.name, name)
 				continue
 			}
+			want := spec.env[name]
+			if spec.name == webhookFunction && name == "WEBHOOK_SIGNING_SECRET_ID" {
+				want = c.in.params[signingSecretArn]
+			}
 			got, err := c.envValue(spec.name, name)
 			if err != nil {
 				c.errorf("%s: %s: %v", spec.name, name, err)
-			} else if got != spec.env[name] {
-				c.errorf("%s: %s is %v, want %q", spec.name, name, got, spec.env[name])
+			} else if got != want {
+				c.errorf("%s: %s is %v, want %q", spec.name, name, got, want)
 			}
 		}
 	}
@@ -668,7 +708,12 @@ func (c *checker) checkPermissions() {
 	for _, spec := range functions() {
 		got, problems := c.grants(spec.name, c.ev)
 		c.problems = append(c.problems, problems...)
-		c.compare(spec.name, got, wantGrants(spec.name, c.values.PipelineNames, c.values.ProductionApprovals), "")
+		want := wantGrants(spec.name, c.values.PipelineNames, c.values.ProductionApprovals)
+		if arn := c.in.params[signingSecretArn]; arn != "" && spec.name == webhookFunction {
+			// Signed deliveries: the webhook reads the team's signing secret too.
+			want["secretsmanager:getsecretvalue"] = append(want["secretsmanager:getsecretvalue"], arn)
+		}
+		c.compare(spec.name, got, want, "")
 		for _, p := range c.policyRefs(spec.name) {
 			used[p] = true
 		}
@@ -1079,10 +1124,24 @@ func TestTemplate(t *testing.T) {
 	}
 }
 
+// testSigningArn is a team's signing secret, as SigningSecretArn takes it.
+const testSigningArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipegate/signing-a1B2c3"
+
+// TestTemplateSigned checks the template with signed deliveries on: the webhook
+// reads SigningSecretArn's secret and may read exactly it besides its own two.
+func TestTemplateSigned(t *testing.T) {
+	in := readInputs(t)
+	in.params = map[string]string{signingSecretArn: testSigningArn}
+	for _, p := range check(in) {
+		t.Error(p)
+	}
+}
+
 // TestChecksCatch breaks a copy of the inputs in one way each and expects a
 // problem that names what broke, so that no check above passes vacuously.
 func TestChecksCatch(t *testing.T) {
 	in := readInputs(t)
+	signed := map[string]string{signingSecretArn: testSigningArn}
 	base, err := os.ReadFile(in.template)
 	if err != nil {
 		t.Fatal(err)
@@ -1195,6 +1254,7 @@ func TestChecksCatch(t *testing.T) {
 		routing  func(string) string // edits pipegate.yaml
 		event    string              // file the edit applies to
 		edit     func(string) string
+		params   map[string]string // template parameters besides the routing file's
 		want     string
 	}{
 		{name: "TTL removed", template: replace("      TimeToLiveSpecification:\n        AttributeName: expires_at\n        Enabled: true\n", ""), want: "no TimeToLiveSpecification"},
@@ -1324,6 +1384,13 @@ func TestChecksCatch(t *testing.T) {
 		{name: "merge request not merged", event: "merge-request-approved.json", edit: replace(`\"state\":\"merged\"`, `\"state\":\"opened\"`), want: "merge-request-approved.json: state \"opened\""},
 		{name: "merge request event of another action", event: "merge-request-merged.json", edit: replace(`\"action\":\"merge\"`, `\"action\":\"update\"`), want: `merge-request-merged.json: action "update"`},
 		{name: "merge request event named a push", event: "merge-request-merged.json", edit: replace(`"x-gitlab-event": "Merge Request Hook"`, `"x-gitlab-event": "Push Hook"`), want: "merge-request-merged.json: want a merge request event"},
+		// Signed deliveries (issue 13): the team's signing secret, to the webhook
+		// only, only when SigningSecretArn is set.
+		{name: "signing secret not granted", params: signed, template: dropLine("!If [SignedDeliveries, !Ref SigningSecretArn, !Ref AWS::NoValue]"), want: "WebhookFunction cannot call secretsmanager:getsecretvalue on " + testSigningArn},
+		{name: "signing secret not read", params: signed, template: replace("WEBHOOK_SIGNING_SECRET_ID: !Ref SigningSecretArn", `WEBHOOK_SIGNING_SECRET_ID: ""`), want: "WEBHOOK_SIGNING_SECRET_ID is , want " + `"` + testSigningArn + `"`},
+		{name: "signing secret granted to the retry consumer", params: signed, template: replace("              Action: secretsmanager:GetSecretValue\n              Resource: !Ref GitLabTokenSecret\n", "              Action: secretsmanager:GetSecretValue\n              Resource:\n                - !Ref GitLabTokenSecret\n                - !Ref SigningSecretArn\n"), want: "RetryFunction may call secretsmanager:getsecretvalue on " + testSigningArn},
+		{name: "signing secret granted unconditionally", template: replace("!If [SignedDeliveries, !Ref SigningSecretArn, !Ref AWS::NoValue]", "!Ref SigningSecretArn"), want: "WebhookFunction may call secretsmanager:getsecretvalue on , which it does not need"},
+		{name: "signing parameter takes any text", template: replace(`AllowedPattern: '^(arn:aws[a-z-]*:secretsmanager:`, `AllowedPattern: '^(.*|arn:aws[a-z-]*:secretsmanager:`), want: signingSecretArn},
 		{name: "two merge request deliveries with one key", event: "merge-request-merged.json", edit: replace(`"idempotency-key": "4c8e2a6f-1b3d-4f5a-9c7e-0d2b4f6a8c13"`, `"idempotency-key": "9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57"`), want: "idempotency-key 9d1f3b5a-7c2e-4b6d-8f0a-2c4e6a8b0d57 is also"},
 	}
 	if got := check(in); len(got) != 0 {
@@ -1350,6 +1417,7 @@ func TestChecksCatch(t *testing.T) {
 			if tc.edit != nil {
 				broken.events[tc.event] = []byte(tc.edit(string(in.events[tc.event])))
 			}
+			broken.params = tc.params
 			problems := check(broken)
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
 				t.Errorf("no problem mentions %q; got %q", tc.want, problems)
