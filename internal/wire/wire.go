@@ -20,6 +20,7 @@ import (
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gitlab"
+	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/queue"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/secrets"
@@ -140,10 +141,10 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	}
 
 	var sm secrets.Getter
-	if getenv(webhookSecretIDVar) != "" || getenv(gitlabTokenIDVar) != "" {
+	if getenv(webhookSecretIDVar) != "" || getenv(gitlabTokenIDVar) != "" || getenv(signingSecretIDVar) != "" {
 		sm = secretsmanager.NewFromConfig(awsCfg)
 	}
-	var secret string
+	var secret, signing string
 	switch {
 	case g.secret != nil:
 		secret = *g.secret
@@ -154,13 +155,17 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 		if err != nil {
 			return nil, err
 		}
+		if signing, err = signingSecret(ctx, getenv, sm, log); err != nil {
+			return nil, err
+		}
 	}
 	a := &app.App{
-		Routes:    routes,
-		Secret:    secret,
-		Pipelines: codepipeline.New(awsCfg),
-		GitLab:    g.gitlab,
-		Log:       log,
+		Routes:        routes,
+		Secret:        secret,
+		SigningSecret: signing,
+		Pipelines:     codepipeline.New(awsCfg),
+		GitLab:        g.gitlab,
+		Log:           log,
 	}
 	var gitlabURL string
 	if g.gitlab == nil {
@@ -220,7 +225,29 @@ const (
 	webhookSecretIDVar = "WEBHOOK_SECRET_ID"
 	gitlabTokenVar     = "GITLAB_TOKEN"
 	gitlabTokenIDVar   = "GITLAB_TOKEN_SECRET_ID"
+	signingSecretVar   = "WEBHOOK_SIGNING_SECRET"
+	signingSecretIDVar = "WEBHOOK_SIGNING_SECRET_ID"
 )
+
+// signingSecret reads the optional signing secret (whsec_<base64>). Unlike the
+// token its absence is no fault: deliveries are then not signed. A malformed one
+// is kept, so that every delivery is refused (fail closed), and said here once.
+func signingSecret(ctx context.Context, getenv func(string) string, sm secrets.Getter, log *slog.Logger) (string, error) {
+	v, source, err := secrets.Resolve(ctx, getenv, sm, signingSecretVar, signingSecretIDVar)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", signingSecretVar, err)
+	}
+	if v == "" {
+		return "", nil
+	}
+	if _, err := gitlabhook.SigningKey(v); err != nil {
+		log.Error("secret malformed", "variable", signingSecretVar, "source", source,
+			"reason", "want whsec_ followed by base64", "consequence", "every webhook delivery will be refused with 401")
+		return v, nil
+	}
+	log.Info("secret loaded", "variable", signingSecretVar, "source", source, "consequence", "deliveries must be signed")
+	return v, nil
+}
 
 // resolve reads one secret and says in the log when it is missing, naming both
 // variables that could have given it.

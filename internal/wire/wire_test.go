@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/store"
@@ -131,3 +133,76 @@ func errString(err error) string {
 
 // stubGitLab stands in for GitLab; the test calls none of it.
 type stubGitLab struct{ app.GitLab }
+
+// fakeSecrets is Secrets Manager holding one secret per id.
+type fakeSecrets map[string]string
+
+func (f fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	v, ok := f[aws.ToString(in.SecretId)]
+	if !ok {
+		return nil, errors.New("ResourceNotFoundException")
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+}
+
+// TestSigningSecret: optional, from the environment or Secrets Manager like the
+// token; malformed, it is kept (every delivery refused) and said in the log.
+func TestSigningSecret(t *testing.T) {
+	const good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing-a1B2c3"
+	sm := fakeSecrets{arn: good + "\n"}
+	for _, tc := range []struct {
+		name    string
+		env     func(string) string
+		want    string
+		wantLog string
+		wantErr bool
+	}{
+		{"not configured", envOf(), "", "", false},
+		{"from the environment", envOf("WEBHOOK_SIGNING_SECRET", good), good, `"source":"env:WEBHOOK_SIGNING_SECRET"`, false},
+		{"from Secrets Manager", envOf("WEBHOOK_SIGNING_SECRET_ID", arn), good, `"source":"secretsmanager:` + arn, false},
+		{"the variable wins over the id", envOf("WEBHOOK_SIGNING_SECRET", good, "WEBHOOK_SIGNING_SECRET_ID", "missing"), good, "env:WEBHOOK_SIGNING_SECRET", false},
+		{"malformed", envOf("WEBHOOK_SIGNING_SECRET", "whsec_not base64!"), "whsec_not base64!", `"msg":"secret malformed"`, false},
+		{"an id Secrets Manager does not know", envOf("WEBHOOK_SIGNING_SECRET_ID", "missing"), "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			got, err := signingSecret(context.Background(), tc.env, sm, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("signingSecret = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+			if !strings.Contains(logs.String(), tc.wantLog) {
+				t.Errorf("log %s does not say %s", logs.String(), tc.wantLog)
+			}
+			if strings.Contains(logs.String(), "MfKQ9r8") {
+				t.Errorf("the log shows the secret: %s", logs.String())
+			}
+		})
+	}
+}
+
+// TestForWebhookSigning: the webhook function reads the signing secret; the
+// other functions need none.
+func TestForWebhookSigning(t *testing.T) {
+	routes, _, err := LoadRouting(envOf("PIPEGATE_CONFIG", "testdata/routing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envOf("WEBHOOK_SECRET", "tok", "WEBHOOK_SIGNING_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "GITLAB_TOKEN", "gl")
+	cfg := AWS(aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "local", "")})
+	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	a, err := ForWebhook(context.Background(), env, log, Routes(routes), cfg, GitLab(stubGitLab{}), InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Secret != "tok" || a.SigningSecret != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" {
+		t.Errorf("webhook: secret %q, signing secret %q", a.Secret, a.SigningSecret)
+	}
+	p, err := ForPipelineEvents(context.Background(), env, log, Routes(routes), cfg, GitLab(stubGitLab{}), InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SigningSecret != "" || p.Secret != "" {
+		t.Errorf("pipeline events: secret %q, signing secret %q", p.Secret, p.SigningSecret)
+	}
+}
