@@ -76,6 +76,8 @@ type App struct {
 	Queue         Queue
 	Log           *slog.Logger
 	Now           func() time.Time // nil: time.Now
+	// HookHealth: the reconciler watches pipegate's webhooks (hookhealth.go).
+	HookHealth HookHealth
 
 	Budget      time.Duration
 	CallTimeout time.Duration

@@ -39,6 +39,7 @@ func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	a.checkHooks(ctx) // GitLab may have disabled pipegate's webhooks
 	for _, svc := range a.Routes.Services {
 		n, err := a.reconcile(ctx, svc)
 		ans.Repaired += n

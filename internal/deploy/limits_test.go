@@ -61,8 +61,8 @@ func (c *checker) checkSizes() {
 		c.errorf("%v", err)
 		return
 	}
-	if len(sizes) != 5 {
-		c.errorf("measured %v, want the four managed policies and the StateChanges pattern", sizes)
+	if len(sizes) != 6 {
+		c.errorf("measured %v, want the five managed policies and the StateChanges pattern", sizes)
 	}
 	for _, s := range sizes {
 		if s.Size > s.Max {

@@ -82,7 +82,7 @@ func functions() []function {
 		{name: webhookFunction, codeURI: "functions/webhook", env: webhook},
 		{name: retryFunction, codeURI: "functions/retry", env: common},
 		// No webhook secret and no retry queue: Lambda retries its invocations.
-		{name: pipelineEventsFunction, codeURI: "functions/pipeline-events", env: maps.Clone(common)},
+		{name: pipelineEventsFunction, codeURI: "functions/pipeline-events", env: pipelineEventsEnv(common)},
 	}
 }
 
@@ -122,6 +122,7 @@ func wantGrants(fn string, pipelines, productionApprovals []string) map[string][
 		// pending records. sqs:SendMessage to its dead-letter queue is not listed:
 		// SAM adds it to the role for the EventInvokeConfig OnFailure destination.
 		want["dynamodb:query"] = table
+		maps.Copy(want, metricGrants) // alarms_test.go
 	}
 	return want
 }
@@ -233,6 +234,7 @@ func (c *checker) run() {
 	c.checkOutputs()
 	c.checkLocalEnv()
 	c.checkEvents()
+	c.checkAlarms() // alarms_test.go
 }
 
 func str[T any](p *T) string {
@@ -646,6 +648,9 @@ func statement(fn string, s any, ev *cfn.Evaluator, got grant) []string {
 	// reads it as IAM does); any other would grant something other than the
 	// calls compared below.
 	cond := cfn.Lookup(s, "Condition")
+	if ok, ps := metricStatement(fn, actions, resources, cond, ev, got); ok { // alarms_test.go
+		return append(problems, ps...)
+	}
 	if cond != nil {
 		got, err := ev.Eval(cond)
 		if err != nil {
@@ -1325,7 +1330,7 @@ func TestChecksCatch(t *testing.T) {
 		{name: "pipeline events may not resume pushes", template: replace("        - !Ref StartPipelinePolicy\n        - !Ref ReadPipelinesPolicy\n        - !Ref ListExecutionsPolicy", "        - !Ref ReadPipelinesPolicy\n        - !Ref ListExecutionsPolicy"), want: "PipelineEventsFunction"},
 		{name: "webhook secret granted to pipeline events", template: replace("delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Ref GitLabTokenSecret\n", "delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource:\n                - !Ref GitLabTokenSecret\n                - !Ref WebhookSecret\n"), want: "PipelineEventsFunction may call secretsmanager:getsecretvalue on {Ref:WebhookSecret}"},
 		{name: "reads granted on the approval actions", template: replaceAfter("  ReadPipelinesPolicy:", "!Ref PipelineNames]]]]", "!Ref ProductionApprovals]]]]"), want: "may call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction, which it does not need"},
-		{name: "webhook secret in the pipeline events env", template: replace("      Timeout: 30\n", "      Timeout: 30\n      Environment:\n        Variables:\n          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n"), want: "PipelineEventsFunction declares WEBHOOK_SECRET_ID"},
+		{name: "webhook secret in the pipeline events env", template: replace("          WEBHOOK_URL: !Sub", "          WEBHOOK_SECRET_ID: !Ref WebhookSecret\n          WEBHOOK_URL: !Sub"), want: "PipelineEventsFunction declares WEBHOOK_SECRET_ID"},
 		{name: "webhook secret back in the globals", template: replace("        GITLAB_TOKEN: \"\"\n", "        GITLAB_TOKEN: \"\"\n        WEBHOOK_SECRET: \"\"\n"), want: "RetryFunction declares WEBHOOK_SECRET"},
 		{name: "missing on-failure destination", template: cut("        DestinationConfig:", "Destination: !GetAtt PipelineEventsDeadLetterQueue.Arn"), want: "OnFailure"},
 		{name: "on-failure to the retry dead-letter queue", template: replace("Destination: !GetAtt PipelineEventsDeadLetterQueue.Arn", "Destination: !GetAtt RetryDeadLetterQueue.Arn"), want: "Destination {GetAtt:RetryDeadLetterQueue.Arn}"},

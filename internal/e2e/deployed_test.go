@@ -90,8 +90,9 @@ func TestAsDeployed(t *testing.T) {
 	w := &world{cp: emulator.NewCodePipeline(pipelines...), sqs: emulator.NewSQS(), gl: emulator.NewGitLab(token)}
 	w.gl.AddProject(push.projectID, push.project, push.defaultBranch)
 	sm := emulator.NewSecretsManager(nil)
+	cw := emulator.NewCloudWatch()
 	servers := map[string]string{}
-	for name, h := range map[string]http.Handler{"codepipeline": w.cp, "sqs": w.sqs, "secretsmanager": sm, "gitlab": w.gl} {
+	for name, h := range map[string]http.Handler{"codepipeline": w.cp, "sqs": w.sqs, "secretsmanager": sm, "gitlab": w.gl, "cloudwatch": cw} {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		servers[name] = srv.URL
@@ -136,6 +137,7 @@ func TestAsDeployed(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB":        dynamo,
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": servers["secretsmanager"],
 		"AWS_ENDPOINT_URL_SQS":             servers["sqs"],
+		"AWS_ENDPOINT_URL_CLOUDWATCH":      servers["cloudwatch"],
 	}
 	// Where the functions would send X-Ray segments: a socket nothing reads, so
 	// that nothing reaches a port of someone else.
@@ -159,7 +161,7 @@ func TestAsDeployed(t *testing.T) {
 	}
 	webhook, webhookEnv := start(webhookFunction, "webhook", bin.webhook)
 	retry, _ := start(retryFunction, "retry", bin.retry)
-	pipelineEvents, _ := start(pipelineEventsFn, "pipeline-events", bin.pipelineEvents)
+	pipelineEvents, pipelineEventsEnv := start(pipelineEventsFn, "pipeline-events", bin.pipelineEvents)
 	if webhookEnv["GITLAB_URL"] != servers["gitlab"] {
 		t.Fatalf("template.yaml gives the webhook GITLAB_URL %q, not the GitLabUrl parameter %s", webhookEnv["GITLAB_URL"], servers["gitlab"])
 	}
@@ -255,6 +257,34 @@ func TestAsDeployed(t *testing.T) {
 		w.noMessages(t, before)
 	})
 
+	t.Run("reconcile reports pipegate's webhook GitLab disabled", func(t *testing.T) {
+		// The hook at the URL the template gives the function, as pipegate hooks adds it.
+		url := pipelineEventsEnv["WEBHOOK_URL"]
+		if !strings.HasPrefix(url, "https://"+resources["HttpApi"].Ref+".execute-api.") || !strings.HasSuffix(url, "/webhook") {
+			t.Fatalf("WEBHOOK_URL %q is not the HttpApi's webhook URL", url)
+		}
+		until := time.Now().UTC().Add(time.Hour).Truncate(time.Second)
+		w.gl.AddHook(push.project, emulator.Hook{URL: url, PushEvents: true, TagPushEvents: true, MergeRequestsEvents: true,
+			EnableSSLVerification: true, AlertStatus: "temporarily_disabled", DisabledUntil: until})
+		if ans := pipelineEvents.event(t, readEvent(t, root, "scheduled.json").Raw); ans.Result != "reconciled" {
+			t.Errorf("answer %+v, want reconciled", ans)
+		}
+		data := cw.Data()
+		if len(data) != 1 || data[0].Namespace != "pipegate" || data[0].MetricName != "DisabledHooks" || data[0].Value != 1 ||
+			!strings.HasPrefix(data[0].Dimensions["FunctionName"], cfn.StackName+"-"+pipelineEventsFn+"-") {
+			t.Errorf("CloudWatch received %+v, want DisabledHooks=1 of the function", data)
+		}
+		var logged bool
+		for _, rec := range pipelineEvents.functionLogs(t) {
+			if rec["level"] == "ERROR" && rec["project"] == push.project && rec["disabled_until"] == until.Format(time.RFC3339) {
+				logged = true
+			}
+		}
+		if !logged {
+			t.Errorf("no error line names %s and disabled_until %s", push.project, until.Format(time.RFC3339))
+		}
+	})
+
 	t.Run("each function read its secrets from Secrets Manager", func(t *testing.T) {
 		want := map[*function]map[string]string{
 			webhook: {
@@ -324,6 +354,9 @@ func deployedResources(t *testing.T, tpl map[string]any) map[string]cfn.Resource
 			url := fmt.Sprintf("https://sqs.%s.%s/%s/%s", cfn.Region, cfn.URLSuffix, cfn.AccountID, name)
 			arn := fmt.Sprintf("arn:%s:sqs:%s:%s:%s", cfn.Partition, cfn.Region, cfn.AccountID, name)
 			out[logical] = cfn.Resource{Ref: url, Attrs: map[string]string{"Arn": arn, "QueueName": name, "QueueUrl": url}}
+		case "AWS::Serverless::HttpApi":
+			// Its Ref is the API's id, the first label of its execute-api host.
+			out[logical] = cfn.Resource{Ref: strings.ToLower(rand.Text()[:10])}
 		case "AWS::DynamoDB::Table":
 			name := named("TableName", cfn.StackName+"-"+logical+"-"+suffix(12))
 			arn := fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", cfn.Partition, cfn.Region, cfn.AccountID, name)

@@ -281,3 +281,21 @@ func (g *GitLab) glEditHook(w http.ResponseWriter, r *http.Request, p glProject,
 	in.apply(h)
 	glJSON(w, http.StatusOK, glHookJSON(p, h))
 }
+
+// SetHookStatus sets the alert_status (and disabled_until) of project's hook
+// id, as GitLab does after failed deliveries or a successful test delivery.
+func (g *GitLab) SetHookStatus(project string, id int64, status string, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.glFind(project)
+	if !ok {
+		panic("emulator: SetHookStatus on unknown project " + project)
+	}
+	for _, h := range g.hooks[p.path] {
+		if h.ID == id {
+			h.AlertStatus, h.DisabledUntil = status, until
+			return
+		}
+	}
+	panic("emulator: SetHookStatus on unknown hook")
+}

@@ -2,9 +2,10 @@ package setup
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pipegate/pipegate/internal/hookstate"
 )
 
 // Hook is a project webhook, as GitLab lists it.
@@ -42,17 +43,9 @@ func Lacks(h Hook) []string {
 	return out
 }
 
-// SameURL reports whether two webhook URLs name the same endpoint: scheme and
-// host in any case, a trailing slash or not.
-func SameURL(a, b string) bool {
-	ua, ea := url.Parse(strings.TrimSpace(a))
-	ub, eb := url.Parse(strings.TrimSpace(b))
-	if ea != nil || eb != nil {
-		return strings.TrimSpace(a) == strings.TrimSpace(b)
-	}
-	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
-		strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/") && ua.RawQuery == ub.RawQuery
-}
+// SameURL reports whether two webhook URLs name the same endpoint (the rule
+// is hookstate's, which the reconciler uses too).
+func SameURL(a, b string) bool { return hookstate.SameURL(a, b) }
 
 // HookAction is what hooks does to a project.
 type HookAction string
@@ -127,19 +120,22 @@ func PlanHook(project, url string, hooks []Hook, setToken bool) HookStep {
 // ReenableFix is how a person re-enables a webhook GitLab disabled.
 const ReenableFix = "once pipegate answers (pipegate doctor), send a test event (Settings > Webhooks > Test > Push events): a delivery that succeeds re-enables it"
 
-// Disabled says how GitLab disabled h after failed deliveries, "" when it delivers.
+// Disabled says how GitLab disabled h after failed deliveries, "" when it
+// delivers. Whether it is disabled is hookstate's rule, the one the
+// reconciler's DisabledHooks metric counts by; a status neither knows is
+// shown as it is.
 func Disabled(h Hook) string {
-	switch h.AlertStatus {
-	case "", "executable":
+	switch {
+	case h.AlertStatus == "" || h.AlertStatus == hookstate.Executable:
 		return ""
-	case "temporarily_disabled":
+	case !hookstate.IsDisabled(h.AlertStatus):
+		return fmt.Sprintf("GitLab reports hook %d as %s", h.ID, h.AlertStatus)
+	case h.AlertStatus == hookstate.TemporarilyDisabled:
 		until := "for now"
 		if !h.DisabledUntil.IsZero() {
 			until = "until " + h.DisabledUntil.UTC().Format(time.RFC3339)
 		}
 		return fmt.Sprintf("GitLab disabled hook %d %s after failed deliveries (alert_status temporarily_disabled)", h.ID, until)
-	case "disabled":
-		return fmt.Sprintf("GitLab disabled hook %d after too many failed deliveries in a row (alert_status disabled)", h.ID)
 	}
-	return fmt.Sprintf("GitLab reports hook %d as %s", h.ID, h.AlertStatus)
+	return fmt.Sprintf("GitLab disabled hook %d after too many failed deliveries in a row (alert_status disabled)", h.ID)
 }

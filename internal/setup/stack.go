@@ -1,7 +1,6 @@
 package setup
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/pipegate/pipegate/internal/routing"
@@ -21,15 +20,7 @@ const (
 )
 
 // Projects are the routed GitLab projects, each once, in the routing file's order.
-func Projects(routes *routing.Config) []string {
-	var out []string
-	for _, s := range routes.Services {
-		if !slices.ContainsFunc(out, func(p string) bool { return strings.EqualFold(p, s.Project) }) {
-			out = append(out, s.Project)
-		}
-	}
-	return out
-}
+func Projects(routes *routing.Config) []string { return routes.Projects() }
 
 // GitLabURL is the GitLab the set-up commands call: GITLAB_URL when set, else
 // the one the stack's functions call (its GitLabUrl parameter), else gitlab.com.

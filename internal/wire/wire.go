@@ -78,13 +78,14 @@ func ForRetry(ctx context.Context, getenv func(string) string, log *slog.Logger,
 // secret and no retry queue (Lambda's asynchronous retries and its on-failure
 // destination play that part).
 func ForPipelineEvents(ctx context.Context, getenv func(string) string, log *slog.Logger, opts ...Option) (*app.App, error) {
-	return fromEnv(ctx, getenv, log, needs{}, opts)
+	return fromEnv(ctx, getenv, log, needs{hooks: true}, opts)
 }
 
 // needs says which optional parts a function uses.
 type needs struct {
 	secret bool // the webhook's secret token
 	queue  bool // the retry queue
+	hooks  bool // the reconciler's watch of pipegate's webhooks (hookhealth.go)
 }
 
 // Option gives a part the local tool supplies (its stand-ins) instead of the one
@@ -190,6 +191,9 @@ func fromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 		a.Queue = queue.New(awsCfg, url)
 	default:
 		log.Warn("RETRY_QUEUE_URL not set: work that fails against AWS or GitLab is answered with 503")
+	}
+	if need.hooks {
+		a.HookHealth = hookHealth(getenv, awsCfg, a.GitLab)
 	}
 	if len(opts) == 0 { // a function's start; the local tool says itself what it runs
 		log.Info("pipegate ready", "services", len(routes.Services), "gitlab_url", gitlabURL,
