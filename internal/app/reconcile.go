@@ -39,6 +39,9 @@ func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := a.startMissed(ctx); err != nil { // pushes GitLab did not deliver (missed.go)
+		errs = append(errs, err)
+	}
 	for _, svc := range a.Routes.Services {
 		n, err := a.reconcile(ctx, svc)
 		ans.Repaired += n

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 )
@@ -29,4 +30,11 @@ func (c *Client) BranchHead(ctx context.Context, project, branch string) (h Head
 		return Head{}, false, fmt.Errorf("read branch %s of %s: GitLab named no head commit", branch, project)
 	}
 	return Head{Commit: b.Commit.ID, Message: b.Commit.Message}, true, nil
+}
+
+// RateLimited reports whether err is GitLab's 429 that client-go's retries did
+// not outlast: the caller should make no more calls this run.
+func RateLimited(err error) bool {
+	var er *gl.ErrorResponse
+	return errors.As(err, &er) && er.HasStatusCode(http.StatusTooManyRequests)
 }
