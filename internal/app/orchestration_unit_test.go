@@ -69,6 +69,7 @@ func (f *fakeCP) Approve(_ context.Context, a codepipeline.Approval) error {
 
 // fakeGitLab takes statuses, or fails them, and knows one merge request.
 type fakeGitLab struct {
+	Branches // nil: these tests watch no branch's head
 	setErr   error
 	statuses []gitlab.Status
 	mrs      []gitlab.MergeRequest
@@ -175,6 +176,7 @@ type fakeStore struct {
 	Statuses
 	Decisions
 	BadgeResults
+	Heads
 }
 
 type unit struct {
@@ -203,7 +205,7 @@ services:
 	}
 	mem := store.NewMemory()
 	u := &unit{cp: &fakeCP{}, gl: &fakeGitLab{}, mem: mem,
-		st: &fakeStore{mem, mem, mem, mem, &fakeStatuses{}, &fakeDecisions{}, mem}}
+		st: &fakeStore{mem, mem, mem, mem, &fakeStatuses{}, &fakeDecisions{}, mem, mem}}
 	u.app = &App{Routes: routes, Secret: "s", Store: u.st, Pipelines: u.cp, GitLab: u.gl,
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return u

@@ -35,6 +35,9 @@ type Job struct {
 	// MergeRequest, when set, makes this the re-evaluation of its project's
 	// production gates instead of a push.
 	MergeRequest *gitlabhook.MergeRequest `json:"merge_request,omitempty"`
+	// Missed says the reconciler found the push, which GitLab did not deliver
+	// (missed.go); its pending status says so.
+	Missed bool `json:"missed,omitempty"`
 }
 
 // newJob is the job of a push routed as r from its payload.
@@ -253,6 +256,9 @@ func (a *App) postPending(ctx context.Context, job *Job, s routing.Service, st s
 	}
 	if p.User != "" {
 		what += " by " + p.User
+	}
+	if job.Missed {
+		what = "a push to " + p.RefName() + " that GitLab did not deliver"
 	}
 	cctx, cancel := a.call(ctx)
 	err = a.GitLab.SetStatus(cctx, s.Project, st.CommitSHA, gitlab.Status{

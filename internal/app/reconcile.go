@@ -40,6 +40,9 @@ func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 		errs = append(errs, err)
 	}
 	a.checkHooks(ctx) // GitLab may have disabled pipegate's webhooks
+	if err := a.startMissed(ctx); err != nil { // pushes GitLab did not deliver (missed.go)
+		errs = append(errs, err)
+	}
 	for _, svc := range a.Routes.Services {
 		n, err := a.reconcile(ctx, svc)
 		ans.Repaired += n

@@ -96,7 +96,9 @@ func (a *App) dispatch(ctx context.Context, ev gitlabhook.Event, ans Answer) Res
 	plan := PlanWebhook(a.Routes, ev)
 	switch ev.Kind {
 	case gitlabhook.PushKind:
-		return a.push(ctx, ev, plan, ans)
+		resp := a.push(ctx, ev, plan, ans)
+		a.noteDelivered(ctx, ev.Push, resp.Status) // missed.go
+		return resp
 	case gitlabhook.MergeRequestKind:
 		if plan.Do == EvaluateGates {
 			return a.mergeRequest(ctx, ev, plan, ans)

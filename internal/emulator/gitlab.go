@@ -41,6 +41,8 @@ type GitLab struct {
 	hooks      map[string][]*Hook // by project path
 	nextHookID int64
 	scopes     []string // the token's, as personal_access_tokens/self says; nil: api
+
+	branches map[glBranchKey]Branch // gitlab_branches.go
 }
 
 // CommitStatus is a commit status the stand-in accepted.
@@ -56,7 +58,7 @@ type CommitStatus struct {
 
 // Request is one API request the stand-in received: its route ("statuses",
 // "compare", "merge_requests", "approvals", "project", "hooks", "hook",
-// "add_hook", "edit_hook", "token_self") and the project it named, by path when
+// "add_hook", "edit_hook", "token_self", "branch") and the project it named, by path when
 // the stand-in knows that project, else as the request spelled it. Tests read them
 // to check that pipegate never calls a project it should not.
 type Request struct {
@@ -277,6 +279,8 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.glAddHook(w, r, p)
 	case "edit_hook":
 		g.glEditHook(w, r, p, arg)
+	case "branch":
+		g.glBranch(w, p, arg)
 	}
 }
 
@@ -292,6 +296,8 @@ func glRoute(method string, parts []string) (route, arg string) {
 		return "merge_requests", parts[3]
 	case method == http.MethodGet && len(parts) == 4 && parts[1] == "merge_requests" && parts[3] == "approvals":
 		return "approvals", parts[2]
+	case method == http.MethodGet && len(parts) == 4 && parts[1] == "repository" && parts[2] == "branches":
+		return "branch", parts[3]
 	case method == http.MethodGet && len(parts) == 1:
 		return "project", ""
 	case len(parts) == 2 && parts[1] == "hooks":

@@ -21,6 +21,7 @@ type Memory struct {
 	decisions  map[[2]string][]memDecision // by pipeline and execution, in the order recorded
 	results    map[[2]string]Result        // by service and environment; they never expire
 	pending    map[string]memPending       // by delivery key
+	heads      memHeads                    // heads.go
 }
 
 type memClaim struct {

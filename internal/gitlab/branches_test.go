@@ -1,0 +1,37 @@
+package gitlab
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBranchHead(t *testing.T) {
+	g, c := start(t)
+	ctx := ctxTimeout(t, 10*time.Second)
+	g.SetBranch("ic/core", "release/1.x", "c0ffee", "Fix the build\n\n[skip ci]")
+	for _, project := range []string{"ic/core", "42"} {
+		h, found, err := c.BranchHead(ctx, project, "release/1.x")
+		if err != nil || !found {
+			t.Fatalf("%s: %v found=%v", project, err, found)
+		}
+		if h.Commit != "c0ffee" || h.Message != "Fix the build\n\n[skip ci]" {
+			t.Errorf("%s: head %+v", project, h)
+		}
+	}
+	// A branch or project GitLab does not know is not found, not an error.
+	for _, pb := range [][2]string{{"ic/core", "gone"}, {"ic/nope", "main"}} {
+		if _, found, err := c.BranchHead(ctx, pb[0], pb[1]); err != nil || found {
+			t.Errorf("%v: found=%v err=%v", pb, found, err)
+		}
+	}
+	// A push moves the head and lists its files in the compare API.
+	if before := g.Push("ic/core", "release/1.x", "beef", "next", []string{"a.go"}); before != "c0ffee" {
+		t.Errorf("push: before %q", before)
+	}
+	if h, _, _ := c.BranchHead(ctx, "ic/core", "release/1.x"); h.Commit != "beef" {
+		t.Errorf("after push: %+v", h)
+	}
+	if paths, err := c.ChangedPaths(ctx, "ic/core", "c0ffee", "beef"); err != nil || len(paths) != 1 {
+		t.Errorf("compare after push: %v %v", paths, err)
+	}
+}
