@@ -39,7 +39,7 @@ func (a *App) Reconcile(ctx context.Context) (EventAnswer, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	a.checkHooks(ctx) // GitLab may have disabled pipegate's webhooks
+	a.checkHooks(ctx)                          // GitLab may have disabled pipegate's webhooks
 	if err := a.startMissed(ctx); err != nil { // pushes GitLab did not deliver (missed.go)
 		errs = append(errs, err)
 	}
