@@ -19,7 +19,7 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// otherSHA is a second commit of ic/core.
+// otherSHA is a second commit of team/core.
 const otherSHA = "f3a6d9c2e5b8a1f4d7c0e3b6a9f2d5c8e1b4a7d0"
 
 // badgeRequest asks for file ("core.svg") the way API Gateway routes it.
@@ -196,7 +196,7 @@ func TestBadgeShowsLastDeployments(t *testing.T) {
 func TestBadgeKeepsNewerResult(t *testing.T) {
 	w := newWorld(t, withClock)
 	old := w.pushed()
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main", func(m map[string]any) {
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main", func(m map[string]any) {
 		m["before"], m["after"], m["checkout_sha"] = headSHA, otherSHA, otherSHA
 	}), headers: map[string]string{"idempotency-key": "second-push", "x-gitlab-event-uuid": "uuid-second"}})
 	if code != http.StatusOK || len(ans.Started) != 1 || ans.Started[0].Commit != otherSHA {
@@ -226,7 +226,7 @@ func TestBadgeFollowsRoutingStages(t *testing.T) {
 	w := newWorld(t, withClock)
 	cfg, err := routing.Parse([]byte(routes + `
   - name: web
-    project: ic/core
+    project: team/core
     pipeline: web-pipeline
     paths: ["web/**"]
     staging_stage: QA
@@ -301,7 +301,7 @@ func TestBadgeRequests(t *testing.T) {
 	}
 
 	// A webhook delivery is still one, and asks the store for no badge.
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "feature")})
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "feature")})
 	if code != http.StatusOK || ans.Result == "" {
 		t.Errorf("webhook after badges: %d %+v", code, ans)
 	}

@@ -28,7 +28,7 @@ func BenchmarkWebhookPush(b *testing.B) {
 	w := newWorld(b)
 	w.app.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // as to stdout, without keeping it
 	// A commit per delivery, as in real life: GitLab refuses a repeated status.
-	template := string(pushTo(b, 42, "ic/core", "main"))
+	template := string(pushTo(b, 42, "team/core", "main"))
 	bodies := make([]string, b.N)
 	for i := range bodies {
 		bodies[i] = strings.ReplaceAll(template, headSHA, fmt.Sprintf("%040x", i+1))
@@ -89,7 +89,7 @@ func BenchmarkWebhookClients(b *testing.B) {
 func BenchmarkWebhookLimit(b *testing.B) {
 	cp := emulator.NewCodePipeline("core-pipeline")
 	gl := emulator.NewGitLab(glToken)
-	gl.AddProject(42, "ic/core", "main")
+	gl.AddProject(42, "team/core", "main")
 	cpSrv, glSrv := httptest.NewServer(cp), httptest.NewServer(gl)
 	defer cpSrv.Close()
 	defer glSrv.Close()

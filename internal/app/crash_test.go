@@ -138,11 +138,11 @@ func TestCrashBetweenAnyTwoSteps(t *testing.T) {
 		pipelines []string
 		setup     func(w *world)
 	}{
-		{"one service", func(t *testing.T) []byte { return pushTo(t, 42, "ic/core", "main") }, []string{"core-pipeline"}, nil},
+		{"one service", func(t *testing.T) []byte { return pushTo(t, 42, "team/core", "main") }, []string{"core-pipeline"}, nil},
 		{"monorepo, paths from compare", func(t *testing.T) []byte {
-			return pushTo(t, 44, "ic/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })
+			return pushTo(t, 44, "team/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })
 		}, []string{"billing-pipeline", "search-pipeline"}, func(w *world) {
-			w.gl.SetCompare("ic/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
+			w.gl.SetCompare("team/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
 				[]string{"services/billing/a.go", "services/search/b.go"})
 		}},
 	}

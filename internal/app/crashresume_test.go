@@ -19,11 +19,11 @@ import (
 // status, and nothing is left pending.
 func TestResumeCrashBetweenAnyTwoSteps(t *testing.T) {
 	body := func(t *testing.T) []byte {
-		return pushTo(t, 44, "ic/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })
+		return pushTo(t, 44, "team/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })
 	}
 	pipelines := []string{"billing-pipeline", "search-pipeline"}
 	setup := func(w *crashWorld, queueFails bool) {
-		w.gl.SetCompare("ic/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
+		w.gl.SetCompare("team/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
 			[]string{"services/billing/a.go", "services/search/b.go"})
 		w.cp.FailNext("StartPipelineExecution", 3, emulator.ServerError)
 		if queueFails {

@@ -132,7 +132,7 @@ func withoutStartTime(t *testing.T, b []byte) []byte {
 func (r *ran) fresh(t *testing.T) (*app.App, *emulator.GitLab, func()) {
 	t.Helper()
 	gl := emulator.NewGitLab(glToken)
-	gl.AddProject(42, "ic/core", "main")
+	gl.AddProject(42, "team/core", "main")
 	srv := httptest.NewServer(gl)
 	glClient, err := gitlab.New(srv.URL, glToken, nil)
 	if err != nil {
@@ -265,7 +265,7 @@ func checkDurations(t *testing.T, r *ran) (missing int) {
 		wantActions, wantList := 0, 0
 		bad := false
 		for _, name := range names {
-			got, ok := gl.Latest("ic/core", headSHA, name)
+			got, ok := gl.Latest("team/core", headSHA, name)
 			if !ok || got.State != "success" {
 				t.Fatalf("seed %d: %s ended %+v, want success", seed, name, got)
 			}

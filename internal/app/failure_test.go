@@ -51,7 +51,7 @@ func TestCodePipelineDownThenRecovers(t *testing.T) {
 		t.Run(f.Code, func(t *testing.T) {
 			w := newWorld(t)
 			w.cp.FailNext("StartPipelineExecution", 3, f) // every quick retry fails
-			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 				headers: map[string]string{"idempotency-key": "down-1"}})
 			if code != http.StatusAccepted || ans.Result != "queued" || ans.Error == "" {
 				t.Fatalf("got %d %+v", code, ans)
@@ -66,7 +66,7 @@ func TestCodePipelineDownThenRecovers(t *testing.T) {
 
 			// GitLab redelivers nothing after a 2xx, but a "Resend request" now, with
 			// CodePipeline back, takes the released claim and does the work itself.
-			if _, again := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+			if _, again := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 				headers: map[string]string{"idempotency-key": "down-1"}}); again.Result != "started" {
 				t.Errorf("resend answered %+v", again)
 			}
@@ -94,7 +94,7 @@ func TestCodePipelineDownThenRecovers(t *testing.T) {
 func TestGitLabDownPipelineStillStarts(t *testing.T) {
 	w := newWorld(t)
 	w.gl.FailNext("statuses", 3, emulator.Fault{Status: 503, Message: "503 Service Unavailable"})
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	if code != http.StatusAccepted || ans.Result != "queued" {
 		t.Fatalf("got %d %+v", code, ans)
 	}
@@ -120,7 +120,7 @@ func TestGitLabDownPipelineStillStarts(t *testing.T) {
 func TestRetryStillFailingStaysOnQueue(t *testing.T) {
 	w := newWorld(t)
 	w.cp.FailNext("StartPipelineExecution", 6, emulator.ServerError)
-	w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	if fails := w.drain(); len(fails) != 1 {
 		t.Fatalf("%d batch item failures, want 1", len(fails))
 	}
@@ -143,7 +143,7 @@ func TestRetryIgnoresForeignMessage(t *testing.T) {
 func TestNoQueueAnswers503ThenRedeliveryStarts(t *testing.T) {
 	w := newWorld(t, withoutQueue)
 	w.cp.FailNext("StartPipelineExecution", 3, emulator.Throttling)
-	d := delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"), headers: map[string]string{"idempotency-key": "k"}}
+	d := delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"), headers: map[string]string{"idempotency-key": "k"}}
 	if code, ans := w.deliver(d); code != http.StatusServiceUnavailable || ans.Result != "failed" {
 		t.Fatalf("got %d %+v", code, ans)
 	}
@@ -161,7 +161,7 @@ func TestQueueDownToo(t *testing.T) {
 	w := newWorld(t)
 	w.cp.FailNext("StartPipelineExecution", 3, emulator.ServerError)
 	w.sqs.FailNext("SendMessage", 3, emulator.ServerError)
-	d := delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"), headers: map[string]string{"idempotency-key": "k"}}
+	d := delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"), headers: map[string]string{"idempotency-key": "k"}}
 	if code, _ := w.deliver(d); code != http.StatusServiceUnavailable {
 		t.Fatalf("got %d", code)
 	}
@@ -186,7 +186,7 @@ func TestHangingDependenciesAreBounded(t *testing.T) {
 			w := newWorld(t)
 			tt.inject(w)
 			start := time.Now()
-			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 			took := time.Since(start)
 			if code != http.StatusAccepted || ans.Result != "queued" {
 				t.Fatalf("got %d %+v", code, ans)

@@ -54,7 +54,7 @@ func TestHungQueueLosesNothing(t *testing.T) {
 				// The release is the first UpdateItem of the delivery.
 				proxy.FailNext("UpdateItem", 3, emulator.ServerError)
 			}
-			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 			if code != http.StatusServiceUnavailable || ans.Result != "failed" {
 				t.Fatalf("answer %d %+v, want 503 failed", code, ans)
 			}
@@ -127,7 +127,7 @@ func TestSlowestAnswerUnderAnySingleHang(t *testing.T) {
 			w := newWorld(t, withFaultyDynamo(&proxy, clk))
 			w.app.Now = clk.Now
 			tt.inject(w, proxy)
-			body := pushTo(t, 44, "ic/platform", "main", tt.edit)
+			body := pushTo(t, 44, "team/platform", "main", tt.edit)
 			start := time.Now()
 			code, ans := w.deliver(delivery{event: "Push Hook", body: body})
 			took := time.Since(start)
@@ -149,7 +149,7 @@ func TestSlowestAnswerUnderAnySingleHang(t *testing.T) {
 			for _, op := range dynamoOps {
 				proxy.Recover(op)
 			}
-			w.gl.SetCompare("ic/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
+			w.gl.SetCompare("team/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA,
 				[]string{"services/billing/a.go", "services/search/b.go"})
 			w.drain()
 			clk.Set(clk.Now().Add(app.DefaultLease + time.Second))
@@ -187,9 +187,9 @@ func TestJobsStayLean(t *testing.T) {
 	for i := range paths {
 		paths[i] = fmt.Sprintf("services/billing/generated/file-%05d-with-a-long-name.go", i)
 	}
-	w.gl.SetCompare("ic/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA, paths)
+	w.gl.SetCompare("team/platform", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA, paths)
 	w.cp.FailNext("StartPipelineExecution", 3, emulator.ServerError)
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "ic/platform", "main",
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "team/platform", "main",
 		func(m map[string]any) { m["total_commits_count"] = 30 })})
 	if code != http.StatusAccepted || ans.Result != "queued" {
 		t.Fatalf("answer %d %+v, want 202 queued", code, ans)
@@ -245,7 +245,7 @@ func TestAnswersSayWhatHappened(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			tt.inject(w)
-			_, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+			_, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 				headers: map[string]string{"idempotency-key": "k1"}})
 			b, _ := json.Marshal(ans)
 			text := string(b)
@@ -273,7 +273,7 @@ func TestAnswersSayWhatHappened(t *testing.T) {
 // after a resend and a reconcile, each pipeline ran once with one pending status.
 func TestLostDynamoAnswerAtEveryWrite(t *testing.T) {
 	push := func(w *world) (int, app.Answer) {
-		return w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+		return w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	}
 	newFaulty := func(t *testing.T) (*world, *emulator.Proxy, *testClock) {
 		var proxy *emulator.Proxy

@@ -27,17 +27,17 @@ func approvalStarted(id string) []byte {
 	return emulator.ActionEvent("core-pipeline", id, "Production", "ApproveProduction", "Approval", "Manual", "STARTED", at(300))
 }
 
-// mergedMR is merge request !118 of ic/core, merged as headSHA, by ada.
+// mergedMR is merge request !118 of team/core, merged as headSHA, by ada.
 func mergedMR(approvedBy ...string) emulator.MergeRequest {
 	return emulator.MergeRequest{IID: 118, Title: "Rate-limit calls to the files service", State: "merged",
 		SourceBranch: "files-rate-limit", TargetBranch: "main", SHA: "e4a7c2f9b1d6e3a8c5f0b7d2e9a4c1f6b3d8e5a2",
 		MergeCommitSHA: headSHA, Author: "ada", ApprovedBy: approvedBy}
 }
 
-// mrHook is GitLab's merge request webhook for !118 of ic/core with action.
+// mrHook is GitLab's merge request webhook for !118 of team/core with action.
 func mrHook(t testing.TB, action string) delivery {
 	return delivery{event: "Merge Request Hook", body: payload(t, "webhook_merge_request.json", func(m map[string]any) {
-		project(m, 42, "ic/core")
+		project(m, 42, "team/core")
 		oa := m["object_attributes"].(map[string]any)
 		oa["action"], oa["iid"], oa["target_project_id"] = action, 118, 42
 	}), headers: map[string]string{"x-gitlab-event-uuid": "mr-" + action}}
@@ -51,7 +51,7 @@ func (w *world) approvals() []emulator.Approval { return w.cp.Approvals() }
 func TestGateOpensOnApprovalAction(t *testing.T) {
 	w := newWorld(t, withClock)
 	id := w.pushed()
-	w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+	w.gl.AddMergeRequest("team/core", mergedMR("ada", "bob"))
 	w.waitAtGate(id, "tok-1")
 	ans := w.event(approvalStarted(id))
 	if !gated(ans, gate.Approve) {
@@ -86,7 +86,7 @@ func TestGateOpensOnApprovalAction(t *testing.T) {
 func TestGateWaitsThenOpensOnMergeRequestWebhook(t *testing.T) {
 	w := newWorld(t, withClock)
 	id := w.pushed()
-	w.gl.AddMergeRequest("ic/core", mergedMR("ada")) // only the author
+	w.gl.AddMergeRequest("team/core", mergedMR("ada")) // only the author
 	w.waitAtGate(id, "tok-2")
 	w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))
 	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
@@ -106,7 +106,7 @@ func TestGateWaitsThenOpensOnMergeRequestWebhook(t *testing.T) {
 		t.Errorf("update hook: %d %+v", code, ans)
 	}
 
-	w.gl.AddMergeRequest("ic/core", mergedMR("ada", "carol"))
+	w.gl.AddMergeRequest("team/core", mergedMR("ada", "carol"))
 	code, ans := w.deliver(mrHook(t, "approved"))
 	if code != http.StatusOK || ans.Result != "evaluated" || len(ans.Gates) != 1 || ans.Gates[0].Verdict != "approve" {
 		t.Fatalf("approved hook: %d %+v", code, ans)
@@ -129,7 +129,7 @@ func TestGateWaitsThenOpensOnMergeRequestWebhook(t *testing.T) {
 func TestGateNeverApprovesTheWrongExecution(t *testing.T) {
 	w := newWorld(t, withClock)
 	reviewed := w.pushed() // at headSHA, whose merge request is approved
-	w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 	const other = "99999999-0000-4000-8000-000000000009"
 	const direct = "1111111111111111111111111111111111111111" // pushed without a merge request
 	w.cp.AddExecution("core-pipeline", emulator.Execution{ID: other, CommitSHA: direct, StartedAt: at(60)})
@@ -154,7 +154,7 @@ func TestGateNeverApprovesTheWrongExecution(t *testing.T) {
 func TestReconcileOpensWaitingGate(t *testing.T) {
 	w := newWorld(t, withClock)
 	id := w.pushed()
-	w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 	w.waitAtGate(id, "tok-3")
 	if _, err := w.app.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestGateOpensForSquashCommit(t *testing.T) {
 	id := w.pushed()
 	mr := mergedMR("bob")
 	mr.MergeCommitSHA, mr.SquashCommitSHA = "", headSHA
-	w.gl.AddMergeRequest("ic/core", mr)
+	w.gl.AddMergeRequest("team/core", mr)
 	w.waitAtGate(id, "tok-squash")
 	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Approve) {
 		t.Fatalf("answer %+v, want gate approve", ans)
@@ -185,7 +185,7 @@ func TestGateOpensForSquashCommit(t *testing.T) {
 // request is rejected, and CodePipeline is told why.
 func TestGateRejectsCommitWithoutMergeRequest(t *testing.T) {
 	w := newWorld(t, withClock)
-	cfg, err := routing.Parse([]byte("services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n"))
+	cfg, err := routing.Parse([]byte("services:\n  - name: core\n    project: team/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestGateRejectsPipelineCreationRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, withClock)
-			w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+			w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 			id := w.cp.AddExecution("core-pipeline", emulator.Execution{CommitSHA: headSHA, Trigger: "CreatePipeline"})
 			w.waitAtGate(id, "tok-created")
 			if v := tc.evaluate(w, id); v != "reject" {
@@ -265,7 +265,7 @@ func TestGateRejectsPipelineCreationRun(t *testing.T) {
 // ever.
 func TestGateJudgesReleaseChange(t *testing.T) {
 	w := newWorld(t, withClock)
-	w.gl.AddMergeRequest("ic/core", mergedMR("bob"))
+	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 	id := w.cp.AddExecution("core-pipeline", emulator.Execution{CommitSHA: headSHA, Trigger: "StartPipelineExecution"})
 	w.waitAtGate(id, "tok-release")
 	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Approve) {

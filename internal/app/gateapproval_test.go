@@ -37,7 +37,7 @@ func (w *world) gateStatuses() []emulator.CommitStatus {
 }
 
 // rejectRoutes make the gate reject a commit without a merge request.
-const rejectRoutes = "services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n"
+const rejectRoutes = "services:\n  - name: core\n    project: team/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n"
 
 // No "approved" before CodePipeline accepted it. Between the gate's
 // GetPipelineState and its PutApprovalResult, the approval it read may be
@@ -77,7 +77,7 @@ func TestGateClaimsOnlyWhatCodePipelineAccepted(t *testing.T) {
 				}
 				w.app.Routes = cfg
 			} else {
-				w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+				w.gl.AddMergeRequest("team/core", mergedMR("ada", "bob"))
 			}
 			id := w.pushed()
 			w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))
@@ -128,7 +128,7 @@ func TestGateClaimsOnlyWhatCodePipelineAccepted(t *testing.T) {
 		w := newWorld(t, withClock)
 		id := w.pushed()
 		w.waitAtGate(id, "tok-gate")
-		w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+		w.gl.AddMergeRequest("team/core", mergedMR("ada", "bob"))
 		w.cp.Before = func(op string) {
 			if op == "PutApprovalResult" {
 				answered("Succeeded", "Approved by ada: hotfix")(w, id)
@@ -207,7 +207,7 @@ func TestGateStatusNeverFollowsTheStageEnd(t *testing.T) {
 				}
 				hs := &hookStore{Store: inner}
 				w := newWorld(t, withClock, withStore(hs))
-				w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+				w.gl.AddMergeRequest("team/core", mergedMR("ada", "bob"))
 				id := w.pushed()
 				w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))
 				w.waitAtGate(id, "tok-gate")
@@ -268,7 +268,7 @@ func TestGateAnswerWhoseReplyIsLost(t *testing.T) {
 				}
 				w.app.Routes = cfg
 			} else {
-				w.gl.AddMergeRequest("ic/core", mergedMR("ada", "bob"))
+				w.gl.AddMergeRequest("team/core", mergedMR("ada", "bob"))
 			}
 			id := w.pushed()
 			w.event(emulator.StageEvent("core-pipeline", id, "Production", "STARTED", at(299)))

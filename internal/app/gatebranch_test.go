@@ -23,7 +23,7 @@ func TestGateCountsOnlyMergeRequestsIntoDeployBranch(t *testing.T) {
 		name    string
 		routes  string                  // routing file; "" the world's
 		console bool                    // started in the console: pipegate does not know its branch
-		mrs     []emulator.MergeRequest // of headSHA in ic/core
+		mrs     []emulator.MergeRequest // of headSHA in team/core
 		verdict string
 		// summary is what CodePipeline is told, else what the Production status says.
 		says string
@@ -63,7 +63,7 @@ func TestGateCountsOnlyMergeRequestsIntoDeployBranch(t *testing.T) {
 		},
 		{
 			name:    "no_merge_request reject: only merge requests into other branches",
-			routes:  "services:\n  - name: core\n    project: ic/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n",
+			routes:  "services:\n  - name: core\n    project: team/core\n    pipeline: core-pipeline\n    production: {no_merge_request: reject}\n",
 			mrs:     []emulator.MergeRequest{into("feature/y", 12, "bob")},
 			verdict: "reject", says: "Rejected by pipegate: no merge request of commit da156088 is merged into main (!12 targets feature/y)",
 		},
@@ -78,7 +78,7 @@ func TestGateCountsOnlyMergeRequestsIntoDeployBranch(t *testing.T) {
 				w.app.Routes = cfg
 			}
 			for _, mr := range tc.mrs {
-				w.gl.AddMergeRequest("ic/core", mr)
+				w.gl.AddMergeRequest("team/core", mr)
 			}
 			var id string
 			if tc.console {

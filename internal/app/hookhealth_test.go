@@ -46,11 +46,11 @@ func TestReconcileReportsDisabledHooks(t *testing.T) {
 	hook := func(url, status string, until time.Time) emulator.Hook {
 		return emulator.Hook{URL: url, PushEvents: true, TagPushEvents: true, MergeRequestsEvents: true, EnableSSLVerification: true, AlertStatus: status, DisabledUntil: until}
 	}
-	// ic/core: pipegate's delivers; another tool's hook is disabled, which is not ours to report.
-	w.gl.AddHook("ic/core", hook("https://ci.example/hook", "disabled", time.Time{}))
-	w.gl.AddHook("ic/core", hook(pipegateURL, "executable", time.Time{}))
-	authHook := w.gl.AddHook("ic/auth", hook(pipegateURL+"/", "temporarily_disabled", until))
-	// ic/platform (two services): no hook to pipegate at all.
+	// team/core: pipegate's delivers; another tool's hook is disabled, which is not ours to report.
+	w.gl.AddHook("team/core", hook("https://ci.example/hook", "disabled", time.Time{}))
+	w.gl.AddHook("team/core", hook(pipegateURL, "executable", time.Time{}))
+	authHook := w.gl.AddHook("team/auth", hook(pipegateURL+"/", "temporarily_disabled", until))
+	// team/platform (two services): no hook to pipegate at all.
 
 	if _, err := w.app.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
@@ -60,14 +60,14 @@ func TestReconcileReportsDisabledHooks(t *testing.T) {
 	}
 	errs := logsStarting(w.logs, "GitLab disabled pipegate's webhook")
 	if len(errs) != 1 {
-		t.Fatalf("%d error lines, want 1 (ic/auth):\n%s", len(errs), w.logs.String())
+		t.Fatalf("%d error lines, want 1 (team/auth):\n%s", len(errs), w.logs.String())
 	}
-	if e := errs[0]; e["level"] != "ERROR" || e["project"] != "ic/auth" || e["disabled_until"] != "2026-12-02T06:00:00Z" ||
+	if e := errs[0]; e["level"] != "ERROR" || e["project"] != "team/auth" || e["disabled_until"] != "2026-12-02T06:00:00Z" ||
 		e["alert_status"] != "temporarily_disabled" || e["hook"] != float64(authHook) {
 		t.Errorf("error line %v", e)
 	}
-	if warns := logsStarting(w.logs, "project has no webhook to pipegate"); len(warns) != 1 || warns[0]["project"] != "ic/platform" {
-		t.Errorf("warnings %v, want one for ic/platform", warns)
+	if warns := logsStarting(w.logs, "project has no webhook to pipegate"); len(warns) != 1 || warns[0]["project"] != "team/platform" {
+		t.Errorf("warnings %v, want one for team/platform", warns)
 	}
 	data := cw.Data()
 	if len(data) != 1 || data[0].MetricName != app.MetricDisabledHooks || data[0].Value != 1 ||
@@ -76,7 +76,7 @@ func TestReconcileReportsDisabledHooks(t *testing.T) {
 	}
 
 	// Once re-enabled (a test delivery succeeded), the next run publishes 0: the alarm clears.
-	w.gl.SetHookStatus("ic/auth", authHook, "executable", time.Time{})
+	w.gl.SetHookStatus("team/auth", authHook, "executable", time.Time{})
 	if _, err := w.app.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestReconcileReportsDisabledHooks(t *testing.T) {
 func TestReconcileHookFaults(t *testing.T) {
 	cw := emulator.NewCloudWatch()
 	w := newWorld(t, withHookHealth(cw))
-	for _, p := range []string{"ic/core", "ic/auth", "ic/platform"} {
+	for _, p := range []string{"team/core", "team/auth", "team/platform"} {
 		w.gl.AddHook(p, emulator.Hook{URL: pipegateURL, AlertStatus: "disabled"})
 	}
 	// One project's hooks unreadable (the token's user is no Maintainer there):

@@ -11,7 +11,7 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// forgeID makes a payload's numeric ids (project_id and project.id) name ic/core
+// forgeID makes a payload's numeric ids (project_id and project.id) name team/core
 // (42) while its path names another routed project: a payload whose fields disagree.
 func forgeID(m map[string]any) {
 	m["project_id"] = 42
@@ -39,9 +39,9 @@ func (w *world) noCallTo(t *testing.T, project string) {
 	}
 }
 
-// One project identity: a push whose path is ic/auth (or ic/platform) but whose
-// numeric ids are ic/core's acts on the routed project only. Compare, pending
-// status, the records and the production gate all go to it, and ic/core's
+// One project identity: a push whose path is team/auth (or team/platform) but whose
+// numeric ids are team/core's acts on the routed project only. Compare, pending
+// status, the records and the production gate all go to it, and team/core's
 // approved merge request of the same commit never opens the routed project's gate,
 // whichever way the gate comes to be evaluated.
 func TestOneProjectIdentity(t *testing.T) {
@@ -57,7 +57,7 @@ func TestOneProjectIdentity(t *testing.T) {
 		}},
 		{"merge request webhook with the same forged ids", func(t *testing.T, w *world, id string) string {
 			code, ans := w.deliver(delivery{event: "Merge Request Hook", body: payload(t, "webhook_merge_request.json", func(m map[string]any) {
-				project(m, 43, "ic/auth")
+				project(m, 43, "team/auth")
 				forgeID(m)
 				oa := m["object_attributes"].(map[string]any)
 				oa["action"], oa["iid"], oa["target_project_id"] = "approved", 118, 42
@@ -82,60 +82,60 @@ func TestOneProjectIdentity(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, withClock)
-			// ic/core has an approved, merged merge request of the very commit pushed.
-			w.gl.AddMergeRequest("ic/core", mergedMR("bob", "carol"))
+			// team/core has an approved, merged merge request of the very commit pushed.
+			w.gl.AddMergeRequest("team/core", mergedMR("bob", "carol"))
 
-			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 43, "ic/auth", "main", forgeID)})
+			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 43, "team/auth", "main", forgeID)})
 			if code != http.StatusOK || ans.Result != "started" || len(ans.Started) != 1 || ans.Started[0].Pipeline != "auth-pipeline" {
 				t.Fatalf("push: %d %+v, want auth-pipeline started", code, ans)
 			}
 			id := ans.Started[0].ExecutionID
-			if s, ok := w.gl.Latest("ic/auth", headSHA, "auth-pipeline"); !ok || s.State != "pending" {
-				t.Errorf("ic/auth shows %+v (found %v), want the pending status", s, ok)
+			if s, ok := w.gl.Latest("team/auth", headSHA, "auth-pipeline"); !ok || s.State != "pending" {
+				t.Errorf("team/auth shows %+v (found %v), want the pending status", s, ok)
 			}
 			ex, found, err := w.store.GetExecution(context.Background(), "auth-pipeline", id)
-			if err != nil || !found || ex.Project != "ic/auth" {
-				t.Errorf("execution record %+v (found %v, %v), want project ic/auth", ex, found, err)
+			if err != nil || !found || ex.Project != "team/auth" {
+				t.Errorf("execution record %+v (found %v, %v), want project team/auth", ex, found, err)
 			}
 
 			w.waitAt("auth-pipeline", id, "tok-auth")
 			if v := tc.gate(t, w, id); v != "wait" {
-				t.Errorf("verdict %q, want wait: ic/auth has no merge request of %s", v, headSHA)
+				t.Errorf("verdict %q, want wait: team/auth has no merge request of %s", v, headSHA)
 			}
 			if got := w.approvals(); len(got) != 0 {
 				t.Errorf("approved %+v with another project's merge request", got)
 			}
-			s, ok := w.gl.Latest("ic/auth", headSHA, "auth-pipeline/Production")
+			s, ok := w.gl.Latest("team/auth", headSHA, "auth-pipeline/Production")
 			if !ok || s.State != "pending" || !strings.Contains(s.Description, "no merge request") {
-				t.Errorf("ic/auth's Production status %+v (found %v), want pending for want of a merge request", s, ok)
+				t.Errorf("team/auth's Production status %+v (found %v), want pending for want of a merge request", s, ok)
 			}
-			w.noCallTo(t, "ic/core")
+			w.noCallTo(t, "team/core")
 		})
 	}
 
 	// A monorepo push that needs the compare API compares in the routed project:
-	// ic/core's comparison of the same commits would start billing, ic/platform's
+	// team/core's comparison of the same commits would start billing, team/platform's
 	// starts search.
 	t.Run("compare", func(t *testing.T) {
 		w := newWorld(t)
-		w.gl.SetCompare("ic/core", before, headSHA, []string{"services/billing/x.go"})
-		w.gl.SetCompare("ic/platform", before, headSHA, []string{"services/search/index.go"})
-		code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "ic/platform", "main", forgeID,
+		w.gl.SetCompare("team/core", before, headSHA, []string{"services/billing/x.go"})
+		w.gl.SetCompare("team/platform", before, headSHA, []string{"services/search/index.go"})
+		code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "team/platform", "main", forgeID,
 			func(m map[string]any) { m["total_commits_count"] = 25 })})
 		if code != http.StatusOK || ans.Result != "started" || len(ans.Started) != 1 || ans.Started[0].Pipeline != "search-pipeline" {
-			t.Fatalf("push: %d %+v, want search-pipeline started from ic/platform's comparison", code, ans)
+			t.Fatalf("push: %d %+v, want search-pipeline started from team/platform's comparison", code, ans)
 		}
-		if s, ok := w.gl.Latest("ic/platform", headSHA, "search-pipeline"); !ok || s.State != "pending" {
-			t.Errorf("ic/platform shows %+v (found %v), want the pending status", s, ok)
+		if s, ok := w.gl.Latest("team/platform", headSHA, "search-pipeline"); !ok || s.State != "pending" {
+			t.Errorf("team/platform shows %+v (found %v), want the pending status", s, ok)
 		}
-		w.noCallTo(t, "ic/core")
+		w.noCallTo(t, "team/core")
 	})
 
 	// A record written by an earlier version, or by anything else, that names
 	// another project does not redirect the gate: it reads the routed project.
 	t.Run("stored execution names another project", func(t *testing.T) {
 		w := newWorld(t, withClock)
-		w.gl.AddMergeRequest("ic/core", mergedMR("bob", "carol"))
+		w.gl.AddMergeRequest("team/core", mergedMR("bob", "carol"))
 		id := w.cp.AddExecution("auth-pipeline", emulator.Execution{CommitSHA: headSHA, StartedAt: at(0)})
 		if _, err := w.store.PutExecution(context.Background(), store.Execution{
 			Pipeline: "auth-pipeline", ID: id, Project: "42", CommitSHA: headSHA, Ref: "refs/heads/main", StartedAt: at(0),
@@ -150,6 +150,6 @@ func TestOneProjectIdentity(t *testing.T) {
 		if got := w.approvals(); len(got) != 0 {
 			t.Errorf("approved %+v with another project's merge request", got)
 		}
-		w.noCallTo(t, "ic/core")
+		w.noCallTo(t, "team/core")
 	})
 }

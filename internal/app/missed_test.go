@@ -101,8 +101,8 @@ func TestMissedPushStartedOnce(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			w := newWorld(t, s.opts...)
-			w.gitPush(42, "ic/core", "main", commitA, "first", []string{"a.go"}, true)
-			w.gitPush(42, "ic/core", "main", commitB, "second", []string{"b.go"}, false)
+			w.gitPush(42, "team/core", "main", commitA, "first", []string{"a.go"}, true)
+			w.gitPush(42, "team/core", "main", commitB, "second", []string{"b.go"}, false)
 
 			w.reconcileAfter(time.Second) // the push may only be late: it waits a run
 			if n := w.executionsOf("core-pipeline", commitB); n != 0 {
@@ -125,7 +125,7 @@ func TestMissedPushStartedOnce(t *testing.T) {
 				t.Errorf("the delivered push ran %d times, want once", n)
 			}
 			// The next push GitLab delivers is the webhook's again, from the new head.
-			ans := w.gitPush(42, "ic/core", "main", commitC, "third", []string{"c.go"}, true)
+			ans := w.gitPush(42, "team/core", "main", commitC, "third", []string{"c.go"}, true)
 			w.reconcileMany(2)
 			if len(ans.Started) != 1 || w.executionsOf("core-pipeline", commitC) != 1 || w.starts() != 3 {
 				t.Errorf("after a delivered push: %+v, %d executions in all, want 3", ans, w.starts())
@@ -141,8 +141,8 @@ func TestMissedPushBaseline(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			w := newWorld(t, s.opts...)
-			w.gl.SetBranch("ic/core", "main", commitA, "before pipegate")
-			w.gl.SetBranch("ic/platform", "main", commitA, "before pipegate")
+			w.gl.SetBranch("team/core", "main", commitA, "before pipegate")
+			w.gl.SetBranch("team/platform", "main", commitA, "before pipegate")
 			w.reconcileMany(3)
 			if n := w.starts(); n != 0 {
 				t.Fatalf("%d executions started on a baseline", n)
@@ -150,7 +150,7 @@ func TestMissedPushBaseline(t *testing.T) {
 			if got := w.gl.Statuses(); len(got) != 0 {
 				t.Fatalf("statuses on a baseline: %+v", got)
 			}
-			w.gitPush(42, "ic/core", "main", commitB, "after", []string{"b.go"}, false)
+			w.gitPush(42, "team/core", "main", commitB, "after", []string{"b.go"}, false)
 			w.reconcileMany(2)
 			if n := w.executionsOf("core-pipeline", commitB); n != 1 || w.starts() != 1 {
 				t.Errorf("after the baseline: %d runs at %s, %d in all, want 1 and 1", n, commitB, w.starts())
@@ -166,8 +166,8 @@ func TestMissedPushDelivered(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			w := newWorld(t, s.opts...)
-			w.gitPush(42, "ic/core", "main", commitA, "first", nil, true)
-			w.gitPush(44, "ic/platform", "main", commitA, "first", []string{"services/search/a.go"}, true)
+			w.gitPush(42, "team/core", "main", commitA, "first", nil, true)
+			w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/search/a.go"}, true)
 			started := w.starts()
 			if started != 2 {
 				t.Fatalf("%d started by the webhook, want 2", started)
@@ -175,13 +175,13 @@ func TestMissedPushDelivered(t *testing.T) {
 			w.reconcileMany(2)
 
 			// Delivered and started.
-			w.gitPush(42, "ic/core", "main", commitB, "second", nil, true)
+			w.gitPush(42, "team/core", "main", commitB, "second", nil, true)
 			// Delivered and skipped: [skip ci]; no routed path.
-			ans := w.gitPush(42, "ic/core", "main", commitC, "third [skip ci]", nil, true)
+			ans := w.gitPush(42, "team/core", "main", commitC, "third [skip ci]", nil, true)
 			if ans.Result != "ignored" {
 				t.Fatalf("[skip ci] push: %+v", ans)
 			}
-			ans = w.gitPush(44, "ic/platform", "main", commitB, "docs", []string{"docs/readme.md"}, true)
+			ans = w.gitPush(44, "team/platform", "main", commitB, "docs", []string{"docs/readme.md"}, true)
 			if ans.Result != "ignored" {
 				t.Fatalf("docs push: %+v", ans)
 			}
@@ -192,9 +192,9 @@ func TestMissedPushDelivered(t *testing.T) {
 
 			// A delivery later than a reconciler run: the webhook starts it, the reconciler does not.
 			const late = "d000000000000000000000000000000000000004"
-			w.gitPush(42, "ic/core", "main", late, "late", nil, false)
+			w.gitPush(42, "team/core", "main", late, "late", nil, false)
 			w.reconcileAfter(time.Minute) // sees the head no delivery brought yet
-			if ans := w.pushHook(42, "ic/core", "main", commitC, late, "late", nil); len(ans.Started) != 1 {
+			if ans := w.pushHook(42, "team/core", "main", commitC, late, "late", nil); len(ans.Started) != 1 {
 				t.Fatalf("late delivery: %+v", ans)
 			}
 			w.reconcileMany(3)
@@ -209,8 +209,8 @@ func TestMissedPushDelivered(t *testing.T) {
 // would have: [skip ci] in its head commit's message starts nothing, now or later.
 func TestMissedPushSkipped(t *testing.T) {
 	w := newWorld(t, withClock, withMemory)
-	w.gitPush(42, "ic/core", "main", commitA, "first", nil, true)
-	w.gitPush(42, "ic/core", "main", commitB, "chore: bump\n\n[ci skip]", nil, false)
+	w.gitPush(42, "team/core", "main", commitA, "first", nil, true)
+	w.gitPush(42, "team/core", "main", commitB, "chore: bump\n\n[ci skip]", nil, false)
 	w.reconcileMany(4)
 	if n := w.executionsOf("core-pipeline", commitB); n != 0 {
 		t.Fatalf("a [ci skip] push ran %d times", n)
@@ -226,12 +226,12 @@ func TestMissedPushMonorepo(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			w := newWorld(t, s.opts...)
-			w.gitPush(44, "ic/platform", "main", commitA, "first", []string{"services/billing/a.go", "services/search/a.go"}, true)
+			w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/billing/a.go", "services/search/a.go"}, true)
 			// Two pushes GitLab lost: only what lies between the known head and the
 			// branch's head counts.
-			w.gitPush(44, "ic/platform", "main", commitB, "docs", []string{"docs/x.md"}, false)
-			w.gitPush(44, "ic/platform", "main", commitC, "search", []string{"services/search/b.go"}, false)
-			w.gl.SetCompare("ic/platform", commitA, commitC, []string{"docs/x.md", "services/search/b.go"})
+			w.gitPush(44, "team/platform", "main", commitB, "docs", []string{"docs/x.md"}, false)
+			w.gitPush(44, "team/platform", "main", commitC, "search", []string{"services/search/b.go"}, false)
+			w.gl.SetCompare("team/platform", commitA, commitC, []string{"docs/x.md", "services/search/b.go"})
 			w.reconcileMany(3)
 			if n := w.executionsOf("search-pipeline", commitC); n != 1 {
 				t.Errorf("search ran %d times at %s, want once\n%s", n, commitC, w.logs)
@@ -240,7 +240,7 @@ func TestMissedPushMonorepo(t *testing.T) {
 				t.Errorf("billing ran %d times: no missed commit touches its paths", n)
 			}
 			// A missed push touching neither starts nothing.
-			w.gitPush(44, "ic/platform", "main", "e000000000000000000000000000000000000005", "docs", []string{"docs/y.md"}, false)
+			w.gitPush(44, "team/platform", "main", "e000000000000000000000000000000000000005", "docs", []string{"docs/y.md"}, false)
 			w.reconcileMany(3)
 			if got := w.starts(); got != 3 {
 				t.Errorf("%d executions, want 3 (two pushed, one missed)", got)
@@ -253,8 +253,8 @@ func TestMissedPushMonorepo(t *testing.T) {
 // the console, say) is not started again.
 func TestMissedPushRanElsewhere(t *testing.T) {
 	w := newWorld(t, withClock, withMemory)
-	w.gitPush(42, "ic/core", "main", commitA, "first", nil, true)
-	w.gitPush(42, "ic/core", "main", commitB, "second", nil, false)
+	w.gitPush(42, "team/core", "main", commitA, "first", nil, true)
+	w.gitPush(42, "team/core", "main", commitB, "second", nil, false)
 	w.cp.AddExecution("core-pipeline", emulator.Execution{ID: "manual-1", CommitSHA: commitB, Status: "InProgress", StartedAt: w.clock.Now()})
 	w.reconcileMany(3)
 	if n := w.executionsOf("core-pipeline", commitB); n != 1 {
@@ -266,7 +266,7 @@ func TestMissedPushRanElsewhere(t *testing.T) {
 // watched branch and no other.
 func TestMissedPushCost(t *testing.T) {
 	w := newWorld(t, withClock, withMemory)
-	w.gitPush(42, "ic/core", "main", commitA, "first", nil, true)
+	w.gitPush(42, "team/core", "main", commitA, "first", nil, true)
 	w.reconcileMany(1)
 	before := len(w.gl.Requests())
 	w.reconcileMany(1)
@@ -275,7 +275,7 @@ func TestMissedPushCost(t *testing.T) {
 		routes = append(routes, r.Route+" "+r.Project)
 	}
 	// core, auth, platform each watch main.
-	if strings.Join(routes, ",") != "branch ic/core,branch ic/auth,branch ic/platform" {
+	if strings.Join(routes, ",") != "branch team/core,branch team/auth,branch team/platform" {
 		t.Errorf("GitLab calls of a quiet run: %v", routes)
 	}
 }

@@ -14,11 +14,11 @@ import (
 // retry queue into the dead-letter queue.
 func TestInputThatCanNeverSucceed(t *testing.T) {
 	tagNoCommit := payload(t, "webhook_tag_push.json", func(m map[string]any) {
-		project(m, 42, "ic/core")
+		project(m, 42, "team/core")
 		m["ref"] = "refs/tags/v1.0.0"
 		m["checkout_sha"] = nil
 	})
-	badSHA := pushTo(t, 42, "ic/core", "main", func(m map[string]any) { m["checkout_sha"] = "not-a-commit" })
+	badSHA := pushTo(t, 42, "team/core", "main", func(m map[string]any) { m["checkout_sha"] = "not-a-commit" })
 	tests := []struct {
 		name   string
 		body   []byte
@@ -44,7 +44,7 @@ func TestInputThatCanNeverSucceed(t *testing.T) {
 	t.Run("Idempotency-Key longer than a table key", func(t *testing.T) {
 		w := newWorld(t, withStore(dynamoStore(t)))
 		long := strings.Repeat("k", 3000)
-		d := delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"), headers: map[string]string{"idempotency-key": long}}
+		d := delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"), headers: map[string]string{"idempotency-key": long}}
 		code, ans := w.deliver(d)
 		if code != http.StatusOK || ans.Result != "started" || len(ans.Delivery) > gitlabhook.MaxKey {
 			t.Fatalf("answer %d %+v, want 200 started under a bounded key", code, ans)

@@ -194,10 +194,10 @@ defaults:
   branches: ["main"]
 services:
   - name: core
-    project: ic/core
+    project: team/core
     pipeline: core-pipeline
   - name: web
-    project: ic/core
+    project: team/core
     pipeline: web-pipeline
 `))
 	if err != nil {
@@ -217,7 +217,7 @@ func (u *unit) svc(name string) routing.Service {
 }
 
 func (u *unit) job(key string) *Job {
-	p := &gitlabhook.Push{Project: "ic/core", ProjectID: 42, Ref: "refs/heads/main", CommitSHA: unitSHA, After: unitSHA, PathsKnown: true}
+	p := &gitlabhook.Push{Project: "team/core", ProjectID: 42, Ref: "refs/heads/main", CommitSHA: unitSHA, After: unitSHA, PathsKnown: true}
 	r := u.app.Routes.Match(p)
 	return newJob(gitlabhook.Delivery{Key: key}, p, r)
 }

@@ -15,7 +15,7 @@ import (
 func TestRetriedPendingDoesNotReopenFinalStatus(t *testing.T) {
 	w := newWorld(t, withClock)
 	w.gl.FailNext("statuses", 3, emulator.Fault{Status: 503, Message: "503 Service Unavailable"})
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	if code != http.StatusAccepted || len(ans.Started) != 1 {
 		t.Fatalf("push: %d %+v", code, ans)
 	}

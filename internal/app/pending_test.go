@@ -26,17 +26,17 @@ func TestReconcilerIsNotStuckOnWorkThatKeepsFailing(t *testing.T) {
 	w.app.Now = clk.Now
 	cfg, err := routing.Parse([]byte(routes + `
   - name: legacy
-    project: ic/legacy
+    project: team/legacy
     pipeline: legacy-pipeline
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.app.Routes = cfg
-	w.gl.AddProject(45, "ic/legacy", "main")
+	w.gl.AddProject(45, "team/legacy", "main")
 
 	for i := range app.MaxPendingPerRun {
-		code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 45, "ic/legacy", "main"),
+		code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 45, "team/legacy", "main"),
 			headers: map[string]string{"idempotency-key": fmt.Sprintf("legacy-%d", i)}})
 		if code != http.StatusAccepted {
 			t.Fatalf("legacy push %d: %d %+v, want 202 (legacy-pipeline does not exist)", i, code, ans)
@@ -44,7 +44,7 @@ func TestReconcilerIsNotStuckOnWorkThatKeepsFailing(t *testing.T) {
 		clk.Set(clk.Now().Add(time.Second))
 	}
 	w.cp.FailNext("StartPipelineExecution", 3, emulator.ServerError)
-	if code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+	if code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 		headers: map[string]string{"idempotency-key": "core-1"}}); code != http.StatusAccepted {
 		t.Fatalf("core push: %d %+v, want 202", code, ans)
 	}
@@ -70,7 +70,7 @@ func TestResumeOutOfTimeGivesItsClaimBack(t *testing.T) {
 	w.app.Now = clk.Now
 	w.cp.FailNext("StartPipelineExecution", 6, emulator.ServerError) // 3 tries for each pipeline
 	w.sqs.FailNext("SendMessage", 3, emulator.ServerError)
-	if code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "ic/platform", "main",
+	if code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 44, "team/platform", "main",
 		files("services/billing/a.go", "services/search/b.go"))}); code != http.StatusServiceUnavailable {
 		t.Fatalf("push: %d %+v, want 503 (nothing started, nothing queued)", code, ans)
 	}

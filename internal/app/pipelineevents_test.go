@@ -61,20 +61,20 @@ func verdictOf(ans app.EventAnswer) string {
 	return string(ans.Gate)
 }
 
-// pushed delivers a push of headSHA to ic/core main and returns the execution it started.
+// pushed delivers a push of headSHA to team/core main and returns the execution it started.
 func (w *world) pushed() string {
 	w.t.Helper()
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(w.t, 42, "ic/core", "main")})
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(w.t, 42, "team/core", "main")})
 	if code != http.StatusOK || len(ans.Started) != 1 {
 		w.t.Fatalf("push: %d %+v", code, ans)
 	}
 	return ans.Started[0].ExecutionID
 }
 
-// latest is the state of status name on headSHA in ic/core as GitLab has it.
+// latest is the state of status name on headSHA in team/core as GitLab has it.
 func (w *world) latest(name string) emulator.CommitStatus {
 	w.t.Helper()
-	s, ok := w.gl.Latest("ic/core", headSHA, name)
+	s, ok := w.gl.Latest("team/core", headSHA, name)
 	if !ok {
 		w.t.Fatalf("no status %s on %s", name, headSHA)
 	}
@@ -215,7 +215,7 @@ func TestPipelineEventsIgnored(t *testing.T) {
 	w.event([]byte(`{"source":"aws.s3","detail-type":"Object Created","detail":{}}`))
 
 	// aws-lambda-go's samples, routed to a pipeline of theirs that CodePipeline does not know.
-	cfg, err := routing.Parse([]byte("services:\n  - {name: theirs, project: ic/core, pipeline: myPipeline}\n"))
+	cfg, err := routing.Parse([]byte("services:\n  - {name: theirs, project: team/core, pipeline: myPipeline}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestPipelineEventsBranchAndTagOfOneCommit(t *testing.T) {
 	w := newWorld(t, withClock)
 	branch := w.pushed()
 	code, ans := w.deliver(delivery{event: "Tag Push Hook", body: payload(t, "webhook_tag_push.json", func(m map[string]any) {
-		project(m, 42, "ic/core")
+		project(m, 42, "team/core")
 		m["ref"], m["checkout_sha"] = "refs/tags/v1.4.0", headSHA
 	})})
 	if code != http.StatusOK || len(ans.Started) != 1 {

@@ -35,7 +35,7 @@ func signedWorld(t *testing.T) *world {
 }
 
 func TestSignedDeliveryRefused(t *testing.T) {
-	body := func(t *testing.T) []byte { return pushTo(t, 42, "ic/core", "main") }
+	body := func(t *testing.T) []byte { return pushTo(t, 42, "team/core", "main") }
 	tests := []struct {
 		name    string
 		token   string // the configured X-Gitlab-Token secret
@@ -93,7 +93,7 @@ func TestSignedDeliveryRefused(t *testing.T) {
 func TestSignedDeliveryStarts(t *testing.T) {
 	t.Run("with the token too", func(t *testing.T) {
 		w := signedWorld(t)
-		b := pushTo(t, 42, "ic/core", "main")
+		b := pushTo(t, 42, "team/core", "main")
 		code, ans := w.deliver(delivery{event: "Push Hook", body: b, headers: signedHeaders(t, "msg-1", t0.Add(-4*time.Minute), b)})
 		if code != http.StatusOK || ans.Result != "started" || w.starts() != 1 {
 			t.Fatalf("got %d %+v, %d starts", code, ans, w.starts())
@@ -102,7 +102,7 @@ func TestSignedDeliveryStarts(t *testing.T) {
 	t.Run("signing secret only, no token", func(t *testing.T) {
 		w := signedWorld(t)
 		w.app.Secret = ""
-		b := pushTo(t, 42, "ic/core", "main")
+		b := pushTo(t, 42, "team/core", "main")
 		h := signedHeaders(t, "msg-1", t0, b)
 		h["x-gitlab-token"] = ""
 		code, ans := w.deliver(delivery{event: "Push Hook", body: b, headers: h})
@@ -126,7 +126,7 @@ func TestSignedDeliveryReplayed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := signedWorld(t)
-			b := pushTo(t, 42, "ic/core", "main")
+			b := pushTo(t, 42, "team/core", "main")
 			h := signedHeaders(t, "msg-replayed", t0, b)
 			for k, v := range tt.keys {
 				h[k] = v
@@ -153,7 +153,7 @@ func TestSignedDeliveryReplayed(t *testing.T) {
 func TestMalformedSigningSecretRefusesAll(t *testing.T) {
 	w := signedWorld(t)
 	w.app.SigningSecret = "whsec_not base64!"
-	b := pushTo(t, 42, "ic/core", "main")
+	b := pushTo(t, 42, "team/core", "main")
 	code, ans := w.deliver(delivery{event: "Push Hook", body: b, headers: signedHeaders(t, "msg-1", t0, b)})
 	if code != http.StatusUnauthorized || !strings.Contains(ans.Reason, "signing secret is malformed") {
 		t.Fatalf("got %d %+v, want 401 naming the malformed secret", code, ans)

@@ -12,7 +12,7 @@ import (
 
 func TestPushStartsPipelineAndPostsPending(t *testing.T) {
 	w := newWorld(t)
-	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main"),
+	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 		headers: map[string]string{"idempotency-key": "key-1"}})
 	if code != http.StatusOK || ans.Result != "started" {
 		t.Fatalf("got %d %+v", code, ans)
@@ -58,7 +58,7 @@ func TestTagPushStartsAtTaggedCommit(t *testing.T) {
 	w := newWorld(t)
 	const tagObject = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	body := payload(t, "webhook_tag_push.json", func(m map[string]any) {
-		project(m, 42, "ic/core")
+		project(m, 42, "team/core")
 		m["ref"] = "refs/tags/v1.4.0"
 		m["after"] = tagObject // an annotated tag: after is the tag object
 		m["checkout_sha"] = headSHA
@@ -71,7 +71,7 @@ func TestTagPushStartsAtTaggedCommit(t *testing.T) {
 	if len(ex) != 1 || ex[0].SourceRevisions[0].RevisionValue != headSHA {
 		t.Fatalf("executions %+v, want one at %s", ex, headSHA)
 	}
-	if s, ok := w.gl.Latest("ic/core", headSHA, "core-pipeline"); !ok || s.Ref != "v1.4.0" || !strings.Contains(s.Description, "tag v1.4.0") {
+	if s, ok := w.gl.Latest("team/core", headSHA, "core-pipeline"); !ok || s.Ref != "v1.4.0" || !strings.Contains(s.Description, "tag v1.4.0") {
 		t.Errorf("status %+v %v", s, ok)
 	}
 }
@@ -79,7 +79,7 @@ func TestTagPushStartsAtTaggedCommit(t *testing.T) {
 func TestSystemHookPushStarts(t *testing.T) {
 	w := newWorld(t)
 	body := payload(t, "system_push.json", func(m map[string]any) {
-		project(m, 43, "ic/auth")
+		project(m, 43, "team/auth")
 		m["ref"] = "refs/heads/main"
 	})
 	code, ans := w.deliver(delivery{event: "System Hook", body: body})
@@ -97,39 +97,39 @@ func TestNothingStarted(t *testing.T) {
 		reason string
 	}{
 		{"deleted branch", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main", func(m map[string]any) {
+			return delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main", func(m map[string]any) {
 				m["after"], m["checkout_sha"], m["commits"], m["total_commits_count"] = zeroSHA, nil, []any{}, 0
 			})}
 		}, "branch main was deleted"},
 		{"deleted tag", func(t *testing.T) delivery {
 			return delivery{event: "Tag Push Hook", body: payload(t, "webhook_tag_push.json", func(m map[string]any) {
-				project(m, 42, "ic/core")
+				project(m, 42, "team/core")
 				m["after"], m["checkout_sha"] = zeroSHA, nil
 			})}
 		}, "was deleted"},
 		{"unrouted branch", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "feature/login")}
+			return delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "feature/login")}
 		}, "branch feature/login matches none of [main release/*]"},
 		{"unrouted tag", func(t *testing.T) delivery {
 			return delivery{event: "Tag Push Hook", body: payload(t, "webhook_tag_push.json", func(m map[string]any) {
-				project(m, 42, "ic/core")
+				project(m, 42, "team/core")
 				m["ref"] = "refs/tags/nightly"
 			})}
 		}, "tag nightly matches none of [v*]"},
 		{"unrouted project", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 99, "ic/unknown", "main")}
-		}, "project ic/unknown (id 99) is not routed"},
+			return delivery{event: "Push Hook", body: pushTo(t, 99, "team/unknown", "main")}
+		}, "project team/unknown (id 99) is not routed"},
 		{"paths not matched", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 44, "ic/platform", "main", files("docs/README.md"))}
+			return delivery{event: "Push Hook", body: pushTo(t, 44, "team/platform", "main", files("docs/README.md"))}
 		}, "no changed file matches paths"},
 		{"skip ci", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main", func(m map[string]any) {
+			return delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main", func(m map[string]any) {
 				cs := m["commits"].([]any)
 				cs[len(cs)-1].(map[string]any)["message"] = "Fix typo [skip ci]"
 			})}
 		}, "[skip ci]"},
 		{"ci skip", func(t *testing.T) delivery {
-			return delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main", func(m map[string]any) {
+			return delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main", func(m map[string]any) {
 				cs := m["commits"].([]any)
 				cs[len(cs)-1].(map[string]any)["message"] = "Docs only\n\n[CI SKIP]"
 			})}
@@ -178,7 +178,7 @@ func (w *world) assertNoCalls() {
 }
 
 func TestRefused(t *testing.T) {
-	good := func(t *testing.T) []byte { return pushTo(t, 42, "ic/core", "main") }
+	good := func(t *testing.T) []byte { return pushTo(t, 42, "team/core", "main") }
 	tests := []struct {
 		name    string
 		secret  string
@@ -218,7 +218,7 @@ func TestRefused(t *testing.T) {
 func TestNoSecretSaysWhichVariable(t *testing.T) {
 	w := newWorld(t)
 	w.app.Secret = ""
-	w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	if !strings.Contains(w.logs.String(), "WEBHOOK_SECRET") {
 		t.Errorf("log does not name the missing variable:\n%s", w.logs)
 	}
@@ -227,7 +227,7 @@ func TestNoSecretSaysWhichVariable(t *testing.T) {
 func TestBase64Body(t *testing.T) {
 	w := newWorld(t)
 	// API Gateway base64-encodes bodies it considers binary.
-	code, ans := w.deliverBase64(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+	code, ans := w.deliverBase64(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 	if code != http.StatusOK || ans.Result != "started" || w.starts() != 1 {
 		t.Fatalf("got %d %+v", code, ans)
 	}
@@ -252,7 +252,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			body := pushTo(t, 42, "ic/core", "main")
+			body := pushTo(t, 42, "team/core", "main")
 			w.deliver(delivery{event: "Push Hook", body: body, headers: tt.first})
 			code, ans := w.deliver(delivery{event: "Push Hook", body: body, headers: tt.second})
 			if code != http.StatusOK {
@@ -279,7 +279,7 @@ func TestConcurrentDuplicates(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t, opt)
-			body := pushTo(t, 42, "ic/core", "main")
+			body := pushTo(t, 42, "team/core", "main")
 			var wg sync.WaitGroup
 			codes := make([]int, 20)
 			for i := range codes {
@@ -307,7 +307,7 @@ func TestConcurrentDuplicates(t *testing.T) {
 func TestMonorepoPathsFromPayload(t *testing.T) {
 	w := newWorld(t)
 	code, ans := w.deliver(delivery{event: "Push Hook",
-		body: pushTo(t, 44, "ic/platform", "main", files("services/billing/api/invoice.go"))})
+		body: pushTo(t, 44, "team/platform", "main", files("services/billing/api/invoice.go"))})
 	if code != http.StatusOK || ans.Result != "started" {
 		t.Fatalf("got %d %+v", code, ans)
 	}
@@ -343,9 +343,9 @@ func TestMonorepoPathsFromCompare(t *testing.T) {
 			w := newWorld(t)
 			// The payload's files name billing; the full comparison shows only search.
 			w.gl.SetCompare("44", tt.from, headSHA, []string{"services/search/index.go"})
-			w.gl.SetCompare("ic/platform", tt.from, headSHA, []string{"services/search/index.go"})
+			w.gl.SetCompare("team/platform", tt.from, headSHA, []string{"services/search/index.go"})
 			code, ans := w.deliver(delivery{event: "Push Hook",
-				body: pushTo(t, 44, "ic/platform", "main", files("services/billing/x.go"), tt.edit)})
+				body: pushTo(t, 44, "team/platform", "main", files("services/billing/x.go"), tt.edit)})
 			if code != http.StatusOK || ans.Result != "started" {
 				t.Fatalf("got %d %+v", code, ans)
 			}
@@ -381,7 +381,7 @@ func TestQuickRetriesAbsorbPassingFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			tt.inject(w)
-			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "ic/core", "main")})
+			code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main")})
 			if code != http.StatusOK || ans.Result != "started" {
 				t.Fatalf("got %d %+v", code, ans)
 			}
@@ -397,7 +397,7 @@ func TestCompareFailureGoesToQueue(t *testing.T) {
 	w.gl.FailNext("compare", 3, emulator.Fault{Status: 502, Message: "502 Bad Gateway"})
 	w.gl.SetCompare("44", "95790bf891e76fee5e1747ab589903a6a1f80f22", headSHA, []string{"services/billing/a.go"})
 	code, ans := w.deliver(delivery{event: "Push Hook",
-		body: pushTo(t, 44, "ic/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })})
+		body: pushTo(t, 44, "team/platform", "main", func(m map[string]any) { m["total_commits_count"] = 30 })})
 	if code != http.StatusAccepted || ans.Result != "queued" {
 		t.Fatalf("got %d %+v", code, ans)
 	}

@@ -31,27 +31,14 @@ const (
 	queueURL = "https://sqs.eu-west-1.amazonaws.com/123456789012/pipegate-retry"
 )
 
-// routes is a routing file with two plain services and a monorepo of two.
-const routes = `
-defaults:
-  branches: ["main", "release/*"]
-  tags: ["v*"]
-services:
-  - name: core
-    project: ic/core
-    pipeline: core-pipeline
-  - name: auth
-    project: ic/auth
-    pipeline: auth-pipeline
-  - name: billing
-    project: ic/platform
-    pipeline: billing-pipeline
-    paths: ["services/billing/**"]
-  - name: search
-    project: ic/platform
-    pipeline: search-pipeline
-    paths: ["services/search/**"]
-`
+// routes is the tests' own routing file: two plain services and a monorepo of two.
+var routes = func() string {
+	b, err := os.ReadFile("testdata/routing.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // world is pipegate wired to wire-level stand-ins of CodePipeline, GitLab and SQS
 // through the real aws-sdk-go-v2 and GitLab clients.
@@ -83,9 +70,9 @@ func newWorld(t testing.TB, opts ...option) *world {
 		sqs:  emulator.NewSQS(),
 		logs: &testenv.Buffer{},
 	}
-	w.gl.AddProject(42, "ic/core", "main")
-	w.gl.AddProject(43, "ic/auth", "main")
-	w.gl.AddProject(44, "ic/platform", "main")
+	w.gl.AddProject(42, "team/core", "main")
+	w.gl.AddProject(43, "team/auth", "main")
+	w.gl.AddProject(44, "team/platform", "main")
 	cfg, err := routing.Parse([]byte(routes))
 	if err != nil {
 		t.Fatal(err)
