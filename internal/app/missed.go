@@ -202,6 +202,48 @@ func (a *App) startMissedPush(ctx context.Context, w routing.Watched, before str
 	return nil
 }
 
+// startedAsMissed tells a delivery that came after the reconciler had started
+// its push as one GitLab did not deliver (a delivery GitLab held back while it
+// had the hook disabled, say): the two keys differ, so neither the claim nor
+// CodePipeline's request token would stop a second run. It looks the start up
+// under the key the reconciler used, for a branch it watches, and returns the
+// skip that the answer shows instead; nil when s is this delivery's to start.
+func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) (*routing.Skip, error) {
+	p := &job.Push
+	if job.Missed || p.Tag {
+		return nil, nil
+	}
+	w, ok := a.watchedBy(s, p.RefName())
+	if !ok {
+		return nil, nil // a branch the reconciler does not read: it started nothing
+	}
+	key := MissedKey(w.Project, w.Branch, p.CommitSHA)
+	st, found, err := a.Store.GetStart(ctx, key, s.Pipeline)
+	if err != nil {
+		return nil, inStore(fmt.Errorf("look up the reconciler's start of %s: %w", s.Pipeline, err))
+	}
+	if !found {
+		return nil, nil
+	}
+	a.Log.Info("pipeline already started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
+		"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "execution_id", st.ExecutionID, "commit", p.CommitSHA)
+	return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
+		"pipegate started %s at this commit already (execution %s): GitLab had not delivered this push, and pipegate's reconciler found it on the branch",
+		s.Pipeline, st.ExecutionID)}, nil
+}
+
+// watchedBy is the watched branch through which the reconciler reads s's
+// branch, if it does: its project is spelled as the first service of that
+// project names it, which is what MissedKey was given.
+func (a *App) watchedBy(s routing.Service, branch string) (routing.Watched, bool) {
+	for _, w := range a.Routes.Watched() {
+		if w.Branch == branch && slices.ContainsFunc(w.Services, func(o routing.Service) bool { return o.Name == s.Name }) {
+			return w, true
+		}
+	}
+	return routing.Watched{}, false
+}
+
 func (a *App) noteHead(ctx context.Context, w routing.Watched, commit string) error {
 	if err := a.Store.NoteHead(ctx, w.Project, w.Branch, commit); err != nil {
 		return inStore(err)

@@ -112,6 +112,9 @@ type outcome struct {
 	Started []Started
 	Skipped []routing.Skip
 	Reason  string
+	// AsMissed counts the targets the reconciler had started already, as a push
+	// GitLab had not delivered (missed.go): this delivery came after all.
+	AsMissed int
 }
 
 // route completes the payload-only decision r: it asks GitLab for the changed
@@ -157,6 +160,15 @@ func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bo
 	}
 	var errs []error
 	for _, s := range r.Targets {
+		switch skip, err := a.startedAsMissed(ctx, job, s); {
+		case err != nil:
+			errs = append(errs, err)
+			out.Started = append(out.Started, Started{Service: s.Name, Pipeline: s.Pipeline, Commit: p.CommitSHA, Status: "not started"})
+			continue
+		case skip != nil:
+			out.Skipped, out.AsMissed = append(out.Skipped, *skip), out.AsMissed+1
+			continue
+		}
 		st, err := a.start(ctx, job, s, resume)
 		if err != nil {
 			errs = append(errs, err)

@@ -157,7 +157,11 @@ func (a *App) push(ctx context.Context, ev gitlabhook.Event, plan WebhookPlan, a
 	}
 	a.finish(ctx, ev.Key, claim.Owner)
 	ans.Result = ResultStarted
-	if len(out.Started) == 0 {
+	switch {
+	case len(out.Started) == 0 && out.AsMissed > 0:
+		ans.Result = ResultDuplicate
+		ans.Reason = "pipegate had started this push already: GitLab had not delivered it, and pipegate's reconciler found it on the branch"
+	case len(out.Started) == 0:
 		ans.Result = ResultIgnored
 	}
 	a.Log.Info("push handled", "delivery", ev.Key, "project", p.Project, "ref", p.Ref,

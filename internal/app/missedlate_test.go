@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipegate/pipegate/internal/emulator"
+)
+
+// TestMissedPushDeliveredLater: the reconciler started a push GitLab had not
+// delivered, and then GitLab's own delivery of it arrives after all (a delivery
+// held back while GitLab had the hook disabled, retried once it re-enabled it).
+// Its delivery key is not the reconciler's, so only the start records of the
+// reconciler's key tell that the head ran already: the webhook starts nothing a
+// second time, says why, and logs it once per pipeline. A later retry of that
+// same delivery from GitLab is a plain duplicate.
+func TestMissedPushDeliveredLater(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			w := newWorld(t, s.opts...)
+			w.gitPush(42, "team/core", "main", commitA, "first", []string{"a.go"}, true)
+			w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/search/a.go"}, true)
+			w.gitPush(42, "team/core", "main", commitB, "second", []string{"b.go"}, false)
+			w.gitPush(44, "team/platform", "main", commitB, "both", []string{"services/billing/b.go", "services/search/b.go"}, false)
+			w.reconcileAfter(time.Second)
+			w.reconcileMany(2)
+			for _, pl := range []string{"core-pipeline", "billing-pipeline", "search-pipeline"} {
+				if n := w.executionsOf(pl, commitB); n != 1 {
+					t.Fatalf("the reconciler ran %s %d times at %s, want once\n%s", pl, n, commitB, w.logs)
+				}
+			}
+			before := w.starts()
+
+			ans := w.pushHook(42, "team/core", "main", commitA, commitB, "second", []string{"b.go"})
+			if len(ans.Started) != 0 || ans.Result != "duplicate" {
+				t.Errorf("late delivery to core: %+v, want nothing started", ans)
+			}
+			if len(ans.Skipped) != 1 || ans.Skipped[0].Service != "core" || !strings.Contains(ans.Skipped[0].Reason, "GitLab had not delivered") {
+				t.Errorf("late delivery to core: skipped %+v, want core, already started because GitLab had not delivered the push", ans.Skipped)
+			}
+			ans = w.pushHook(44, "team/platform", "main", commitA, commitB, "both", []string{"services/billing/b.go", "services/search/b.go"})
+			if len(ans.Started) != 0 || len(ans.Skipped) != 2 {
+				t.Errorf("late delivery to the monorepo: %+v, want both services skipped as started", ans)
+			}
+			if got := w.starts(); got != before {
+				t.Fatalf("%d executions after the late deliveries, want %d: a push ran twice\n%s", got, before, w.logs)
+			}
+			if n := len(logLines(w.logs, "pipeline already started for a push GitLab had not delivered")); n != 3 {
+				t.Errorf("%d log lines saying so, want one per pipeline (3)", n)
+			}
+			for _, pl := range []string{"core-pipeline", "billing-pipeline", "search-pipeline"} {
+				if n := w.pendingOf(pl, commitB); n != 1 {
+					t.Errorf("%s: %d pending statuses at %s, want one", pl, n, commitB)
+				}
+			}
+			// GitLab retries the same delivery: a duplicate; and runs after it start nothing.
+			w.pushHook(42, "team/core", "main", commitA, commitB, "second", []string{"b.go"})
+			w.reconcileMany(2)
+			if got := w.starts(); got != before {
+				t.Errorf("%d executions after a retry and more runs, want %d", got, before)
+			}
+		})
+	}
+}
+
+// TestMissedPushDeliveredFirst: the other order. A push the webhook handled,
+// even when its invocation could not finish it (5xx: no queue, CodePipeline
+// failing), is never started again by the reconciler: a handled delivery notes
+// the head, and an unfinished one is finished from its pending record, whose
+// execution the reconciler then finds (CodePipeline's recent executions).
+func TestMissedPushDeliveredFirst(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			w := newWorld(t, append(s.opts, withoutQueue)...)
+			w.gitPush(42, "team/core", "main", commitA, "first", nil, true)
+			w.gitPush(43, "team/auth", "main", commitA, "first", nil, true)
+			w.reconcileMany(1)
+
+			// Delivered and started.
+			w.gitPush(42, "team/core", "main", commitB, "second", nil, true)
+			// Delivered, not finished: CodePipeline fails, no retry queue, 503.
+			w.cp.FailNext("StartPipelineExecution", 10, emulator.ServerError)
+			w.gl.Push("team/auth", "main", commitB, "second", nil)
+			body := pushTo(w.t, 43, "team/auth", "main", func(m map[string]any) {
+				m["before"], m["after"], m["checkout_sha"] = commitA, commitB, commitB
+			})
+			if code, ans := w.deliver(delivery{event: "Push Hook", body: body}); code != http.StatusServiceUnavailable {
+				t.Fatalf("unfinished delivery: %d %+v, want 503", code, ans)
+			}
+			w.cp.Recover("StartPipelineExecution")
+			w.reconcileMany(4)
+			for _, pl := range []string{"core-pipeline", "auth-pipeline"} {
+				if n := w.executionsOf(pl, commitB); n != 1 {
+					t.Errorf("%s ran %d times at %s, want once\n%s", pl, n, commitB, w.logs)
+				}
+			}
+			if n := len(logLines(w.logs, "missed push found")); n != 0 {
+				t.Errorf("the reconciler took %d delivered pushes for missed ones\n%s", n, w.logs)
+			}
+		})
+	}
+}
