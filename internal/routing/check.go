@@ -36,10 +36,11 @@ var noMergeRequestChoices = []string{"wait", "reject"}
 
 // perService are the fields defaults may not set, and why.
 var perService = map[string]string{
-	"name":     "each service has its own name",
-	"project":  "each service names its own project",
-	"pipeline": "each service names its own pipeline",
-	"paths":    "paths are per service: they tell the services of a monorepo apart",
+	"name":         "each service has its own name",
+	"project":      "each service names its own project",
+	"pipeline":     "each service names its own pipeline",
+	"paths":        "paths are per service: they tell the services of a monorepo apart",
+	"environments": "each service deploys to its own GitLab environments",
 }
 
 var (

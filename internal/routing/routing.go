@@ -31,6 +31,10 @@ type Service struct {
 	Paths        []string // globs; empty means any change
 	StagingStage string   // the stage whose end the badge shows as the staging result
 	Production   Production
+	// Environments are the GitLab environments the staging and production
+	// stages deploy to (environments.go: the defaults depend on the project's
+	// other services).
+	Environments Environments
 	Line         int // where the service is defined in the routing file
 }
 
@@ -50,15 +54,16 @@ type file struct {
 }
 
 type rawService struct {
-	Name         string         `yaml:"name"`
-	Project      string         `yaml:"project"`
-	Pipeline     string         `yaml:"pipeline"`
-	SourceAction string         `yaml:"source_action"`
-	Branches     []string       `yaml:"branches"`
-	Tags         []string       `yaml:"tags"`
-	Paths        []string       `yaml:"paths"`
-	StagingStage string         `yaml:"staging_stage"`
-	Production   *rawProduction `yaml:"production"`
+	Name         string           `yaml:"name"`
+	Project      string           `yaml:"project"`
+	Pipeline     string           `yaml:"pipeline"`
+	SourceAction string           `yaml:"source_action"`
+	Branches     []string         `yaml:"branches"`
+	Tags         []string         `yaml:"tags"`
+	Paths        []string         `yaml:"paths"`
+	StagingStage string           `yaml:"staging_stage"`
+	Production   *rawProduction   `yaml:"production"`
+	Environments *rawEnvironments `yaml:"environments"`
 }
 
 type rawProduction struct {
@@ -122,6 +127,9 @@ func Parse(data []byte) (*Config, error) {
 		}
 		names[s.Name], pipelines[s.Pipeline] = b.line, b
 		cfg.Services = append(cfg.Services, s)
+	}
+	if err := setEnvironments(cfg, f.Services, at.services); err != nil {
+		return nil, fmt.Errorf("routing file: %w", err)
 	}
 	return cfg, nil
 }

@@ -75,7 +75,8 @@ func TestParseMerge(t *testing.T) {
 		StagingStage: "Preview",
 		Production: routing.Production{Stage: "Live", ApprovalAction: "ApproveProduction", MinApprovals: 0,
 			AuthorCanApprove: true, NoMergeRequest: "wait"},
-		Line: lineOf(t, data, "- name: docs"),
+		Environments: routing.Environments{Staging: "staging", Production: "production"},
+		Line:         lineOf(t, data, "- name: docs"),
 	}
 	if !reflect.DeepEqual(docs, want) {
 		t.Errorf("docs\n got %+v\nwant %+v", docs, want)
@@ -98,7 +99,8 @@ func TestParseWithoutDefaults(t *testing.T) {
 		Name: "core", Project: "ic/core", Pipeline: "core-pipeline", SourceAction: "Source", StagingStage: "Staging",
 		Production: routing.Production{Stage: "Production", ApprovalAction: "ApproveProduction", MinApprovals: 1,
 			NoMergeRequest: "wait"},
-		Line: 2,
+		Environments: routing.Environments{Staging: "staging", Production: "production"},
+		Line:         2,
 	}}
 	if !reflect.DeepEqual(cfg.Services, want) {
 		t.Fatalf("services\n got %+v\nwant %+v", cfg.Services, want)
@@ -251,7 +253,7 @@ services:
     pipelin: files-pipeline
 `, "routing file: line 8: field pipelin not found in services[2] (files); did you mean pipeline?"},
 		{"a field nothing is near", core + `    colour: blue
-`, "routing file: line 5: field colour not found in services[0] (core); the fields there are name, project, pipeline, source_action, branches, tags, paths, staging_stage, production"},
+`, "routing file: line 5: field colour not found in services[0] (core); the fields there are name, project, pipeline, source_action, branches, tags, paths, staging_stage, production, environments"},
 		{"staging_stage in production", core + `    production:
       staging_stage: Staging
 `, "routing file: line 6: field staging_stage not found in services[0] (core).production; it belongs one level up, in services[0] (core)"},
@@ -290,7 +292,7 @@ services:
 		// Values of the wrong kind.
 		{"not a mapping", "- core\n- auth\n", "routing file: line 1: the routing file must be a mapping with defaults and services, not a list"},
 		{"services a mapping", "services:\n  name: core\n", `routing file: line 2: services must be a list of services ("- name: ..."), not a mapping`},
-		{"a service that is a name", "services:\n  - core\n", `routing file: line 2: services[0] must be a mapping of its fields (name, project, pipeline, source_action, branches, tags, paths, staging_stage, production), not "core"`},
+		{"a service that is a name", "services:\n  - core\n", `routing file: line 2: services[0] must be a mapping of its fields (name, project, pipeline, source_action, branches, tags, paths, staging_stage, production, environments), not "core"`},
 		{"production a list", core + "    production: [Production]\n", `routing file: line 5: services[0] (core).production must be a mapping of its fields (stage, approval_action, min_approvals, author_can_approve, no_merge_request), not a list`},
 		{"a project that is a list", "services:\n  - name: core\n    project: [ic/core]\n    pipeline: core-pipeline\n", "routing file: line 3: project in services[0] (core) must be one name, not a list"},
 		{"staging_stage a list", `defaults:
