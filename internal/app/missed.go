@@ -64,17 +64,24 @@ func (a *App) startMissed(ctx context.Context) error {
 		a.Log.Warn("missed pushes: more branches than one run reads", "branches", n, "read", MaxBranchesPerRun)
 	}
 	var errs []error
-	for _, w := range watched {
+	for i, w := range watched {
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < a.budget() {
 			break // the next run takes the rest
 		}
 		err := a.missedBranch(ctx, w)
+		if gitlab.RateLimited(err) {
+			// Not a failure of the run: Lambda would retry the schedule into the
+			// same limit. What this run did not read, the next one does; a push
+			// half started is kept by its pending record.
+			attrs := []any{"project", w.Project, "branch", w.Branch, "unread", len(watched) - i - 1, "error", err.Error()}
+			if reset, ok := gitlab.RateLimitReset(err); ok {
+				attrs = append(attrs, "reset", reset.UTC().Format(time.RFC3339))
+			}
+			a.Log.Warn("missed pushes: GitLab rate limit reached, the next run goes on", attrs...)
+			break
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("look for missed pushes to %s of %s: %w", w.Branch, w.Project, err))
-		}
-		if gitlab.RateLimited(err) {
-			a.Log.Warn("missed pushes: GitLab rate limit reached, the next run goes on")
-			break
 		}
 	}
 	return errors.Join(errs...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 )
@@ -37,4 +39,18 @@ func (c *Client) BranchHead(ctx context.Context, project, branch string) (h Head
 func RateLimited(err error) bool {
 	var er *gl.ErrorResponse
 	return errors.As(err, &er) && er.HasStatusCode(http.StatusTooManyRequests)
+}
+
+// RateLimitReset is when GitLab said its rate limit resets (RateLimit-Reset,
+// unix seconds) on the 429 in err, if it said.
+func RateLimitReset(err error) (time.Time, bool) {
+	var er *gl.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return time.Time{}, false
+	}
+	sec, perr := strconv.ParseInt(er.Response.Header.Get("RateLimit-Reset"), 10, 64)
+	if perr != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0), true
 }

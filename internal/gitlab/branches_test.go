@@ -1,8 +1,12 @@
 package gitlab
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pipegate/pipegate/internal/emulator"
 )
 
 func TestBranchHead(t *testing.T) {
@@ -33,5 +37,27 @@ func TestBranchHead(t *testing.T) {
 	}
 	if paths, err := c.ChangedPaths(ctx, "ic/core", "c0ffee", "beef"); err != nil || len(paths) != 1 {
 		t.Errorf("compare after push: %v %v", paths, err)
+	}
+}
+
+// TestBranchHeadRateLimited: a 429 that outlasts client-go's retries is told
+// apart from other failures, with the reset GitLab announced.
+func TestBranchHeadRateLimited(t *testing.T) {
+	g, c := start(t)
+	ctx := ctxTimeout(t, 10*time.Second)
+	g.SetBranch("ic/core", "main", "c0ffee", "x")
+	reset := time.Now().Truncate(time.Second)
+	g.FailNext("branch", retryMax+1, emulator.Fault{Status: http.StatusTooManyRequests, Message: "Retry later",
+		Header: http.Header{"RateLimit-Reset": {strconv.FormatInt(reset.Unix(), 10)}, "Retry-After": {"0"}}})
+	_, _, err := c.BranchHead(ctx, "ic/core", "main")
+	if !RateLimited(err) {
+		t.Fatalf("err %v: not told as rate limited", err)
+	}
+	if got, ok := RateLimitReset(err); !ok || !got.Equal(reset) {
+		t.Errorf("reset %v %v, want %v", got, ok, reset)
+	}
+	g.FailNext("branch", retryMax+1, emulator.ServerError)
+	if _, _, err := c.BranchHead(ctx, "ic/core", "main"); err == nil || RateLimited(err) {
+		t.Errorf("a 500 told as rate limited: %v", err)
 	}
 }
