@@ -117,7 +117,7 @@ func deploymentConformance(t *testing.T, newStore func(t *testing.T, c *clock, r
 		others := []store.DeploymentKey{
 			{Project: "team/core", Environment: "core/production", CommitSHA: "abc", Pipeline: "core-pipeline", ExecutionID: "e2"},
 			key,
-			{Project: "team/core", Environment: "core/staging", CommitSHA: "abc", Pipeline: "core-pipeline", ExecutionID: "e1"},   // another environment
+			{Project: "team/core", Environment: "core/staging", CommitSHA: "abc", Pipeline: "core-pipeline", ExecutionID: "e1"},    // another environment
 			{Project: "team/core", Environment: "core/production", CommitSHA: "abd", Pipeline: "core-pipeline", ExecutionID: "e3"}, // another commit
 			{Project: "team/core", Environment: "core/production", CommitSHA: "abc", Pipeline: "api-pipeline", ExecutionID: "e9"},
 		}
