@@ -79,7 +79,7 @@ func (a *App) deploy(ctx context.Context, svc routing.Service, ex store.Executio
 // deploymentOf is a record as the decision reads it.
 func deploymentOf(d store.Deployment) progress.Deployment {
 	return progress.Deployment{
-		Stage: progress.Status{ExecutionID: ifSet(d.State, d.Key.ExecutionID), ExecutionStart: d.ExecutionStart, State: d.State, At: d.At, Began: d.Began},
+		Stage:    progress.Status{ExecutionID: ifSet(d.State, d.Key.ExecutionID), ExecutionStart: d.ExecutionStart, State: d.State, At: d.At, Began: d.Began},
 		Approved: d.Approved,
 	}
 }

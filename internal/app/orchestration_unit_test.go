@@ -71,10 +71,10 @@ func (f *fakeCP) Approve(_ context.Context, a codepipeline.Approval) error {
 type fakeGitLab struct {
 	Branches         // nil: these tests watch no branch's head
 	DeploymentPoster // nil: these tests deploy nothing
-	setErr   error
-	statuses []gitlab.Status
-	mrs      []gitlab.MergeRequest
-	reviews  int // calls of the merge request API
+	setErr           error
+	statuses         []gitlab.Status
+	mrs              []gitlab.MergeRequest
+	reviews          int // calls of the merge request API
 }
 
 func (f *fakeGitLab) SetStatus(_ context.Context, _, _ string, s gitlab.Status) error {
