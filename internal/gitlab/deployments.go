@@ -38,7 +38,7 @@ func (c *Client) CreateDeployment(ctx context.Context, project string, d NewDepl
 	status := gl.DeploymentStatusValue(d.Status)
 	got, _, err := c.api.Deployments.CreateProjectDeployment(project, &gl.CreateProjectDeploymentOptions{
 		Environment: &d.Environment, SHA: &d.SHA, Ref: &d.Ref, Tag: &d.Tag, Status: &status,
-	}, gl.WithContext(ctx))
+	}, gl.WithContext(ctx), gl.WithRequestRetry(onlyUnprocessed))
 	if err != nil {
 		return 0, fmt.Errorf("create deployment to %s of %s@%s (%s): %w", d.Environment, project, d.SHA, d.Status, refused(err))
 	}
@@ -96,6 +96,17 @@ func (c *Client) FindDeployments(ctx context.Context, project, environment, sha 
 		opt.Page = resp.NextPage
 	}
 	return out, nil
+}
+
+// onlyUnprocessed retries a create only when GitLab did not take it (429):
+// after a 5xx or a lost answer the deployment may exist, and a second POST
+// would make a second one. The caller records its intent first and adopts
+// what a failed create left.
+func onlyUnprocessed(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return err == nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests, nil
 }
 
 func refused(err error) error {

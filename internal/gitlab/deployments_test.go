@@ -42,6 +42,12 @@ func TestDeployments(t *testing.T) {
 	if found, _ := c.FindDeployments(ctx, "ic/core", "production", "other"); len(found) != 0 {
 		t.Fatalf("another commit's: %+v", found)
 	}
+	// A 5xx may come after GitLab created it: the create is not sent again (the caller adopts).
+	g.FailNext("add_deployment", 1, emulator.Fault{Status: 502, Message: "502 Bad Gateway"})
+	before := g.Calls("add_deployment")
+	if _, err := c.CreateDeployment(ctx, "ic/core", NewDeployment{Environment: "production", SHA: "abd", Ref: "main", Status: "running"}); err == nil || g.Calls("add_deployment")-before != 1 {
+		t.Fatalf("create after a 502: %v, %d calls, want an error after 1", err, g.Calls("add_deployment")-before)
+	}
 	g.FailNext("add_deployment", 1, emulator.Fault{Status: 400, Message: "400 Bad request - sha is invalid"})
 	if _, err := c.CreateDeployment(ctx, "ic/core", NewDeployment{Environment: "production", SHA: "zzz", Ref: "main", Status: "running"}); !errors.Is(err, ErrRefused) {
 		t.Fatalf("refused create: %v", err)
