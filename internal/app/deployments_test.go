@@ -199,3 +199,38 @@ func TestDeploymentRefusedIsNotRetried(t *testing.T) {
 		t.Errorf("no refusal logged:\n%s", w.logs)
 	}
 }
+
+// Every event of the execution lost: the reconciler creates the deployments
+// from GetPipelineState (staging succeeded, production waiting at the gate),
+// then, the approval given and its events lost too, moves production on; a
+// run with nothing new tells GitLab nothing.
+func TestReconcilerRepairsMissedDeployments(t *testing.T) {
+	w := newWorld(t, withClock)
+	id := w.pushed()
+	w.cp.SetStatus("core-pipeline", id, "InProgress")
+	w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Staging", ExecutionID: id, Status: "Succeeded", Updated: at(20),
+		Actions: []emulator.ActionState{{Name: "Deploy", Status: "Succeeded"}}})
+	w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Production", ExecutionID: id, Status: "InProgress", Updated: at(30),
+		Actions: []emulator.ActionState{{Name: "ApproveProduction", Status: "InProgress", Token: "tok-1"}, {Name: "Deploy"}}})
+	w.clock.Set(at(60))
+	if _, err := w.app.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deps := w.deployments()
+	wantHistory(t, deps, "staging", "success")
+	wantHistory(t, deps, "production", "created")
+
+	w.cp.SetStage("core-pipeline", emulator.StageState{Name: "Production", ExecutionID: id, Status: "InProgress", Updated: at(40),
+		Actions: []emulator.ActionState{{Name: "ApproveProduction", Status: "Succeeded"}, {Name: "Deploy", Status: "InProgress"}}})
+	if _, err := w.app.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantHistory(t, w.deployments(), "production", "created", "running")
+	edits, adds := w.gl.Calls("edit_deployment"), w.gl.Calls("add_deployment")
+	if _, err := w.app.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w.gl.Calls("edit_deployment") != edits || w.gl.Calls("add_deployment") != adds {
+		t.Errorf("a quiet reconciler run moved deployments")
+	}
+}
