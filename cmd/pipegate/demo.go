@@ -658,9 +658,28 @@ func demoChecks(w *demoWorld) []demoCheck {
 				strings.Contains(mine[0].Summary, fmt.Sprintf("!%d", demoMR)) && strings.Contains(mine[0].Summary, approver)
 		}},
 		status(prodStatus, "success"),
+		deployed(svc, svc.Environments.Staging, "staging"),
+		deployed(svc, svc.Environments.Production, "production"),
 		status(svc.Pipeline, "success"),
 	)
 	return steps
+}
+
+// deployed checks that GitLab has one deployment of the demo's commit to env,
+// and that it succeeded (docs/environments.md).
+func deployed(svc routing.Service, env, which string) demoCheck {
+	return demoCheck{fmt.Sprintf("GitLab shows the deployment to %s", which), func(d *demoRun) bool {
+		n := 0
+		for _, dep := range d.stack.gl.Deployments(svc.Project) {
+			if dep.Environment == env && dep.SHA == demoCommit {
+				if dep.Status != "success" {
+					return false
+				}
+				n++
+			}
+		}
+		return n == 1
+	}}
 }
 
 // summary prints every step with whether it happened, and fails if one did not.
@@ -673,6 +692,12 @@ func (d *demoRun) summary(out *printer) error {
 			mark, missing = "✗", missing+1
 		}
 		out.textf("  %s %s\n", mark, st.what)
+	}
+	if deps := d.stack.gl.Deployments(d.world.svc.Project); len(deps) > 0 {
+		out.textf("\nGitLab's deployments (Operate > Environments, and \"Deployed to\" on !%d):\n", demoMR)
+		for _, dep := range deps {
+			out.textf("  %s: %s (%s) of %.8s on %s\n", dep.Environment, dep.Status, strings.Join(dep.History, " → "), dep.SHA, dep.Ref)
+		}
 	}
 	if missing > 0 {
 		return fmt.Errorf("demo: %d expected steps did not happen", missing)

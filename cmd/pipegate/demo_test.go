@@ -115,12 +115,15 @@ func TestDemoWorlds(t *testing.T) {
 		gone                   []string
 		want                   []string // in the output, besides the checklist
 	}{
-		{name: "the demo's own world", want: []string{"pipegate demo on the demo's own sample world", "✓ the gate waited: !118 needs 1 more approval\n"}},
+		{name: "the demo's own world", want: []string{"pipegate demo on the demo's own sample world", "✓ the gate waited: !118 needs 1 more approval\n",
+			"✓ GitLab shows the deployment to staging\n", "✓ GitLab shows the deployment to production\n",
+			"production: success (created → running → success)"}},
 		{name: "the bundled file moved to acme", routing: acme, gone: gone, want: []string{"acme/", "-acme at 9c1e4b7d"}},
 		{name: "the bundled file moved to acme, its last service", routing: acme, service: "last", gone: gone},
 		{name: "a monorepo named by id, paths, release branches, renamed stages, three approvals", routing: "testdata/demo-monorepo.yaml",
 			want: []string{"1. ada merges !118 into release/demo of 4242", "✓ GitLab shows search-deploy/QA success", "✓ the gate waited: !118 needs 3 more approvals",
-				"2. grace, linus and margaret approve !118", "✓ CodePipeline received the approval of Live/SignOff, naming !118 and margaret"}},
+				"2. grace, linus and margaret approve !118", "✓ CodePipeline received the approval of Live/SignOff, naming !118 and margaret",
+				"✓ GitLab shows the deployment to production", "search/production: success"}},
 		{name: "a service told apart by a glob with braces", routing: "testdata/demo-monorepo.yaml", service: "billing",
 			want: []string{"✓ the push started billing-deploy"}},
 		{name: "a service with its own branch", routing: "testdata/demo-monorepo.yaml", service: "www",

@@ -324,13 +324,24 @@ func (x *explainer) eventBridge(file string, data []byte, source string) error {
 		x.printf("the production approval %s/%s started: pipegate would evaluate the gate: the merge requests of the execution's commit and their approvals (GitLab), then approve it in CodePipeline or say on status %q what is missing\n",
 			p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
 	case plan.Do == app.Ignore && ev.Level == progress.ActionLevel:
-		x.printf("would set no status: action events only matter as the start of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
+		x.printf("would set no status: action events only matter as the start and the success of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
+	case plan.Do == app.MoveDeployment:
+		x.printf("the production approval %s/%s was given: would move the GitLab deployment to environment %q to %s, unless a newer event already moved it further\n",
+			p.Stage, p.ApprovalAction, plan.Environment, plan.Deployment)
 	case plan.Do == app.Ignore:
 		x.printf("would ignore it: %s\n", plan.Reason)
 	case plan.Do == app.SetStatus:
 		x.printf("would set commit status %q to %s on the execution's commit (from pipegate's store, else GetPipelineExecution), unless a newer event already set it\n", plan.Status, plan.State)
 		if plan.GateOwns {
 			x.printf("while %s runs, the production gate words that status: it says what the approval waits for\n", ev.Stage)
+		}
+		if plan.Environment != "" {
+			why := ""
+			if plan.Deployment == progress.DeployCreated {
+				why = " (it waits for the production gate)"
+			}
+			x.printf("would create or move the execution's GitLab deployment to environment %q: %s%s, unless a newer event already moved it further\n",
+				plan.Environment, plan.Deployment, why)
 		}
 	}
 	return nil

@@ -492,7 +492,27 @@ func TestExplainPipelineEvents(t *testing.T) {
 				d["stage"], d["state"] = "Production", "STARTED"
 				return ev
 			},
-			want: []string{`would set commit status "core-pipeline/Production" to running`, "while Production runs, the production gate words that status"},
+			want: []string{`would set commit status "core-pipeline/Production" to running`, "while Production runs, the production gate words that status",
+				`would create or move the execution's GitLab deployment to environment "production": created (it waits for the production gate)`},
+		},
+		{
+			name: "staging succeeding",
+			event: func(t *testing.T) map[string]any {
+				ev := sample(t, "stage-build-succeeded.json")
+				ev["detail"].(map[string]any)["stage"] = "Staging"
+				return ev
+			},
+			want: []string{`would set commit status "core-pipeline/Staging" to success`,
+				`would create or move the execution's GitLab deployment to environment "staging": success`},
+		},
+		{
+			name: "the production approval given",
+			event: func(t *testing.T) map[string]any {
+				ev := sample(t, "action-approval-started.json")
+				ev["detail"].(map[string]any)["state"] = "SUCCEEDED"
+				return ev
+			},
+			want: []string{`the production approval Production/ApproveProduction was given: would move the GitLab deployment to environment "production" to running`},
 		},
 		{
 			name: "another action",
@@ -503,7 +523,7 @@ func TestExplainPipelineEvents(t *testing.T) {
 				d["type"].(map[string]any)["category"] = "Build"
 				return ev
 			},
-			want: []string{"action Build/Build STARTED", "would set no status: action events only matter as the start of the production approval Production/ApproveProduction"},
+			want: []string{"action Build/Build STARTED", "would set no status: action events only matter as the start and the success of the production approval Production/ApproveProduction"},
 		},
 		{
 			name: "a stage skipped",

@@ -15,8 +15,8 @@ import (
 // Store is the table pipegate keeps (store.Memory, store.Dynamo). The handlers
 // need it only through the roles each declares beside its code: Claims and
 // Pending (webhook.go), Starts (push.go), Executions and Statuses
-// (pipelineevents.go), Decisions (gate.go), BadgeResults (badge.go) and Heads
-// (missed.go). One table
+// (pipelineevents.go), Decisions (gate.go), BadgeResults (badge.go), Heads
+// (missed.go) and DeploymentRecords (deployments.go). One table
 // plays them all, so one value wires them.
 type Store interface {
 	Claims
@@ -27,6 +27,7 @@ type Store interface {
 	Decisions
 	BadgeResults
 	Heads
+	DeploymentRecords
 }
 
 // Pipelines is CodePipeline (codepipeline.Client), in the roles its users
@@ -39,12 +40,13 @@ type Pipelines interface {
 
 // GitLab is the part of the GitLab API pipegate calls (gitlab.Client), in the
 // roles its users declare: StatusPoster (pipelineevents.go), Compare (push.go),
-// Reviews (gate.go) and Branches (missed.go).
+// Reviews (gate.go), Branches (missed.go) and DeploymentPoster (deployments.go).
 type GitLab interface {
 	StatusPoster
 	Compare
 	Reviews
 	Branches
+	DeploymentPoster
 }
 
 // Queue takes work that failed for a later retry (queue.Queue over SQS).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -30,11 +31,15 @@ type BadgeResults interface {
 	Results(ctx context.Context, service string) ([]store.Result, error)
 }
 
-// recordResult keeps how a deployment ended, for the service's badge, when s is
-// the final state of its staging or production stage. It is best effort: a badge
-// must never fail a status, so an error is logged and the event goes on.
+// recordResult is the commit statuses' way to the badge. The staging and
+// production stages' results come from their deployments (putResult from
+// deployments.go), so that the badge and GitLab's environments say the same:
+// for those stages this records nothing.
 func (a *App) recordResult(ctx context.Context, svc routing.Service, stage string, s store.Status) {
-	var env string
+	if _, deploys := svc.Environment(stage); deploys {
+		return
+	}
+	env := ""
 	switch {
 	case stage == "":
 		return // the pipeline's own status
@@ -49,7 +54,24 @@ func (a *App) recordResult(ctx context.Context, svc routing.Service, stage strin
 	if !progress.Final(state) {
 		return
 	}
-	r := store.Result{Service: svc.Name, Environment: env, State: state, Commit: s.Key.CommitSHA, At: s.At}
+	a.putResult(ctx, svc, env, state, s.Key.CommitSHA, s.At)
+}
+
+// putResult keeps how a deployment ended, for the service's badge: env is
+// store.Staging or store.Production, or the stage whose deployment it is. It
+// is best effort: a badge must never fail a deployment or a status, so an
+// error is logged and the event goes on.
+func (a *App) putResult(ctx context.Context, svc routing.Service, env, state, commit string, at time.Time) {
+	switch env {
+	case store.Staging, store.Production:
+	case svc.StagingStage:
+		env = store.Staging
+	case svc.Production.Stage:
+		env = store.Production
+	default:
+		return
+	}
+	r := store.Result{Service: svc.Name, Environment: env, State: state, Commit: commit, At: at}
 	if err := a.Store.PutResult(ctx, r); err != nil {
 		a.Log.Warn("badge result not recorded", "service", svc.Name, "environment", env, "state", state,
 			"commit", r.Commit, "error", err.Error())

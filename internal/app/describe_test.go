@@ -261,6 +261,7 @@ func checkDurations(t *testing.T, r *ran) (missing int) {
 			}
 		}
 		done()
+		checkDeployments(t, seed, gl)
 		first := r.finalFirst(t, d)
 		wantActions, wantList := 0, 0
 		bad := false
@@ -451,5 +452,29 @@ func TestReconcileRepairsWithDurations(t *testing.T) {
 	}
 	if got, want := calls(), [3]int{2 * n, 2 * n, 2}; got != want {
 		t.Errorf("after a second run: calls %v, want %v: no more ListActionExecutions", got, want)
+	}
+}
+
+// checkDeployments is the deployments' part of the shuffled runs: whatever the
+// order and the duplicates, GitLab has one deployment per environment for the
+// execution, each ends in success, and none ever moved back (created, running,
+// then final) or was sent a status it had.
+func checkDeployments(t *testing.T, seed uint64, gl *emulator.GitLab) {
+	t.Helper()
+	deps := gl.Deployments("team/core")
+	envs := map[string]int{}
+	for _, d := range deps {
+		envs[d.Environment]++
+		if d.Status != "success" || d.SHA != headSHA || d.Ref != "main" || d.Tag {
+			t.Fatalf("seed %d: deployment %+v, want success of %s on main", seed, d, headSHA)
+		}
+		for i := 1; i < len(d.History); i++ {
+			if progress.DeployRank(d.History[i]) <= progress.DeployRank(d.History[i-1]) {
+				t.Fatalf("seed %d: deployment to %s went %v", seed, d.Environment, d.History)
+			}
+		}
+	}
+	if len(deps) != 2 || envs["staging"] != 1 || envs["production"] != 1 {
+		t.Fatalf("seed %d: deployments %+v, want one to staging and one to production", seed, deps)
 	}
 }

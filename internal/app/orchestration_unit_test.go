@@ -69,11 +69,12 @@ func (f *fakeCP) Approve(_ context.Context, a codepipeline.Approval) error {
 
 // fakeGitLab takes statuses, or fails them, and knows one merge request.
 type fakeGitLab struct {
-	Branches // nil: these tests watch no branch's head
-	setErr   error
-	statuses []gitlab.Status
-	mrs      []gitlab.MergeRequest
-	reviews  int // calls of the merge request API
+	Branches         // nil: these tests watch no branch's head
+	DeploymentPoster // nil: these tests deploy nothing
+	setErr           error
+	statuses         []gitlab.Status
+	mrs              []gitlab.MergeRequest
+	reviews          int // calls of the merge request API
 }
 
 func (f *fakeGitLab) SetStatus(_ context.Context, _, _ string, s gitlab.Status) error {
@@ -177,6 +178,7 @@ type fakeStore struct {
 	Decisions
 	BadgeResults
 	Heads
+	DeploymentRecords
 }
 
 type unit struct {
@@ -205,7 +207,7 @@ services:
 	}
 	mem := store.NewMemory()
 	u := &unit{cp: &fakeCP{}, gl: &fakeGitLab{}, mem: mem,
-		st: &fakeStore{mem, mem, mem, mem, &fakeStatuses{}, &fakeDecisions{}, mem, mem}}
+		st: &fakeStore{mem, mem, mem, mem, &fakeStatuses{}, &fakeDecisions{}, mem, mem, mem}}
 	u.app = &App{Routes: routes, Secret: "s", Store: u.st, Pipelines: u.cp, GitLab: u.gl,
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	return u

@@ -32,6 +32,10 @@ type EventAnswer struct {
 	Repaired int `json:"repaired,omitempty"`
 	// Resumed counts the deliveries a reconciler run finished for the webhook.
 	Resumed int `json:"resumed,omitempty"`
+	// Environment and Deployment: the GitLab deployment the event moved, and the
+	// status pipegate wants it to show.
+	Environment string `json:"environment,omitempty"`
+	Deployment  string `json:"deployment,omitempty"`
 }
 
 // EventResult is what handling an event did, in the words of its answer.
@@ -103,13 +107,15 @@ func (a *App) PipelineEvent(ctx context.Context, raw json.RawMessage) (EventAnsw
 		res, err := a.evaluateGate(ctx, plan.Service, plan.Change.ExecutionID, "approval action started", nil)
 		ans.Result, ans.Gate, ans.Reason, ans.Commit = EventGate, res.Verdict, res.Reason, res.Commit
 		return ans, err
-	case SetStatus:
-		return a.stateChange(ctx, plan.Service, plan.Change, ans)
+	case SetStatus, MoveDeployment:
+		return a.stateChange(ctx, plan.Service, plan.Change, ans, plan.Do == SetStatus)
 	}
 	return a.ignore(ans, plan.Reason), nil
 }
 
-func (a *App) stateChange(ctx context.Context, svc routing.Service, ev progress.Event, ans EventAnswer) (EventAnswer, error) {
+// stateChange carries a stage's or the pipeline's state to its commit status
+// (when status) and to the stage's deployment, when it has one.
+func (a *App) stateChange(ctx context.Context, svc routing.Service, ev progress.Event, ans EventAnswer, status bool) (EventAnswer, error) {
 	// The execution's start orders it against others on the same commit: the event
 	// says it when it carries start-time, else the event's own time stands for it.
 	seen := ev.Started
@@ -123,13 +129,28 @@ func (a *App) stateChange(ctx context.Context, svc routing.Service, ev progress.
 	if err != nil {
 		return ans, err
 	}
-	return a.apply(ctx, svc, ex, ev.Stage, progress.Update{
-		ExecutionID:    ev.ExecutionID,
-		ExecutionStart: ex.StartedAt,
-		State:          ev.State,
-		At:             ev.Time,
-		Began:          knownStart(ev, ex),
-	})
+	var serr error
+	if status {
+		ans, serr = a.apply(ctx, svc, ex, ev.Stage, progress.Update{
+			ExecutionID:    ev.ExecutionID,
+			ExecutionStart: ex.StartedAt,
+			State:          ev.State,
+			At:             ev.Time,
+			Began:          knownStart(ev, ex),
+		})
+	} else {
+		ans.Result, ans.Commit = EventUnchanged, ex.CommitSHA
+	}
+	// The deployment whatever the status did: each has its own record, and an
+	// error in one must not keep the other from GitLab.
+	d, moved, derr := a.deployEvent(ctx, svc, ex, ev)
+	if moved {
+		ans.Environment, ans.Deployment = d.Key.Environment, d.Want
+		if !status && derr == nil && d.Posted == d.Want {
+			ans.Result = EventPosted
+		}
+	}
+	return ans, errors.Join(serr, derr)
 }
 
 // statusKey names the record that orders the commit status of stage ("" for the

@@ -25,7 +25,8 @@ const (
 	EvaluateGates  Action = "evaluate gates"  // a merge request: the waiting gates of Gates
 	Reconcile      Action = "reconcile"       // the reconciler's schedule
 	EvaluateGate   Action = "evaluate gate"   // the production approval started
-	SetStatus      Action = "set status"      // a state change becomes a commit status
+	SetStatus      Action = "set status"      // a state change becomes a commit status (and a deployment's status)
+	MoveDeployment Action = "move deployment" // the production approval was given: the deployment runs
 )
 
 // WebhookPlan is what the webhook does with one authenticated, decoded delivery.
@@ -100,6 +101,11 @@ type EventPlan struct {
 	Status   string
 	State    string
 	GateOwns bool
+	// Environment is the GitLab environment whose deployment the event moves
+	// (SetStatus of a staging or production stage, MoveDeployment), and
+	// Deployment the status it gives it unless a newer event moved it already.
+	Environment string
+	Deployment  string
 }
 
 // PlanEvent plans the pipeline-events function's work for raw. Events it cannot
@@ -129,6 +135,9 @@ func PlanEvent(routes *routing.Config, raw json.RawMessage) EventPlan {
 	case progress.IsGate(prod, ev):
 		plan.Do = EvaluateGate
 		return plan
+	case ev.Level == progress.ActionLevel && plan.deployment():
+		plan.Do = MoveDeployment
+		return plan
 	case ev.Level == progress.ActionLevel:
 		plan.Reason = "action events set no status"
 		return plan
@@ -144,5 +153,17 @@ func PlanEvent(routes *routing.Config, raw json.RawMessage) EventPlan {
 	plan.Do, plan.State = SetStatus, state
 	plan.Status = progress.StatusName(plan.Service.Pipeline, ev.Stage)
 	plan.GateOwns = progress.GateOwns(prod, ev.Stage, ev.State)
+	plan.deployment()
 	return plan
+}
+
+// deployment fills in the deployment the change moves, if any.
+func (p *EventPlan) deployment() bool {
+	env, u, approved, ok := progress.DeploymentEvent(p.Service, p.Change)
+	if !ok {
+		return false
+	}
+	d := progress.Deployment{Stage: progress.Status{ExecutionID: u.ExecutionID, State: progress.Normalize(u.State)}, Approved: approved}
+	p.Environment, p.Deployment = env, d.Status(progress.Gated(p.Service, p.Change.Stage))
+	return true
 }

@@ -105,8 +105,48 @@ func (a *App) reconcile(ctx context.Context, svc routing.Service) (repaired int,
 		count(a.apply(ctx, svc, ex, st.Name, progress.Update{
 			ExecutionID: st.ExecutionID, ExecutionStart: ex.StartedAt, State: st.Status, At: st.Updated,
 		}))
+		if n, err := a.reconcileDeployment(ctx, svc, ex, st); err != nil {
+			errs = append(errs, err)
+		} else {
+			repaired += n
+		}
 	}
 	return repaired, errors.Join(errs...)
+}
+
+// reconcileDeployment feeds a staging or production stage's state through the
+// deployments' decision, as the events would: a missed deployment is created,
+// a missed move made, and what GitLab did not take is sent again. It returns
+// 1 when GitLab was told something.
+func (a *App) reconcileDeployment(ctx context.Context, svc routing.Service, ex store.Execution, st codepipeline.StageState) (int, error) {
+	env, deploys := svc.Environment(st.Name)
+	if !deploys {
+		return 0, nil
+	}
+	if _, ok := progress.DeploymentState(st.Status); !ok {
+		return 0, nil
+	}
+	before, _, err := a.Store.GetDeployment(ctx, store.DeploymentKey{Project: svc.Project, Environment: env, CommitSHA: ex.CommitSHA, Pipeline: svc.Pipeline, ExecutionID: st.ExecutionID})
+	if err != nil {
+		return 0, inStore(fmt.Errorf("read deployment to %s of %s: %w", env, svc.Pipeline, err))
+	}
+	u := progress.Update{ExecutionID: st.ExecutionID, ExecutionStart: ex.StartedAt, State: st.Status, At: st.Updated}
+	// The approval was given when the running stage's approval action succeeded
+	// (the stage's actions are this execution's while it runs).
+	approved := false
+	if progress.Gated(svc, st.Name) && progress.Normalize(st.Status) == "STARTED" {
+		for _, act := range st.Actions {
+			approved = approved || (act.Name == svc.Production.ApprovalAction && progress.Normalize(act.Status) == "SUCCEEDED")
+		}
+	}
+	after, err := a.deploy(ctx, svc, ex, st.Name, env, u, approved)
+	if err != nil {
+		return 0, err
+	}
+	if after.Posted != before.Posted || after.ID != before.ID {
+		return 1, nil
+	}
+	return 0, nil
 }
 
 // recentExecution is execution for the reconciler, which already has the commit,

@@ -543,6 +543,16 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		if got := w.statesSince(before, gateCommit, "main"); !maps.Equal(got, wantStates) {
 			t.Errorf("states posted %v, want %v", got, wantStates)
 		}
+		// The staging stage is a GitLab deployment too (docs/environments.md).
+		var staging []emulator.Deployment
+		for _, d := range w.gl.Deployments(push.Project) {
+			if d.SHA == gateCommit && strings.HasSuffix(d.Environment, "staging") {
+				staging = append(staging, d)
+			}
+		}
+		if len(staging) != 1 || staging[0].Ref != "main" || strings.Join(staging[0].History, ",") != "running,success" {
+			t.Errorf("staging deployments %+v, want one that ran and succeeded on main", staging)
+		}
 
 		// Production starts and its approval waits. The commit's merge request is
 		// merged, but approved by its author only, which does not count.

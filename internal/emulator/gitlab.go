@@ -43,6 +43,9 @@ type GitLab struct {
 	scopes     []string // the token's, as personal_access_tokens/self says; nil: api
 
 	branches map[glBranchKey]Branch // gitlab_branches.go
+
+	deployments  []*Deployment    // gitlab_deployments.go
+	environments []*glEnvironment // created by a project's first deployment to each
 }
 
 // CommitStatus is a commit status the stand-in accepted.
@@ -58,7 +61,8 @@ type CommitStatus struct {
 
 // Request is one API request the stand-in received: its route ("statuses",
 // "compare", "merge_requests", "approvals", "project", "hooks", "hook",
-// "add_hook", "edit_hook", "token_self", "branch") and the project it named, by path when
+// "add_hook", "edit_hook", "token_self", "branch", "deployments", "deployment",
+// "add_deployment", "edit_deployment", "environments") and the project it named, by path when
 // the stand-in knows that project, else as the request spelled it. Tests read them
 // to check that pipegate never calls a project it should not.
 type Request struct {
@@ -281,6 +285,8 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.glEditHook(w, r, p, arg)
 	case "branch":
 		g.glBranch(w, p, arg)
+	default:
+		g.serveDeployments(w, r, p, route, arg)
 	}
 }
 
@@ -315,7 +321,7 @@ func glRoute(method string, parts []string) (route, arg string) {
 			return "edit_hook", parts[2]
 		}
 	}
-	return "", ""
+	return glDeploymentRoute(method, parts)
 }
 
 func (g *GitLab) glAuthorized(r *http.Request) bool {

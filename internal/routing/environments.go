@@ -24,15 +24,16 @@ const (
 )
 
 // Environment is the GitLab environment the deployments of stage go to, and
-// whether stage deploys at all (the staging or the production stage).
+// whether stage deploys at all (the staging or the production stage of a
+// service that Parse named environments for).
 func (s Service) Environment(stage string) (string, bool) {
 	switch {
 	case stage == "":
 		return "", false
 	case stage == s.StagingStage:
-		return s.Environments.Staging, true
+		return s.Environments.Staging, s.Environments.Staging != ""
 	case stage == s.Production.Stage:
-		return s.Environments.Production, true
+		return s.Environments.Production, s.Environments.Production != ""
 	}
 	return "", false
 }

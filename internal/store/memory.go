@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,6 +23,8 @@ type Memory struct {
 	results    map[[2]string]Result        // by service and environment; they never expire
 	pending    map[string]memPending       // by delivery key
 	heads      memHeads                    // heads.go
+	// deployments: deployment.go
+	deployments map[DeploymentKey]*memDeployment
 }
 
 type memClaim struct {
@@ -280,5 +283,64 @@ func (m *Memory) Results(ctx context.Context, service string) ([]Result, error) 
 			out = append(out, r)
 		}
 	}
+	return out, nil
+}
+
+type memDeployment struct {
+	deployment Deployment
+	expires    time.Time
+}
+
+// GetDeployment returns the deployment recorded for key; when there is none,
+// a Deployment with only Key set (Version 0).
+func (m *Memory) GetDeployment(ctx context.Context, key DeploymentKey) (Deployment, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.deployments[key]
+	if !ok || !clock(m.Now).Before(d.expires) {
+		return Deployment{Key: key}, false, nil
+	}
+	return d.deployment, true, nil
+}
+
+// PutDeployment stores r if the recorded version is still r.Version (0:
+// nothing recorded) and returns r with its new Version and UpdatedAt;
+// otherwise it returns ErrConflict.
+func (m *Memory) PutDeployment(ctx context.Context, r Deployment) (Deployment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := clock(m.Now)
+	var have int64
+	if d, ok := m.deployments[r.Key]; ok && now.Before(d.expires) {
+		have = d.deployment.Version
+	}
+	if have != r.Version {
+		return Deployment{}, fmt.Errorf("put deployment %s version %d: %w", r.Key, r.Version, ErrConflict)
+	}
+	r.Version++
+	r.UpdatedAt = now
+	if m.deployments == nil {
+		m.deployments = make(map[DeploymentKey]*memDeployment)
+	}
+	m.deployments[r.Key] = &memDeployment{deployment: r, expires: now.Add(retention(m.Retention))}
+	return r, nil
+}
+
+// Deployments returns every execution's deployment record for one project,
+// environment and commit, in the order of their pipeline and execution (as
+// Dynamo's sort key).
+func (m *Memory) Deployments(ctx context.Context, project, environment, sha string) ([]Deployment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := clock(m.Now)
+	var out []Deployment
+	for k, d := range m.deployments {
+		if k.Project == project && k.Environment == environment && k.CommitSHA == sha && now.Before(d.expires) {
+			out = append(out, d.deployment)
+		}
+	}
+	slices.SortFunc(out, func(a, b Deployment) int {
+		return strings.Compare(a.Key.Pipeline+"#"+a.Key.ExecutionID, b.Key.Pipeline+"#"+b.Key.ExecutionID)
+	})
 	return out, nil
 }
