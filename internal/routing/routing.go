@@ -59,7 +59,6 @@ type Approvers struct {
 	Groups []string // GitLab group full paths, e.g. platform/leads
 }
 
-
 // file mirrors the YAML; pointers tell "unset" from "empty" so defaults merge.
 type file struct {
 	Defaults rawService   `yaml:"defaults"`
