@@ -21,7 +21,9 @@ var leads = map[string][]string{"platform/leads": {"dave", "erin"}}
 // whose approval is missing and which did not count. The MR is !42 (testdata:
 // merged into main, author alice).
 func TestDecideApprovers(t *testing.T) {
-	ap := func(users, groups []string) *routing.Approvers { return &routing.Approvers{Users: users, Groups: groups} }
+	ap := func(users, groups []string) *routing.Approvers {
+		return &routing.Approvers{Users: users, Groups: groups}
+	}
 	tests := []struct {
 		name       string
 		policy     gate.Policy
@@ -112,8 +114,8 @@ func TestDecideApprovers(t *testing.T) {
 			missing: "needs 1 more approval on !42 from @bob; approvals of @carol, @zoe do not count: not approvers",
 		},
 		{
-			name:   "many listed users are counted, not all named",
-			policy: gate.Policy{MinApprovals: 1, Approvers: ap([]string{"u1", "u2", "u3", "u4", "u5", "u6"}, []string{"platform/leads", "ic/sre"}), Members: leads},
+			name:    "many listed users are counted, not all named",
+			policy:  gate.Policy{MinApprovals: 1, Approvers: ap([]string{"u1", "u2", "u3", "u4", "u5", "u6"}, []string{"platform/leads", "ic/sre"}), Members: leads},
 			verdict: gate.Wait,
 			missing: "needs 1 more approval on !42 from @u1, @u2, @u3, @u4, 2 other listed users or a member of platform/leads or ic/sre",
 		},
