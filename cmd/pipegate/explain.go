@@ -283,6 +283,9 @@ func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPla
 		p := s.Production
 		x.printf("  %s: pipeline %s, approval %s/%s (min_approvals %d, author_can_approve %t, no_merge_request %s)\n",
 			s.Name, s.Pipeline, p.Stage, p.ApprovalAction, p.MinApprovals, p.AuthorCanApprove, p.NoMergeRequest)
+		if a := p.Approvers; a != nil {
+			x.printf("    %s\n", approverPolicy(a))
+		}
 	}
 	x.printf("for each, if an execution waits at that approval (GetPipelineState), pipegate reads the merge requests of its commit and their approvals from GitLab and approves once one is merged with enough approvals\n")
 	if len(others) > 0 {
@@ -291,6 +294,18 @@ func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPla
 			x.printf("  %s (%s): project %s, not %s\n", s.Name, s.Pipeline, s.Project, m.Project)
 		}
 	}
+}
+
+// approverPolicy words production.approvers for explain: whose approvals count.
+func approverPolicy(a *routing.Approvers) string {
+	var who []string
+	for _, u := range a.Users {
+		who = append(who, "@"+u)
+	}
+	for _, g := range a.Groups {
+		who = append(who, "members of "+g+" (GitLab's members/all: inherited included; active, Developer or above)")
+	}
+	return "only approvals by " + strings.Join(who, ", ") + " count; others are named as not counting"
 }
 
 // eventBridge explains an event of the pipeline-events function.
@@ -323,6 +338,9 @@ func (x *explainer) eventBridge(file string, data []byte, source string) error {
 	case plan.Do == app.EvaluateGate:
 		x.printf("the production approval %s/%s started: pipegate would evaluate the gate: the merge requests of the execution's commit and their approvals (GitLab), then approve it in CodePipeline or say on status %q what is missing\n",
 			p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
+		if a := p.Approvers; a != nil {
+			x.printf("approver policy: %s\n", approverPolicy(a))
+		}
 	case plan.Do == app.Ignore && ev.Level == progress.ActionLevel:
 		x.printf("would set no status: action events only matter as the start and the success of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
 	case plan.Do == app.MoveDeployment:

@@ -653,3 +653,29 @@ func TestExplainNamesTheBundledFile(t *testing.T) {
 	}
 	checkOutput(t, out, []string{fmt.Sprintf("routing file bundled pipegate.yaml (%d services)", len(cfg.Services))}, nil)
 }
+
+// TestExplainApproverPolicy: explain says whose approvals count when the
+// service names approvers, both for the approval action's event and for a merge
+// request webhook that re-evaluates the gate; without approvers it says nothing
+// of them.
+func TestExplainApproverPolicy(t *testing.T) {
+	const policy = "only approvals by @bob, members of platform/leads (GitLab's members/all: inherited included; active, Developer or above) count; others are named as not counting"
+	env := envOf("PIPEGATE_CONFIG", "testdata/approvers.yaml")
+	out, err := runExplain(t, env, writeEvent(t, sample(t, "action-approval-started.json")))
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	checkOutput(t, out, []string{"approver policy: " + policy}, nil)
+	out, err = runExplain(t, sampleWorld, writeEvent(t, sample(t, "action-approval-started.json")))
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	checkOutput(t, out, []string{"would evaluate the gate"}, []string{"approver policy"})
+
+	env = envOf("WEBHOOK_SECRET", localSecret, "PIPEGATE_CONFIG", "testdata/approvers.yaml")
+	out, err = runExplain(t, env, "../../events/merge-request-approved.json")
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	checkOutput(t, out, []string{"would re-evaluate the production gate of 1 service(s):", "    " + policy}, nil)
+}

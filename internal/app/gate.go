@@ -30,6 +30,9 @@ type Approver interface {
 type Reviews interface {
 	MergeRequestsOfCommit(ctx context.Context, project, sha string) ([]gitlab.MergeRequest, error)
 	Approvals(ctx context.Context, project string, iid int64) (gitlab.Approvals, error)
+	// GroupApprovers are the members of group whose approvals count
+	// (production.approvers).
+	GroupApprovers(ctx context.Context, group string) ([]string, error)
 }
 
 // GateResult is one evaluation of a service's production gate.
@@ -92,10 +95,14 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		if err != nil {
 			return res, err
 		}
-		d = gate.Decide(gate.Policy{
+		policy := gate.Policy{
 			MinApprovals: p.MinApprovals, AuthorCanApprove: p.AuthorCanApprove, NoMergeRequest: p.NoMergeRequest,
-			Branch: branchOf(ex.Ref), Branches: svc.Branches,
-		}, ex.CommitSHA, mrs)
+			Branch: branchOf(ex.Ref), Branches: svc.Branches, Approvers: p.Approvers,
+		}
+		if policy.Members, err = a.groupApprovers(ctx, gate.MembersNeeded(policy, mrs)); err != nil {
+			return res, err // fails closed: nothing approved, the next evaluation reads again
+		}
+		d = gate.Decide(policy, ex.CommitSHA, mrs)
 	}
 	res.Verdict = d.Verdict
 	res.Reason = d.Missing
@@ -107,7 +114,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		iid = d.MergeRequest.IID
 	}
 	a.Log.Info("gate decided", "pipeline", svc.Pipeline, "execution_id", executionID, "commit", ex.CommitSHA,
-		"verdict", string(res.Verdict), "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "reason", res.Reason, "trigger", trigger)
+		"verdict", string(res.Verdict), "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "not_approvers", strings.Join(d.NotApprovers, ","), "reason", res.Reason, "trigger", trigger)
 	if err := a.Store.RecordDecision(ctx, store.GateDecision{
 		Pipeline: svc.Pipeline, ExecutionID: executionID, At: a.now(), Commit: ex.CommitSHA,
 		MergeRequest: iid, Approvers: d.Approvers, Reason: res.Reason, Trigger: trigger, Verdict: string(res.Verdict),
@@ -312,6 +319,25 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 			IID: m.IID, Title: m.Title, WebURL: m.WebURL, State: m.State, TargetBranch: m.TargetBranch, Author: m.Author,
 			ApprovedBy: ap.ApprovedBy, ApprovalsRequired: ap.Required, ApprovalsLeft: ap.Left,
 		})
+	}
+	return out, nil
+}
+
+// groupApprovers reads the members that count of each of groups, as the gate
+// reads them.
+func (a *App) groupApprovers(ctx context.Context, groups []string) (map[string][]string, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]string, len(groups))
+	for _, g := range groups {
+		cctx, cancel := a.call(ctx)
+		members, err := a.GitLab.GroupApprovers(cctx, g)
+		cancel()
+		if err != nil {
+			return nil, inGitLab(err)
+		}
+		out[g] = members
 	}
 	return out, nil
 }

@@ -91,6 +91,10 @@ func (f *fakeGitLab) MergeRequestsOfCommit(context.Context, string, string) ([]g
 	f.reviews++
 	return f.mrs, nil
 }
+func (f *fakeGitLab) GroupApprovers(context.Context, string) ([]string, error) {
+	f.reviews++
+	return nil, nil
+}
 func (f *fakeGitLab) Approvals(context.Context, string, int64) (gitlab.Approvals, error) {
 	f.reviews++
 	return gitlab.Approvals{ApprovedBy: []string{"bob"}}, nil

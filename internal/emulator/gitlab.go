@@ -46,6 +46,8 @@ type GitLab struct {
 
 	deployments  []*Deployment    // gitlab_deployments.go
 	environments []*glEnvironment // created by a project's first deployment to each
+
+	groups []*glGroup // gitlab_members.go
 }
 
 // CommitStatus is a commit status the stand-in accepted.
@@ -62,7 +64,8 @@ type CommitStatus struct {
 // Request is one API request the stand-in received: its route ("statuses",
 // "compare", "merge_requests", "approvals", "project", "hooks", "hook",
 // "add_hook", "edit_hook", "token_self", "branch", "deployments", "deployment",
-// "add_deployment", "edit_deployment", "environments") and the project it named, by path when
+// "add_deployment", "edit_deployment", "environments", "group_members") and the project (for
+// group_members, the group) it named, by path when
 // the stand-in knows that project, else as the request spelled it. Tests read them
 // to check that pipegate never calls a project it should not.
 type Request struct {
@@ -225,6 +228,10 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			g.glTokenSelf(w)
 		}
+		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/v4/groups/"); ok {
+		g.serveGroups(w, r, rest)
 		return
 	}
 	// The project id may be a URL-escaped path ("ic%2Fcore"): split the escaped

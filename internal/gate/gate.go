@@ -24,6 +24,13 @@ type Policy struct {
 	// Branches are the service's branch globs (routing file), which the target
 	// of a counted MR must match when Branch is "".
 	Branches []string
+	// Approvers, when not nil, are whose approvals count (the routing file's
+	// production.approvers): listed users and members of listed groups.
+	Approvers *routing.Approvers
+	// Members are the usernames of each listed group's members that count
+	// (docs/routing.md), read by the caller for the groups MembersNeeded names;
+	// a group it lacks has no member that counts.
+	Members map[string][]string
 }
 
 // MergeRequest is what GitLab says of one MR of the commit, with its approvals.
@@ -97,6 +104,9 @@ type Decision struct {
 	Verdict      Verdict
 	MergeRequest *MergeRequest // the MR that opened the gate, else the one closest to opening it; nil if none
 	Approvers    []string      // approvals that counted (author excluded unless AuthorCanApprove), sorted
+	// NotApprovers are the MR's approvals that did not count because their
+	// users are not among Policy.Approvers, sorted.
+	NotApprovers []string
 	// Summary is for PutApprovalResult when Verdict is Approve or Reject, at most
 	// text.MaxApprovalSummary bytes (so at most that many characters however they
 	// are counted).
@@ -131,15 +141,59 @@ func Decide(p Policy, sha string, mrs []MergeRequest) Decision {
 	}
 	best := slices.MinFunc(cands, closer)
 	mr := best.mr
-	d := Decision{MergeRequest: &mr, Approvers: best.counted}
+	d := Decision{MergeRequest: &mr, Approvers: best.counted, NotApprovers: best.notApprovers}
 	if best.opens() {
 		d.Verdict = Approve
 		d.Summary = approvedSummary(mr, best.counted)
 		return d
 	}
 	d.Verdict = Wait
-	d.Missing = text.TruncateBytes(best.why(), text.MaxDescription)
+	d.Missing = text.TruncateBytes(best.why(p), text.MaxDescription)
 	return d
+}
+
+// MembersNeeded names the groups of p.Approvers whose members Decide must know
+// for mrs: none unless some approval of an MR that could open the gate would
+// count but for the approver list, and its user is not listed by name. So a
+// gate whose MRs have no approvals yet reads no group.
+func MembersNeeded(p Policy, mrs []MergeRequest) []string {
+	if p.Approvers == nil || len(p.Approvers.Groups) == 0 {
+		return nil
+	}
+	for _, mr := range mrs {
+		if !p.deploys(mr.TargetBranch) {
+			continue
+		}
+		for _, u := range mr.ApprovedBy {
+			if u == "" || !p.AuthorCanApprove && strings.EqualFold(u, mr.Author) || containsFold(p.Approvers.Users, u) {
+				continue
+			}
+			return slices.Clone(p.Approvers.Groups)
+		}
+	}
+	return nil
+}
+
+// approver reports whether u's approval may count: any user's when the policy
+// lists no approvers, else a listed user's or a listed group's member's.
+// GitLab usernames are unique regardless of case.
+func (p Policy) approver(u string) bool {
+	if p.Approvers == nil {
+		return true
+	}
+	if containsFold(p.Approvers.Users, u) {
+		return true
+	}
+	for _, g := range p.Approvers.Groups {
+		if containsFold(p.Members[g], u) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }
 
 // deploys reports whether an MR into branch can open the gate: branch is the
@@ -194,6 +248,7 @@ type candidate struct {
 	counted       []string // approvers that count, sorted
 	need          int      // approvals pipegate still wants (MinApprovals - counted, at least 0)
 	authorSkipped bool     // the author approved, and that approval did not count
+	notApprovers  []string // approvals that did not count: not among the policy's approvers, sorted
 	mergeRank     int      // 0 merged, 1 may still merge (opened, locked), 2 closed
 	approvalsGap  int64    // the larger of need and GitLab's approvals_left
 }
@@ -210,9 +265,16 @@ func assess(p Policy, mr MergeRequest) candidate {
 			c.authorSkipped = true
 			continue
 		}
+		if !p.approver(u) {
+			if !slices.Contains(c.notApprovers, u) {
+				c.notApprovers = append(c.notApprovers, u)
+			}
+			continue
+		}
 		c.counted = append(c.counted, u)
 	}
 	slices.Sort(c.counted)
+	slices.Sort(c.notApprovers)
 	c.need = max(p.MinApprovals-len(c.counted), 0)
 	c.approvalsGap = max(int64(c.need), mr.ApprovalsLeft)
 	switch mr.State {
@@ -243,23 +305,73 @@ func closer(a, b candidate) int {
 	)
 }
 
-// why says what the candidate lacks, for the commit status.
-func (c candidate) why() string {
+// why says what the candidate lacks under p, for the commit status.
+func (c candidate) why(p Policy) string {
 	ref := fmt.Sprintf("!%d", c.mr.IID)
 	switch {
 	case c.mergeRank == 2:
 		return ref + " was closed without merging"
 	case c.mergeRank == 1 && c.approvalsGap == 0:
 		return ref + " is not merged yet"
-	case c.mergeRank == 1:
+	case c.mergeRank == 1 && c.mr.ApprovalsLeft > int64(c.need):
 		return fmt.Sprintf("%s is not merged yet and needs %s", ref, approvals(c.approvalsGap))
+	case c.mergeRank == 1:
+		return fmt.Sprintf("%s is not merged yet and needs %s%s", ref, approvals(c.approvalsGap), c.fromWhom(p))
 	case c.mr.ApprovalsLeft > int64(c.need):
 		// GitLab's own rules (Premium+) ask for more than pipegate's count does.
 		return fmt.Sprintf("GitLab requires %s on %s", approvals(c.mr.ApprovalsLeft), ref)
 	case c.authorSkipped:
-		return fmt.Sprintf("needs %s on %s (the author's own does not count)", approvals(int64(c.need)), ref)
+		return fmt.Sprintf("needs %s on %s%s (the author's own does not count)%s", approvals(int64(c.need)), ref, c.fromWhom(p), c.uncounted())
 	default:
-		return fmt.Sprintf("needs %s on %s", approvals(int64(c.need)), ref)
+		return fmt.Sprintf("needs %s on %s%s%s", approvals(int64(c.need)), ref, c.fromWhom(p), c.uncounted())
+	}
+}
+
+// maxNamed is how many approvers a status names before counting the rest: a
+// status description holds 255 bytes.
+const maxNamed = 4
+
+// fromWhom says, when p lists approvers, whose approval would count: the listed
+// users who have not approved yet (the author only when their own counts), then
+// the groups. "" when p lists none.
+func (c candidate) fromWhom(p Policy) string {
+	if p.Approvers == nil {
+		return ""
+	}
+	var users []string
+	for _, u := range p.Approvers.Users {
+		if containsFold(c.counted, u) || !p.AuthorCanApprove && strings.EqualFold(u, c.mr.Author) || containsFold(users, "@"+u) {
+			continue
+		}
+		users = append(users, "@"+u)
+	}
+	if len(users) > maxNamed {
+		users = append(users[:maxNamed], fmt.Sprintf("%d other listed users", len(users)-maxNamed))
+	}
+	who := users
+	if g := p.Approvers.Groups; len(g) > 0 {
+		who = append(who, "a member of "+strings.Join(g, " or "))
+	}
+	if len(who) == 0 {
+		return ": every listed approver has approved or is the author"
+	}
+	if len(who) == 1 {
+		return " from " + who[0]
+	}
+	return " from " + strings.Join(who[:len(who)-1], ", ") + " or " + who[len(who)-1]
+}
+
+// uncounted says which approvals did not count for want of being an approver.
+func (c candidate) uncounted() string {
+	switch n := len(c.notApprovers); {
+	case n == 0:
+		return ""
+	case n == 1:
+		return fmt.Sprintf("; @%s's approval does not count: not an approver", c.notApprovers[0])
+	case n <= maxNamed:
+		return fmt.Sprintf("; approvals of @%s do not count: not approvers", strings.Join(c.notApprovers, ", @"))
+	default:
+		return fmt.Sprintf("; approvals of @%s and %d more do not count: not approvers", strings.Join(c.notApprovers[:maxNamed], ", @"), n-maxNamed)
 	}
 }
 

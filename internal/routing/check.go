@@ -46,6 +46,8 @@ var perService = map[string]string{
 var (
 	fileType     = reflect.TypeOf(file{})
 	noMRType     = reflect.TypeOf(noMergeRequest(""))
+	userType     = reflect.TypeOf(username(""))
+	groupType    = reflect.TypeOf(groupPath(""))
 	yamlLineMark = regexp.MustCompile(`^yaml: line (\d+): `)
 )
 
@@ -195,7 +197,10 @@ func checkBlock(n *yaml.Node, t reflect.Type, b *block, outer reflect.Type) erro
 			}
 			for _, item := range value.Content {
 				if item = resolve(item); item.Kind != yaml.ScalarNode || isNull(item) {
-					return fmt.Errorf("line %d: %s: each item must be a glob, not %s", item.Line, in, describe(item))
+					return fmt.Errorf("line %d: %s: each item must be %s, not %s", item.Line, in, itemWord(ft.Elem()), describe(item))
+				}
+				if why := itemProblem(ft.Elem(), item.Value); why != "" {
+					return fmt.Errorf("line %d: %s: %q %s", item.Line, in, item.Value, why)
 				}
 				if b.items == nil {
 					b.items = map[string][]int{}
@@ -216,6 +221,55 @@ func checkBlock(n *yaml.Node, t reflect.Type, b *block, outer reflect.Type) erro
 		}
 		return nil
 	})
+}
+
+// itemWord names what one item of a list of t is.
+func itemWord(t reflect.Type) string {
+	switch t {
+	case userType:
+		return "a GitLab username"
+	case groupType:
+		return "a GitLab group's full path"
+	}
+	return "a glob"
+}
+
+var (
+	// GitLab's username rule: letters, digits, _ . and -, not starting with a
+	// special character nor ending in . or -.
+	usernameRule = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	// One segment of a group's path follows GitLab's path rule, the same letters.
+	groupSegmentRule = usernameRule
+)
+
+// itemProblem says why value is no item of a list of t, or "" when it is one
+// (globs are checked by merge, which knows the defaults).
+func itemProblem(t reflect.Type, value string) string {
+	switch t {
+	case userType:
+		if u, ok := strings.CutPrefix(value, "@"); ok {
+			return fmt.Sprintf("is written with @: write the username alone, %s", u)
+		}
+		if !usernameRule.MatchString(value) || strings.HasSuffix(value, ".") || strings.HasSuffix(value, "-") {
+			if strings.Contains(value, "/") {
+				return "is not a username (a group's path goes in groups)"
+			}
+			return "is not a GitLab username (letters, digits, _ . and -)"
+		}
+	case groupType:
+		if strings.HasPrefix(value, "@") {
+			return "is written with @: write the group's full path alone, as in platform/leads"
+		}
+		if strings.Contains(value, "://") {
+			return "is a URL: write the group's full path, as in platform/leads"
+		}
+		for _, seg := range strings.Split(value, "/") {
+			if !groupSegmentRule.MatchString(seg) || strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, "-") {
+				return "is not a GitLab group's full path (segments of letters, digits, _ . and - joined by /, as in platform/leads)"
+			}
+		}
+	}
+	return ""
 }
 
 // eachField calls check with every key of mapping n, after checking that t has

@@ -45,6 +45,18 @@ type Production struct {
 	MinApprovals     int
 	AuthorCanApprove bool   // whether the MR author's own approval counts
 	NoMergeRequest   string // "wait" or "reject": what a commit that has no MR gets
+	// Approvers, when not nil, are whose approvals count toward MinApprovals
+	// (docs/routing.md, "approvers"); nil, every approval does. A pointer
+	// keeps Production comparable.
+	Approvers *Approvers
+}
+
+// Approvers are the users and GitLab groups whose approvals count. A group
+// counts its members as GitLab's members/all lists them (inherited and invited
+// members included), narrowed as docs/routing.md says.
+type Approvers struct {
+	Users  []string // GitLab usernames, without @
+	Groups []string // GitLab group full paths, e.g. platform/leads
 }
 
 // file mirrors the YAML; pointers tell "unset" from "empty" so defaults merge.
@@ -72,7 +84,20 @@ type rawProduction struct {
 	MinApprovals     *int           `yaml:"min_approvals"`
 	AuthorCanApprove *bool          `yaml:"author_can_approve"`
 	NoMergeRequest   noMergeRequest `yaml:"no_merge_request"`
+	Approvers        *rawApprovers  `yaml:"approvers"`
 }
+
+type rawApprovers struct {
+	Users  []username  `yaml:"users"`
+	Groups []groupPath `yaml:"groups"`
+}
+
+// username and groupPath are the items of approvers' lists, which checkFile
+// holds to GitLab's spelling of a username and of a group's full path.
+type (
+	username  string
+	groupPath string
+)
 
 // noMergeRequest is no_merge_request's value: one of noMergeRequestChoices, which
 // checkFile holds it to.
@@ -166,6 +191,15 @@ func merge(d, s rawService, dWhere, sWhere block) (Service, error) {
 			out.Production.AuthorCanApprove = *p.AuthorCanApprove
 		}
 		out.Production.NoMergeRequest = first(string(p.NoMergeRequest), out.Production.NoMergeRequest)
+		if p.Approvers != nil {
+			// A service's approvers replace the defaults' whole: a team that names
+			// its own approvers means only them.
+			out.Production.Approvers = &Approvers{Users: strs(p.Approvers.Users), Groups: strs(p.Approvers.Groups)}
+		}
+	}
+	if a := out.Production.Approvers; a != nil && len(a.Users)+len(a.Groups) == 0 {
+		// An empty list would let nobody open the gate; leaving approvers out lets everyone.
+		return out, errors.New(": production.approvers names no users and no groups: list whose approvals count, or leave approvers out so that every approval counts")
 	}
 	switch {
 	case out.Name == "":
@@ -218,6 +252,15 @@ func first(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// strs turns a list of named strings into plain ones.
+func strs[S ~string](in []S) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
 }
 
 func firstList(a, b []string) []string {

@@ -293,7 +293,7 @@ services:
 		{"not a mapping", "- core\n- auth\n", "routing file: line 1: the routing file must be a mapping with defaults and services, not a list"},
 		{"services a mapping", "services:\n  name: core\n", `routing file: line 2: services must be a list of services ("- name: ..."), not a mapping`},
 		{"a service that is a name", "services:\n  - core\n", `routing file: line 2: services[0] must be a mapping of its fields (name, project, pipeline, source_action, branches, tags, paths, staging_stage, production, environments), not "core"`},
-		{"production a list", core + "    production: [Production]\n", `routing file: line 5: services[0] (core).production must be a mapping of its fields (stage, approval_action, min_approvals, author_can_approve, no_merge_request), not a list`},
+		{"production a list", core + "    production: [Production]\n", `routing file: line 5: services[0] (core).production must be a mapping of its fields (stage, approval_action, min_approvals, author_can_approve, no_merge_request, approvers), not a list`},
 		{"a project that is a list", "services:\n  - name: core\n    project: [ic/core]\n    pipeline: core-pipeline\n", "routing file: line 3: project in services[0] (core) must be one name, not a list"},
 		{"staging_stage a list", `defaults:
   staging_stage: [Staging, QA]
