@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
+	"github.com/pipegate/pipegate/internal/freeze"
 	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
@@ -33,6 +34,8 @@ type Reviews interface {
 	// GroupApprovers are the members of group whose approvals count
 	// (production.approvers).
 	GroupApprovers(ctx context.Context, group string) ([]string, error)
+	// FreezePeriods are the project's deploy freeze periods (internal/freeze).
+	FreezePeriods(ctx context.Context, project string) ([]freeze.Period, error)
 }
 
 // GateResult is one evaluation of a service's production gate.
@@ -104,6 +107,19 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 		}
 		d = gate.Decide(policy, ex.CommitSHA, mrs)
 	}
+	held := "waits for approval: "
+	if d.Verdict == gate.Approve {
+		// A freeze holds only what would deploy: a rejection still goes out.
+		until, frozen, err := a.frozenUntil(ctx, svc.Project)
+		if err != nil {
+			return res, err // fails closed: nothing approved, the next evaluation reads again
+		}
+		if frozen != "" {
+			d = gate.Decision{Verdict: gate.Wait, MergeRequest: d.MergeRequest, Missing: frozen}
+			held = "held: "
+			a.Log.Info("gate held by a deploy freeze", "pipeline", svc.Pipeline, "execution_id", executionID, "until", until.Format(time.RFC3339))
+		}
+	}
 	res.Verdict = d.Verdict
 	res.Reason = d.Missing
 	if d.Verdict != gate.Wait {
@@ -130,7 +146,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 			Name:        progress.StatusName(svc.Pipeline, p.Stage),
 			Ref:         gitlabhook.RefName(ex.Ref),
 			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
-			Description: p.Stage + " waits for approval: " + d.Missing,
+			Description: p.Stage + " " + held + d.Missing,
 		}
 		cctx, cancel := a.call(ctx)
 		defer cancel()
@@ -321,6 +337,28 @@ func (a *App) mergeRequests(ctx context.Context, project, sha string) ([]gate.Me
 		})
 	}
 	return out, nil
+}
+
+// frozenUntil reads the project's deploy freeze periods and says whether one
+// holds now: the words for the status ("deploy freeze until Mon 08:00 CET", in
+// the period's own time zone) and the end, or "" when none holds. A period
+// pipegate cannot read (GitLab down, a cron or zone it cannot parse) is an
+// error: the gate stays shut rather than deploy into a freeze.
+func (a *App) frozenUntil(ctx context.Context, project string) (time.Time, string, error) {
+	cctx, cancel := a.call(ctx)
+	periods, err := a.GitLab.FreezePeriods(cctx, project)
+	cancel()
+	if err != nil {
+		return time.Time{}, "", inGitLab(err)
+	}
+	v, err := freeze.Active(periods, a.now())
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("judge the deploy freeze periods of %s: %w", project, err)
+	}
+	if !v.Frozen {
+		return time.Time{}, "", nil
+	}
+	return v.Until, "deploy freeze until " + v.Until.Format("Mon 2 Jan 15:04 MST"), nil
 }
 
 // groupApprovers reads the members that count of each of groups, as the gate

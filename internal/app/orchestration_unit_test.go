@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/gate"
+	"github.com/pipegate/pipegate/internal/freeze"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
@@ -92,6 +93,10 @@ func (f *fakeGitLab) MergeRequestsOfCommit(context.Context, string, string) ([]g
 	return f.mrs, nil
 }
 func (f *fakeGitLab) GroupApprovers(context.Context, string) ([]string, error) {
+	f.reviews++
+	return nil, nil
+}
+func (f *fakeGitLab) FreezePeriods(context.Context, string) ([]freeze.Period, error) {
 	f.reviews++
 	return nil, nil
 }

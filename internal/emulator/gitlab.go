@@ -48,6 +48,8 @@ type GitLab struct {
 	environments []*glEnvironment // created by a project's first deployment to each
 
 	groups []*glGroup // gitlab_members.go
+
+	freezes map[string][]FreezePeriod // gitlab_freeze.go, by project path
 }
 
 // CommitStatus is a commit status the stand-in accepted.
@@ -292,6 +294,8 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.glEditHook(w, r, p, arg)
 	case "branch":
 		g.glBranch(w, p, arg)
+	case "freeze_periods":
+		g.glFreezePeriods(w, p)
 	default:
 		g.serveDeployments(w, r, p, route, arg)
 	}
@@ -311,6 +315,8 @@ func glRoute(method string, parts []string) (route, arg string) {
 		return "approvals", parts[2]
 	case method == http.MethodGet && len(parts) == 4 && parts[1] == "repository" && parts[2] == "branches":
 		return "branch", parts[3]
+	case method == http.MethodGet && len(parts) == 2 && parts[1] == "freeze_periods":
+		return "freeze_periods", ""
 	case method == http.MethodGet && len(parts) == 1:
 		return "project", ""
 	case len(parts) == 2 && parts[1] == "hooks":
