@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/pipegate/pipegate/internal/codepipeline"
-	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/freeze"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
