@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -27,7 +30,8 @@ func explainCommand() *command {
 	c.help = `Says, without calling AWS or GitLab, which pipelines a webhook event (an API
 Gateway event or a bare GitLab body) would start and why every other service
 would not, or what a CodePipeline event would do. The routing file is
-PIPEGATE_CONFIG, else the bundled one; the token is checked against WEBHOOK_SECRET.`
+PIPEGATE_CONFIG, else the bundled one; the token is checked against WEBHOOK_SECRET,
+and the Standard Webhooks signature against WEBHOOK_SIGNING_SECRET when it is set.`
 	c.run = func(_ context.Context, e *env, args []string) error { return explain(args[0], e.getenv, e.stdout) }
 	return c
 }
@@ -65,6 +69,7 @@ func explain(file string, getenv func(string) string, stdout io.Writer) error {
 		}
 		x.printf("%s: API Gateway event, X-Gitlab-Event %q, routing file %s (%d services)\n", file, h.Get("X-Gitlab-Event"), source, len(routes.Services))
 		x.token(h, getenv("WEBHOOK_SECRET"))
+		x.signature(h, body, getenv("WEBHOOK_SIGNING_SECRET"), time.Now())
 		return x.webhook(file, h, body)
 	case probe["object_kind"] != nil || probe["event_name"] != nil:
 		h := http.Header{}
@@ -144,6 +149,37 @@ func (x *explainer) token(h http.Header, secret string) {
 		x.printf("token: no X-Gitlab-Token: the webhook would answer 401 and do nothing; with the right token it would do what follows\n")
 	default:
 		x.printf("token: X-Gitlab-Token does not match WEBHOOK_SECRET: the webhook would answer 401 and do nothing; with the right token it would do what follows\n")
+	}
+}
+
+// signature says whether the delivery would pass the webhook's Standard Webhooks
+// check (gitlabhook.VerifySignature, the function's own) with the signing secret
+// WEBHOOK_SIGNING_SECRET at now. A stale delivery is checked once more at its
+// own timestamp, so that an event file saved a while ago still says whether
+// its signature is right. The secret and the signatures are never printed.
+func (x *explainer) signature(h http.Header, body []byte, secret string, now time.Time) {
+	signed := h.Get("webhook-signature") != ""
+	if secret == "" {
+		if signed {
+			x.printf("signature: the delivery is signed, but WEBHOOK_SIGNING_SECRET is not set, so its signature is not checked here (a function without a signing secret checks only X-Gitlab-Token)\n")
+		}
+		return
+	}
+	err := gitlabhook.VerifySignature(h, body, secret, now)
+	if errors.Is(err, gitlabhook.ErrStaleSignature) {
+		if sec, perr := strconv.ParseInt(h.Get("webhook-timestamp"), 10, 64); perr == nil {
+			signedAt := time.Unix(sec, 0).UTC()
+			if gitlabhook.VerifySignature(h, body, secret, signedAt) == nil {
+				x.printf("signature: matches WEBHOOK_SIGNING_SECRET, but it was made at %s, more than 5 minutes from now: the webhook would answer 401 (a replay) and do nothing; a fresh delivery from GitLab would do what follows\n", signedAt.Format(time.RFC3339))
+				return
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		x.printf("signature: a valid Standard Webhooks signature by WEBHOOK_SIGNING_SECRET (webhook-id %.60q)\n", h.Get("webhook-id"))
+	default:
+		x.printf("signature: %v: the webhook would answer 401 and do nothing; signed right it would do what follows\n", err)
 	}
 }
 
