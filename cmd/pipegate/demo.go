@@ -42,8 +42,9 @@ const demoUsage = `usage: pipegate demo [--routing FILE] [--service NAME] [--eve
 Runs the whole flow on a laptop and checks every step of it: the push of a merged
 merge request starts the service's pipeline in a CodePipeline stand-in, which runs
 it stage by stage; an embedded GitLab shows every stage; the production gate waits
-for the merge request's approvals, and a merge request webhook opens it. Nothing
-reaches AWS or GitLab: GITLAB_URL, GITLAB_TOKEN and WEBHOOK_SECRET are not read.
+for the merge request's approvals, and a merge request webhook finds them; a deploy
+freeze in GitLab still holds production until it is lifted, and pipegate's
+reconciler opens the gate at its next run. Nothing reaches AWS or GitLab: GITLAB_URL, GITLAB_TOKEN and WEBHOOK_SECRET are not read.
 
 The world is the demo's own sample unless --routing or PIPEGATE_CONFIG names a
 routing file; then it is that file alone: its projects, pipelines, stage and
@@ -59,8 +60,9 @@ sam local invoke -e (with events/env.json), as events/ holds for the sample worl
 // a branch the service deploys; the push starts the service's pipeline; it runs
 // through staging and waits at the production gate while the approvals the
 // routing file asks for are missing (ada's own counts only if author_can_approve);
-// grace approves, GitLab sends the merge request webhook, the gate opens,
-// production succeeds.
+// grace approves, GitLab sends the merge request webhook; the project's deploy
+// freeze (on from the demo's start) holds the gate; the team lifts the freeze,
+// the reconciler's next run opens the gate, production succeeds.
 const (
 	demoBefore  = "5f2c9e0d4b7a8c1e3f6d2b9a0c4e7f1d8b3a6c5e"
 	demoChange  = "e4a7c2f9b1d6e3a8c5f0b7d2e9a4c1f6b3d8e5a2" // the merge request's commit
@@ -249,7 +251,14 @@ type demoRun struct {
 	// delivered is what pipegate was sent, by the name of its --events file.
 	delivered map[string][]byte
 	atGate    chan struct{} // closed when the gate first waits
-	done      chan struct{} // closed when the pipeline's own event says it ended
+	held      string        // the gate's reason while the deploy freeze held it
+	atFreeze  chan struct{} // closed when the deploy freeze first holds the gate
+	freeze    emulator.FreezePeriod
+	// approvedBefore counts the approvals CodePipeline had received before the
+	// freeze was lifted: none, or the freeze did not hold.
+	approvedBefore int
+	reconciled     bool          // the reconciler ran after the freeze was lifted
+	done           chan struct{} // closed when the pipeline's own event says it ended
 }
 
 func demoCommand() *command {
@@ -288,8 +297,17 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	out := newPrinter(stdout)
-	d := &demoRun{world: w, atGate: make(chan struct{}), done: make(chan struct{}), delivered: map[string][]byte{}}
-	var once, end sync.Once
+	d := &demoRun{world: w, atGate: make(chan struct{}), atFreeze: make(chan struct{}), done: make(chan struct{}), delivered: map[string][]byte{}}
+	var once, frozen, end sync.Once
+	heldBy := func(reason string) {
+		if !strings.HasPrefix(reason, "deploy freeze until ") {
+			return
+		}
+		d.mu.Lock()
+		d.held = reason
+		d.mu.Unlock()
+		frozen.Do(func() { close(d.atFreeze) })
+	}
 	pushAnswered := make(chan struct{})
 	answered := sync.OnceFunc(func() { close(pushAnswered) })
 	defer answered()
@@ -305,9 +323,12 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 			d.record(eventFileName(ev), raw)
 			if ans.Result == app.EventGate && ans.Gate == gate.Wait {
 				d.mu.Lock()
-				d.waited = ans.Reason
+				if d.waited == "" {
+					d.waited = ans.Reason
+				}
 				d.mu.Unlock()
 				once.Do(func() { close(d.atGate) })
+				heldBy(ans.Reason)
 			}
 			if ev.Level == progress.PipelineLevel && ev.State != "STARTED" {
 				end.Do(func() { close(d.done) })
@@ -326,12 +347,20 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 		SourceBranch: "retry-timeouts", TargetBranch: w.branch, SHA: demoChange, MergeCommitSHA: demoCommit,
 		Author: demoAuthor, ApprovedBy: []string{demoAuthor}}
 	s.gl.AddMergeRequest(svc.Project, mr)
+	// The project's deploy freeze, on from now for two hours.
+	var until time.Time
+	d.freeze, until = demoFreeze(time.Now())
+	s.gl.SetFreezePeriods(svc.Project, d.freeze)
 
 	out.textf("pipegate demo on %s (%d services)\n", w.source, len(w.routes.Services))
 	out.textf("service %s: project %s, pipeline %s, production gate %s/%s (min_approvals %d, author_can_approve %t)\n",
 		svc.Name, svc.Project, svc.Pipeline, prod.Stage, prod.ApprovalAction, prod.MinApprovals, prod.AuthorCanApprove)
 	out.textf("the webhook on http://%s/webhook, a CodePipeline stand-in that runs every routed pipeline\n"+
-		"(stages %s), an embedded GitLab, the in-memory store.\n\n", s.addr, strings.Join(stageNames(w.shape()), ", "))
+		"(stages %s), an embedded GitLab, the in-memory store.\n", s.addr, strings.Join(stageNames(w.shape()), ", "))
+	out.textf("GitLab has a deploy freeze on for %s: from %s to %s %s every day (freeze_start %q, freeze_end %q):\n"+
+		"nothing goes to production before %s.\n\n",
+		svc.Project, until.Add(-demoFreezeLength).Format("15:04"), until.Format("15:04"), d.freeze.CronTimezone,
+		d.freeze.FreezeStart, d.freeze.FreezeEnd, until.Format("15:04"))
 
 	out.textf("1. %s merges !%d into %s of %s: GitLab sends a push webhook\n", demoAuthor, demoMR, w.branch, svc.Project)
 	push := webhookDelivery("Push Hook", "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c41", s.app.Secret, w.pushBody())
@@ -342,7 +371,7 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 		return err
 	}
 	if len(w.reviewers) == 0 {
-		out.textf("\n2. !%d has the approvals the gate asks for: it opens once %s starts\n", demoMR, prod.ApprovalAction)
+		out.textf("\n2. !%d has the approvals the gate asks for: the deploy freeze holds it once %s starts\n", demoMR, prod.ApprovalAction)
 	} else {
 		select {
 		case <-d.atGate:
@@ -361,6 +390,24 @@ func runDemo(ctx context.Context, w *demoWorld, step time.Duration, eventsDir st
 		if d.merged, err = s.deliver(ctx, approved); err != nil {
 			return err
 		}
+		for _, g := range d.merged.Gates {
+			if g.Pipeline == svc.Pipeline {
+				heldBy(g.Reason)
+			}
+		}
+	}
+	select {
+	case <-d.atFreeze:
+		d.approvedBefore = len(approvalsOf(s.cp, svc.Pipeline))
+		out.textf("\n3. The team lifts the deploy freeze early in GitLab (Settings > CI/CD > Deploy freezes);\n" +
+			"   pipegate's reconciler, which runs every 5 minutes, re-evaluates the gate\n")
+		s.gl.SetFreezePeriods(svc.Project)
+		if _, err := s.app.Reconcile(ctx); err != nil {
+			out.textf("   the reconciler: %v\n", err)
+		}
+		d.reconciled = true
+	case <-d.done:
+	case <-ctx.Done():
 	}
 	select {
 	case <-d.done:
@@ -637,23 +684,34 @@ func demoChecks(w *demoWorld) []demoCheck {
 				return strings.Contains(d.waited, fmt.Sprintf("%s on !%d", more, demoMR))
 			}},
 			status(prodStatus, "pending"),
-			demoCheck{"the merge request webhook opened the gate", func(d *demoRun) bool {
+			demoCheck{"the merge request webhook found the approvals", func(d *demoRun) bool {
 				for _, g := range d.merged.Gates {
 					if g.Pipeline == svc.Pipeline {
-						return d.merged.Result == "evaluated" && g.Verdict == "approve"
+						return d.merged.Result == "evaluated" && g.Verdict == gate.Wait && strings.HasPrefix(g.Reason, "deploy freeze until ")
 					}
 				}
 				return false
 			}})
 	}
 	steps = append(steps,
-		demoCheck{fmt.Sprintf("CodePipeline received the approval of %s/%s, naming !%d%s", prod.Stage, prod.ApprovalAction, demoMR, cond(approver != "", " and "+approver)), func(d *demoRun) bool {
-			var mine []emulator.Approval
-			for _, a := range d.stack.cp.Approvals() {
-				if a.Pipeline == svc.Pipeline {
-					mine = append(mine, a)
+		demoCheck{"the deploy freeze held the gate", func(d *demoRun) bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.held != ""
+		}},
+		demoCheck{fmt.Sprintf("GitLab shows %s pending: held by the deploy freeze", prodStatus), func(d *demoRun) bool {
+			for _, s := range d.stack.gl.Statuses() {
+				if s.SHA == demoCommit && s.Name == prodStatus && s.State == "pending" && strings.Contains(s.Description, "held: deploy freeze until ") {
+					return true
 				}
 			}
+			return false
+		}},
+		demoCheck{"the reconciler opened the gate once the freeze was lifted", func(d *demoRun) bool {
+			return d.reconciled && d.approvedBefore == 0 && len(approvalsOf(d.stack.cp, svc.Pipeline)) == 1
+		}},
+		demoCheck{fmt.Sprintf("CodePipeline received the approval of %s/%s, naming !%d%s", prod.Stage, prod.ApprovalAction, demoMR, cond(approver != "", " and "+approver)), func(d *demoRun) bool {
+			mine := approvalsOf(d.stack.cp, svc.Pipeline)
 			return len(mine) == 1 && mine[0].Status == "Approved" && mine[0].Stage == prod.Stage && mine[0].Action == prod.ApprovalAction &&
 				strings.Contains(mine[0].Summary, fmt.Sprintf("!%d", demoMR)) && strings.Contains(mine[0].Summary, approver)
 		}},
@@ -663,6 +721,38 @@ func demoChecks(w *demoWorld) []demoCheck {
 		status(svc.Pipeline, "success"),
 	)
 	return steps
+}
+
+// approvalsOf are the approval results CodePipeline received for pipeline.
+func approvalsOf(cp *emulator.CodePipeline, pipeline string) []emulator.Approval {
+	var mine []emulator.Approval
+	for _, a := range cp.Approvals() {
+		if a.Pipeline == pipeline {
+			mine = append(mine, a)
+		}
+	}
+	return mine
+}
+
+// demoFreezeLength is how long the demo's deploy freeze lasts.
+const demoFreezeLength = 2 * time.Hour
+
+// demoFreeze is a deploy freeze period, as GitLab holds one, that is on at now
+// and ends demoFreezeLength later: daily, from now's minute, in a named zone, so
+// that the demo shows GitLab's cron periods whenever it runs. until is its end.
+func demoFreeze(now time.Time) (p emulator.FreezePeriod, until time.Time) {
+	const zone = "Europe/Berlin"
+	loc, err := time.LoadLocation(zone) // internal/freeze embeds the zone database
+	if err != nil {
+		loc = time.UTC
+	}
+	start := now.In(loc).Truncate(time.Minute)
+	end := start.Add(demoFreezeLength)
+	return emulator.FreezePeriod{
+		FreezeStart:  fmt.Sprintf("%d %d * * *", start.Minute(), start.Hour()),
+		FreezeEnd:    fmt.Sprintf("%d %d * * *", end.Minute(), end.Hour()),
+		CronTimezone: loc.String(),
+	}, end
 }
 
 // deployed checks that GitLab has one deployment of the demo's commit to env,
@@ -703,7 +793,8 @@ func (d *demoRun) summary(out *printer) error {
 		return fmt.Errorf("demo: %d expected steps did not happen", missing)
 	}
 	out.textf("\nA push started the pipeline at its commit, GitLab followed every stage, and production\n" +
-		"went out once the merge request was approved. Next: ./scripts/test.sh, then pipegate dev.\n")
+		"went out once the merge request was approved and the deploy freeze was over.\n" +
+		"Next: ./scripts/test.sh, then pipegate dev.\n")
 	if d.world.source == demoRoutingName {
 		out.textf("pipegate demo --routing pipegate.yaml tells the same story with your routing file.\n")
 	}

@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pipegate/pipegate"
+	"github.com/pipegate/pipegate/internal/freeze"
 	"github.com/pipegate/pipegate/internal/testenv"
 )
 
@@ -117,7 +119,9 @@ func TestDemoWorlds(t *testing.T) {
 	}{
 		{name: "the demo's own world", want: []string{"pipegate demo on the demo's own sample world", "✓ the gate waited: !118 needs 1 more approval\n",
 			"✓ GitLab shows the deployment to staging\n", "✓ GitLab shows the deployment to production\n",
-			"production: success (created → running → success)"}},
+			"production: success (created → running → success)",
+			"GitLab has a deploy freeze on for ic/core: from ", "Production = pending: Production held: deploy freeze until ",
+			"gate of core-pipeline: wait (deploy freeze until ", "3. The team lifts the deploy freeze early in GitLab"}},
 		{name: "the bundled file moved to acme", routing: acme, gone: gone, want: []string{"acme/", "-acme at 9c1e4b7d"}},
 		{name: "the bundled file moved to acme, its last service", routing: acme, service: "last", gone: gone},
 		{name: "a monorepo named by id, paths, release branches, renamed stages, three approvals", routing: "testdata/demo-monorepo.yaml",
@@ -129,7 +133,7 @@ func TestDemoWorlds(t *testing.T) {
 		{name: "a service with its own branch", routing: "testdata/demo-monorepo.yaml", service: "www",
 			want: []string{"into trunk of web/www", "✓ GitLab shows www-deploy/Live success"}},
 		{name: "the author's approval counts", routing: policy("{min_approvals: 1, author_can_approve: true}"),
-			want: []string{"2. !118 has the approvals the gate asks for: it opens once ApproveProduction starts", "naming !118 and ada"}},
+			want: []string{"2. !118 has the approvals the gate asks for: the deploy freeze holds it once ApproveProduction starts", "naming !118 and ada"}},
 		{name: "no approvals needed", routing: policy("{min_approvals: 0}"),
 			want: []string{"2. !118 has the approvals the gate asks for"}},
 	} {
@@ -369,4 +373,34 @@ func TestDemoWritesEvents(t *testing.T) {
 		t.Fatalf("explain: %v", err)
 	}
 	checkOutput(t, explained.String(), []string{"would start 1 pipeline(s):\n  " + svc.Name + ": pipeline " + svc.Pipeline}, gone)
+}
+
+// The demo's deploy freeze is on whenever the demo runs, in its zone, and ends
+// two hours later, as GitLab's rule (internal/freeze) judges it: at any minute of
+// the day, across midnight and on the days the clocks change.
+func TestDemoFreezeIsOnWheneverItRuns(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(2026, 12, 3, 0, 16, 30, 0, time.UTC),
+		time.Date(2026, 12, 3, 22, 59, 59, 0, time.UTC), // 23:59 in Berlin: ends after midnight
+		time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC), // into the new year
+		time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC),   // 01:30 CET, the night clocks go forward
+		time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC),  // 02:30 CEST, the night clocks go back
+		time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC),  // a Saturday
+	} {
+		p, until := demoFreeze(now)
+		v, err := freeze.Active([]freeze.Period{{Start: p.FreezeStart, End: p.FreezeEnd, Timezone: p.CronTimezone}}, now)
+		if err != nil {
+			t.Fatalf("%v: %+v: %v", now, p, err)
+		}
+		if !v.Frozen {
+			t.Errorf("%v: freeze %+v is not on", now, p)
+			continue
+		}
+		if d := until.Sub(now); d <= time.Hour || d > demoFreezeLength {
+			t.Errorf("%v: the demo says the freeze ends at %v, %v from now", now, until, d)
+		}
+		if d := v.Until.Sub(now); d <= time.Hour || d > demoFreezeLength+time.Hour {
+			t.Errorf("%v: GitLab's rule ends freeze %+v at %v, %v from now", now, p, v.Until, d)
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pipegate/pipegate/internal/app"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/gate"
 	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
@@ -321,7 +322,11 @@ func summarize(body string) string {
 		parts = append(parts, fmt.Sprintf("%s at %.8s (execution %.8s)", st.Pipeline, st.Commit, st.ExecutionID))
 	}
 	for _, g := range ans.Gates {
-		parts = append(parts, fmt.Sprintf("gate of %s: %s", g.Pipeline, g.Verdict))
+		gateWords := fmt.Sprintf("gate of %s: %s", g.Pipeline, g.Verdict)
+		if g.Verdict == gate.Wait && g.Reason != "" {
+			gateWords += " (" + g.Reason + ")"
+		}
+		parts = append(parts, gateWords)
 	}
 	for _, v := range []string{ans.Reason, ans.Error} {
 		if v != "" {

@@ -15,7 +15,7 @@ import (
 // Store is the table pipegate keeps (store.Memory, store.Dynamo). The handlers
 // need it only through the roles each declares beside its code: Claims and
 // Pending (webhook.go), Starts (push.go), Executions and Statuses
-// (pipelineevents.go), Decisions (gate.go), BadgeResults (badge.go), Heads
+// (pipelineevents.go), GateLog (gate.go), BadgeResults (badge.go), Heads
 // (missed.go) and DeploymentRecords (deployments.go). One table
 // plays them all, so one value wires them.
 type Store interface {
@@ -24,7 +24,7 @@ type Store interface {
 	Starts
 	Executions
 	Statuses
-	Decisions
+	GateLog
 	BadgeResults
 	Heads
 	DeploymentRecords

@@ -17,9 +17,12 @@ import (
 	"github.com/pipegate/pipegate/internal/store"
 )
 
-// Decisions keep the production gate's decisions, for audit.
-type Decisions interface {
+// GateLog keeps the production gate's decisions, for audit and for the words
+// its status shows.
+type GateLog interface {
 	RecordDecision(ctx context.Context, d store.GateDecision) error
+	// Decisions are those recorded for one execution, oldest first.
+	Decisions(ctx context.Context, pipeline, executionID string) ([]store.GateDecision, error)
 }
 
 // Approver gives CodePipeline the gate's answer.
@@ -129,6 +132,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	if d.MergeRequest != nil {
 		iid = d.MergeRequest.IID
 	}
+	reword := d.Verdict == gate.Wait && a.waitedOtherwise(ctx, svc.Pipeline, executionID, res.Reason)
 	a.Log.Info("gate decided", "pipeline", svc.Pipeline, "execution_id", executionID, "commit", ex.CommitSHA,
 		"verdict", string(res.Verdict), "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "not_approvers", strings.Join(d.NotApprovers, ","), "reason", res.Reason, "trigger", trigger)
 	if err := a.Store.RecordDecision(ctx, store.GateDecision{
@@ -147,6 +151,19 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 			Ref:         gitlabhook.RefName(ex.Ref),
 			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
 			Description: p.Stage + " " + held + d.Missing,
+		}
+		if reword {
+			// GitLab keeps a pending status's words (another pending is refused:
+			// FACTS.md), so the old one is canceled first; the new pending is a
+			// new status and GitLab marks the canceled one retried, out of every
+			// view. A failed cancel is no loss: the pending still goes out.
+			canceled := status
+			canceled.State, canceled.Description = "canceled", p.Stage+": replaced by the gate's current reason"
+			cctx, cancel := a.call(ctx)
+			if err := a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, canceled); err != nil {
+				a.Log.Warn("gate status not reworded", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
+			}
+			cancel()
 		}
 		cctx, cancel := a.call(ctx)
 		defer cancel()
@@ -182,6 +199,23 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	a.Log.Info("gate answer taken", "pipeline", svc.Pipeline, "execution_id", executionID, "verdict", string(res.Verdict))
 	a.postGateAnswer(ctx, svc, ex, executionID, d, approvalAsked(stages, p.Stage, p.ApprovalAction))
 	return res, nil
+}
+
+// waitedOtherwise reports whether the gate's last decision for executionID was
+// to wait for another reason than reason: the stage's pending status then shows
+// words that are no longer true. A read that fails says no (the status keeps
+// its words until the next change of reason).
+func (a *App) waitedOtherwise(ctx context.Context, pipeline, executionID, reason string) bool {
+	past, err := a.Store.Decisions(ctx, pipeline, executionID)
+	if err != nil {
+		a.Log.Warn("gate decisions not read", "pipeline", pipeline, "execution_id", executionID, "error", err.Error())
+		return false
+	}
+	if len(past) == 0 {
+		return false
+	}
+	last := past[len(past)-1]
+	return last.Verdict == string(gate.Wait) && last.Reason != reason
 }
 
 // tookOurs reports whether CodePipeline shows answer taken for executionID,

@@ -95,3 +95,59 @@ func TestDeployFreezeUnreadableFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// GitLab keeps a pending status's words: when the gate waits for another reason
+// than before (an approval arrived, then a freeze began), pipegate cancels the
+// pending status and posts a new one, so the stage says what holds it now; when
+// the reason is the same, it posts nothing new (every reconcile re-evaluates a
+// waiting gate: no churn in GitLab).
+func TestGateStatusSaysTheCurrentReason(t *testing.T) {
+	w := newWorld(t, withClock)
+	id := w.pushed()
+	w.gl.AddMergeRequest("team/core", mergedMR())
+	w.waitAtGate(id, "tok-r")
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
+		t.Fatalf("answer %+v, want gate wait", ans)
+	}
+	const name = "core-pipeline/Production"
+	if s := w.latest(name); s.State != "pending" || !strings.Contains(s.Description, "waits for approval: needs 1 more approval") {
+		t.Fatalf("Production status %+v, want pending for an approval", s)
+	}
+	count := func() int {
+		n := 0
+		for _, s := range w.gl.Statuses() {
+			if s.Name == name {
+				n++
+			}
+		}
+		return n
+	}
+	reconcile := func() {
+		t.Helper()
+		if _, err := w.app.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := count()
+	reconcile()
+	reconcile()
+	if n := count(); n != before {
+		t.Errorf("%d statuses %s after two reconciles with the same reason, want %d", n, name, before)
+	}
+
+	// bob approves during the weekend freeze: the gate is held, and says so.
+	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
+	w.gl.SetFreezePeriods("team/core", weekendFreeze)
+	reconcile()
+	if got := w.approvals(); len(got) != 0 {
+		t.Fatalf("approved %+v inside a deploy freeze", got)
+	}
+	if s := w.latest(name); s.State != "pending" || s.Description != "Production held: deploy freeze until Mon 30 Nov 08:00 CET" {
+		t.Errorf("Production status %+v, want pending, held by the freeze", s)
+	}
+	before = count()
+	reconcile()
+	if n := count(); n != before {
+		t.Errorf("%d statuses %s after a reconcile with the same reason, want %d", n, name, before)
+	}
+}

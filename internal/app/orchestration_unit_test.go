@@ -184,7 +184,7 @@ type fakeStore struct {
 	Starts
 	Executions
 	Statuses
-	Decisions
+	GateLog
 	BadgeResults
 	Heads
 	DeploymentRecords
@@ -443,7 +443,7 @@ func TestUnitEvaluateGate(t *testing.T) {
 		{"the run the pipeline's creation started: rejected unread", func(u *unit) {
 			_, _ = u.mem.PutExecution(context.Background(), store.Execution{Pipeline: "core-pipeline", ID: "e1", CommitSHA: unitSHA, Trigger: gate.CreationTrigger})
 		}, gate.Reject, "", 1, false, true},
-		{"audit write fails: nothing answered", func(u *unit) { u.st.Decisions = &fakeDecisions{err: errDown} }, gate.Approve, depStore, 0, true, true},
+		{"audit write fails: nothing answered", func(u *unit) { u.st.GateLog = &fakeDecisions{err: errDown} }, gate.Approve, depStore, 0, true, true},
 		{"answered already elsewhere", func(u *unit) { u.cp.approveErr = codepipeline.ErrApprovalGone }, gate.NotWaiting, "", 0, true, true},
 		{"CodePipeline down", func(u *unit) { u.cp.approveErr = errDown }, gate.Approve, depCodePipeline, 0, true, true},
 	} {
@@ -461,7 +461,7 @@ func TestUnitEvaluateGate(t *testing.T) {
 			if len(u.cp.approved) != tc.wantAnswers || (u.gl.reviews > 0) != tc.wantReviews {
 				t.Errorf("answers %d, merge requests read %v; want %d, %v", len(u.cp.approved), u.gl.reviews > 0, tc.wantAnswers, tc.wantReviews)
 			}
-			if d, ok := u.st.Decisions.(*fakeDecisions); (len(d.got) > 0) != tc.wantRecord || ok && tc.wantRecord && d.got[0].Verdict != string(tc.want) && tc.want != gate.NotWaiting {
+			if d, ok := u.st.GateLog.(*fakeDecisions); (len(d.got) > 0) != tc.wantRecord || ok && tc.wantRecord && d.got[0].Verdict != string(tc.want) && tc.want != gate.NotWaiting {
 				t.Errorf("recorded %+v, want a record %v", d.got, tc.wantRecord)
 			}
 			// GitLab hears of an answer only once CodePipeline took it.
@@ -489,4 +489,14 @@ func TestUnitEventAnswerJSON(t *testing.T) {
 			t.Errorf("%+v in JSON = %s, %v; want %s", tc.ans, b, err, tc.want)
 		}
 	}
+}
+
+func (f *fakeDecisions) Decisions(_ context.Context, pipeline, executionID string) ([]store.GateDecision, error) {
+	var out []store.GateDecision
+	for _, d := range f.got {
+		if d.Pipeline == pipeline && d.ExecutionID == executionID {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

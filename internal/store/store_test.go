@@ -37,7 +37,7 @@ type fullStore interface {
 	app.Starts
 	app.Executions
 	app.Statuses
-	app.Decisions
+	app.GateLog
 	app.BadgeResults
 	decisionStore
 	resultStore
