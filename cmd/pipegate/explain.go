@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipegate/pipegate/internal/app"
+	"github.com/pipegate/pipegate/internal/freeze"
+	"github.com/pipegate/pipegate/internal/gitlab"
 	"github.com/pipegate/pipegate/internal/gitlabhook"
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
@@ -31,15 +33,85 @@ func explainCommand() *command {
 Gateway event or a bare GitLab body) would start and why every other service
 would not, or what a CodePipeline event would do. The routing file is
 PIPEGATE_CONFIG, else the bundled one; the token is checked against WEBHOOK_SECRET,
-and the Standard Webhooks signature against WEBHOOK_SIGNING_SECRET when it is set.`
-	c.run = func(_ context.Context, e *env, args []string) error { return explain(args[0], e.getenv, e.stdout) }
+and the Standard Webhooks signature against WEBHOOK_SIGNING_SECRET when it is set.
+For a production gate, --freeze-periods judges GitLab's deploy freeze periods
+(its answer to GET /projects/:id/freeze_periods, saved to a file) at --at.`
+	freezeFile := c.flags.String("freeze-periods", "", "GitLab's deploy freeze periods of the project, as GET /projects/:id/freeze_periods answers (a JSON `file`)")
+	at := c.flags.String("at", "", "the `time` (RFC 3339) at which the gate judges the freeze periods (default: now)")
+	c.run = func(_ context.Context, e *env, args []string) error {
+		fz, err := loadFreeze(*freezeFile, *at, time.Now())
+		if err != nil {
+			return err
+		}
+		return explain(args[0], fz, e.getenv, e.stdout)
+	}
 	return c
+}
+
+// freezeInput is what explain judges deploy freezes with: GitLab's periods and a
+// time; nil when no --freeze-periods was given.
+type freezeInput struct {
+	file    string
+	periods []freeze.Period
+	at      time.Time
+}
+
+func loadFreeze(file, at string, now time.Time) (*freezeInput, error) {
+	if file == "" {
+		if at != "" {
+			return nil, &usageError{cmd: "explain", msg: "--at needs --freeze-periods"}
+		}
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	periods, err := gitlab.DecodeFreezePeriods(data)
+	if err != nil {
+		return nil, fmt.Errorf("explain: %s: %w", file, err)
+	}
+	in := &freezeInput{file: file, periods: periods, at: now}
+	if at != "" {
+		if in.at, err = time.Parse(time.RFC3339, at); err != nil {
+			return nil, &usageError{cmd: "explain", msg: fmt.Sprintf("--at %q is not an RFC 3339 time (2026-11-30T07:30:00Z)", at)}
+		}
+	}
+	return in, nil
+}
+
+// freezeLine says what the deploy freeze would do to a gate that would open: the
+// gate's own rule (internal/freeze) on --freeze-periods, else where it reads them.
+func (x *explainer) freezeLine(indent string) error {
+	if x.freeze == nil {
+		x.printf("%sdeploy freezes: the gate reads the project's freeze periods from GitLab when it decides; inside one it approves nothing and the status says \"held: deploy freeze until <end>\" (--freeze-periods FILE judges them here)\n", indent)
+		return nil
+	}
+	v, err := freeze.Active(x.freeze.periods, x.freeze.at)
+	if err != nil {
+		return fmt.Errorf("explain: %s: %w (the gate would stay shut: it fails closed)", x.freeze.file, err)
+	}
+	at := x.freeze.at.UTC().Format(time.RFC3339)
+	if !v.Frozen {
+		x.printf("%sdeploy freezes: at %s none of the %d period(s) of %s holds: the freeze would not hold the gate\n", indent, at, len(x.freeze.periods), x.freeze.file)
+		return nil
+	}
+	x.printf("%sdeploy freeze: at %s the period %q to %q (%s) holds: even approved, the gate would wait, status \"held: deploy freeze until %s\"; the next evaluation after the end (the reconciler's at the latest) opens it\n",
+		indent, at, v.Period.Start, v.Period.End, zoneName(v.Period.Timezone), v.Until.Format("Mon 2 Jan 15:04 MST"))
+	return nil
+}
+
+func zoneName(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
 }
 
 // explain says what pipegate would do with one event file, from the routing file
 // alone: it calls neither AWS nor GitLab. The decisions are the functions' own:
 // it prints the plans the handlers carry out (app.PlanWebhook, app.PlanEvent).
-func explain(file string, getenv func(string) string, stdout io.Writer) error {
+func explain(file string, fz *freezeInput, getenv func(string) string, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
@@ -48,7 +120,7 @@ func explain(file string, getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	x := &explainer{w: stdout, routes: routes}
+	x := &explainer{w: stdout, routes: routes, freeze: fz}
 
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
@@ -90,6 +162,7 @@ func explain(file string, getenv func(string) string, stdout io.Writer) error {
 type explainer struct {
 	w      io.Writer
 	routes *routing.Config
+	freeze *freezeInput
 }
 
 func (x *explainer) printf(format string, args ...any) { fmt.Fprintf(x.w, format, args...) }
@@ -193,7 +266,7 @@ func (x *explainer) webhook(file string, h http.Header, body []byte) error {
 	case gitlabhook.PushKind:
 		x.push(ev.Push, body, plan)
 	case gitlabhook.MergeRequestKind:
-		x.mergeRequest(ev.MergeRequest, plan)
+		return x.mergeRequest(ev.MergeRequest, plan)
 	default:
 		x.printf("%s: the webhook would answer 200 and do nothing\n", plan.Reason)
 	}
@@ -297,7 +370,7 @@ func pathsIncomplete(p *gitlabhook.Push, body []byte) string {
 	return "the payload's commits do not list their files (a system hook)"
 }
 
-func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPlan) {
+func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPlan) error {
 	action := m.Action
 	if action == "" {
 		action = "(none)"
@@ -306,7 +379,7 @@ func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPla
 	gates := plan.Gates
 	if plan.Do == app.Ignore || len(gates) == 0 {
 		x.printf("would do nothing: %s\n", plan.Reason)
-		return
+		return nil
 	}
 	var others []routing.Service
 	for _, s := range x.routes.Services {
@@ -324,12 +397,16 @@ func (x *explainer) mergeRequest(m *gitlabhook.MergeRequest, plan app.WebhookPla
 		}
 	}
 	x.printf("for each, if an execution waits at that approval (GetPipelineState), pipegate reads the merge requests of its commit and their approvals from GitLab and approves once one is merged with enough approvals\n")
+	if err := x.freezeLine(""); err != nil {
+		return err
+	}
 	if len(others) > 0 {
 		x.printf("not re-evaluated:\n")
 		for _, s := range others {
 			x.printf("  %s (%s): project %s, not %s\n", s.Name, s.Pipeline, s.Project, m.Project)
 		}
 	}
+	return nil
 }
 
 // approverPolicy words production.approvers for explain: whose approvals count.
@@ -376,6 +453,9 @@ func (x *explainer) eventBridge(file string, data []byte, source string) error {
 			p.Stage, p.ApprovalAction, progress.StatusName(svc.Pipeline, p.Stage))
 		if a := p.Approvers; a != nil {
 			x.printf("approver policy: %s\n", approverPolicy(a))
+		}
+		if err := x.freezeLine(""); err != nil {
+			return err
 		}
 	case plan.Do == app.Ignore && ev.Level == progress.ActionLevel:
 		x.printf("would set no status: action events only matter as the start and the success of the production approval %s/%s\n", p.Stage, p.ApprovalAction)
