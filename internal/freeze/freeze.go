@@ -35,7 +35,31 @@ const maxLookBack = 366 * 24 * time.Hour
 // Active applies GitLab's rule: a period is active when its most recent
 // freeze_start fire at or before now is later than its most recent
 // freeze_end fire at or before now. An unreadable period fails closed (error).
+//
+// Until is the end of the whole freeze: when another period begins as one ends
+// (a weekend freeze, then a release-day freeze), the gate stays shut through
+// both, so Until is the later end, followed up to maxChain periods.
 func Active(periods []Period, now time.Time) (Verdict, error) {
+	v, err := activeAt(periods, now)
+	if err != nil || !v.Frozen {
+		return v, err
+	}
+	for range maxChain {
+		next, err := activeAt(periods, v.Until)
+		if err != nil || !next.Frozen || !next.Until.After(v.Until) {
+			break
+		}
+		v.Until = next.Until
+	}
+	return v, nil
+}
+
+// maxChain bounds how many back-to-back periods Until follows: a freeze with
+// no end in sight is still reported with an end, the next evaluation looks again.
+const maxChain = 16
+
+// activeAt is Active for the periods active at now alone.
+func activeAt(periods []Period, now time.Time) (Verdict, error) {
 	var v Verdict
 	for _, p := range periods {
 		start, end, loc, err := parse(p)

@@ -40,6 +40,12 @@ func TestActive(t *testing.T) {
 		{"Kolkata daytime", []Period{night}, at(t, "Asia/Kolkata", "2026-12-02 12:00"), false, "", false},
 		{"DST change Berlin", []Period{weekend("Europe/Berlin")}, at(t, "Europe/Berlin", "2026-03-29 12:00"), true, "2026-03-30 08:00 CEST", false},
 		{"overlap: latest end", []Period{weekend("UTC"), {Start: "0 0 * * 6", End: "0 8 * * 2", Timezone: "UTC"}}, at(t, "UTC", "2026-12-05 12:00"), true, "2026-12-08 08:00 UTC", false},
+		{"back to back: a release-day freeze begins as the weekend ends", []Period{weekend("Europe/Berlin"), {Start: "0 8 * * 1", End: "0 18 * * 1", Timezone: "Europe/Berlin"}},
+			at(t, "Europe/Berlin", "2026-12-05 12:00"), true, "2026-12-07 18:00 CET", false},
+		{"back to back across zones", []Period{weekend("UTC"), {Start: "0 3 * * 1", End: "0 12 * * 1", Timezone: "America/New_York"}},
+			at(t, "UTC", "2026-12-05 12:00"), true, "2026-12-07 12:00 EST", false},
+		{"a gap of a minute ends the freeze", []Period{weekend("UTC"), {Start: "1 8 * * 1", End: "0 12 * * 1", Timezone: "UTC"}},
+			at(t, "UTC", "2026-12-05 12:00"), true, "2026-12-07 08:00 UTC", false},
 		{"invalid cron", []Period{{Start: "bogus", End: "0 8 * * 1"}}, at(t, "UTC", "2026-12-05 12:00"), false, "", true},
 		{"unknown zone", []Period{{Start: "0 23 * * 5", End: "0 8 * * 1", Timezone: "Mars/Olympus"}}, at(t, "UTC", "2026-12-05 12:00"), false, "", true},
 	}
