@@ -36,9 +36,10 @@ func TestExplainDeployFreeze(t *testing.T) {
 	}{
 		{"Saturday in the weekend freeze", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-28T10:00:00Z", approval},
 			[]string{`deploy freeze: at 2026-11-28T10:00:00Z the period "0 18 * * 5" to "0 8 * * 1" (Europe/Berlin) holds`,
-				`status "held: deploy freeze until Mon 30 Nov 08:00 CET"`}, nil},
+				// Monday 08:00 in Berlin is 02:00 in New York, inside its nightly freeze: the gate stays shut until 06:00 there.
+				`status "held: deploy freeze until Mon 30 Nov 06:00 EST"`}, nil},
 		{"Friday night in Berlin: the weekend freeze began", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-27T17:30:00+00:00", approval},
-			[]string{`(Europe/Berlin) holds`, "until Mon 30 Nov 08:00 CET"}, nil},
+			[]string{`(Europe/Berlin) holds`, "until Mon 30 Nov 06:00 EST"}, nil},
 		{"Wednesday 23:00 in New York: the nightly freeze", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-26T04:00:00Z", approval},
 			[]string{`the period "0 22 * * *" to "0 6 * * *" (America/New_York) holds`, "until Thu 26 Nov 06:00 EST"}, nil},
 		{"Thursday noon: no freeze", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-26T12:00:00Z", approval},
