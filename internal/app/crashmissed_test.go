@@ -54,12 +54,17 @@ func TestMissedCrashBetweenAnyTwoSteps(t *testing.T) {
 		t.Fatalf("the run that starts a missed push took only %d requests", steps)
 	}
 	for at := 1; at <= steps; at++ {
-		for _, lose := range []bool{false, true} {
-			t.Run(fmt.Sprintf("request %d answer lost %v", at, lose), func(t *testing.T) {
+		for _, c := range []struct{ lose, deliveredFirst bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			lose := c.lose
+			t.Run(fmt.Sprintf("request %d answer lost %v delivered before the next run %v", at, lose, c.deliveredFirst), func(t *testing.T) {
 				w := setup(t)
 				w.crash.arm(at, lose)
 				_ = reconcile(w, 5*time.Minute) // whatever it did, it died
 				w.crash.arm(0, false)
+				if c.deliveredFirst {
+					// GitLab's delivery comes while the reconciler's work is unfinished.
+					w.pushHook(44, "team/platform", "main", commitA, commitB, "both", paths)
+				}
 				for range 2 {
 					if err := reconcile(w, app.RetryLease+time.Second); err != nil {
 						t.Fatalf("reconcile after the crash: %v\n%s", err, w.logs)

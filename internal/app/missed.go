@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -209,12 +210,15 @@ func (a *App) startMissedPush(ctx context.Context, w routing.Watched, before str
 	return nil
 }
 
-// startedAsMissed tells a delivery that came after the reconciler had started
-// its push as one GitLab did not deliver (a delivery GitLab held back while it
-// had the hook disabled, say): the two keys differ, so neither the claim nor
-// CodePipeline's request token would stop a second run. It looks the start up
-// under the key the reconciler used, for a branch it watches, and returns the
-// skip that the answer shows instead; nil when s is this delivery's to start.
+// startedAsMissed tells a delivery that came after the reconciler had found
+// its push as one GitLab did not deliver (a delivery GitLab held back, say):
+// the two keys differ, so neither the claim nor CodePipeline's request token
+// would stop a second run. It looks up, under the key the reconciler used, for
+// a branch it watches, first the reconciler's pending record (the reconciler
+// is starting it, or died doing so: a later run finishes it) and then its start,
+// and returns the skip the answer shows instead; nil when s is this delivery's
+// to start. The pending record is read first: the reconciler drops it only after
+// its start is recorded, so one of the two is always seen.
 func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) (*routing.Skip, error) {
 	p := &job.Push
 	if job.Missed || p.Tag {
@@ -225,18 +229,46 @@ func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) 
 		return nil, nil // a branch the reconciler does not read: it started nothing
 	}
 	key := MissedKey(w.Project, w.Branch, p.CommitSHA)
+	pending, starting, err := a.Store.GetPending(ctx, key)
+	if err != nil {
+		return nil, inStore(fmt.Errorf("look up the reconciler's pending start of %s: %w", s.Pipeline, err))
+	}
+	if starting {
+		starting = reconcilerStarts(pending, s.Name)
+	}
 	st, found, err := a.Store.GetStart(ctx, key, s.Pipeline)
 	if err != nil {
 		return nil, inStore(fmt.Errorf("look up the reconciler's start of %s: %w", s.Pipeline, err))
 	}
-	if !found {
-		return nil, nil
+	switch {
+	case found:
+		a.Log.Info("pipeline already started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
+			"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "execution_id", st.ExecutionID, "commit", p.CommitSHA)
+		return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
+			"pipegate started %s at this commit already (execution %s): GitLab had not delivered this push, and pipegate's reconciler found it on the branch",
+			s.Pipeline, st.ExecutionID)}, nil
+	case starting:
+		a.Log.Info("pipeline being started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
+			"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "commit", p.CommitSHA)
+		return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
+			"pipegate's reconciler is starting %s at this commit: GitLab had not delivered this push, and the reconciler found it on the branch",
+			s.Pipeline)}, nil
 	}
-	a.Log.Info("pipeline already started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
-		"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "execution_id", st.ExecutionID, "commit", p.CommitSHA)
-	return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
-		"pipegate started %s at this commit already (execution %s): GitLab had not delivered this push, and pipegate's reconciler found it on the branch",
-		s.Pipeline, st.ExecutionID)}, nil
+	return nil, nil
+}
+
+// reconcilerStarts reports whether the reconciler's pending job starts service:
+// it does when it names it, or when its routing still waits for the changed
+// paths, which it compares from the last head pipegate knew, an older commit
+// than the delivery's before if anything: the paths it finds include the
+// delivery's. A record that cannot be read says no: the reconciler drops it
+// unstarted, so this delivery starts the service.
+func reconcilerStarts(p store.Pending, service string) bool {
+	var job Job
+	if err := json.Unmarshal(p.Job, &job); err != nil {
+		return false
+	}
+	return !job.Routed || slices.Contains(job.Targets, service)
 }
 
 // watchedBy is the watched branch through which the reconciler reads s's

@@ -500,3 +500,34 @@ func (f *fakeDecisions) Decisions(_ context.Context, pipeline, executionID strin
 	}
 	return out, nil
 }
+
+func (f *fakePendings) GetPending(context.Context, string) (store.Pending, bool, error) {
+	return store.Pending{}, false, nil
+}
+
+// A delivery defers to the reconciler's unfinished start only for the services
+// the reconciler's job starts: those it names, or any while its routing waits
+// for the compare; an unreadable job starts nothing, so the delivery does.
+func TestReconcilerStarts(t *testing.T) {
+	job := func(j Job) store.Pending {
+		b, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.Pending{Key: "k", Job: b}
+	}
+	for _, tc := range []struct {
+		name string
+		p    store.Pending
+		want bool
+	}{
+		{"named", job(Job{Routed: true, Targets: []string{"billing", "search"}}), true},
+		{"routed without it", job(Job{Routed: true, Targets: []string{"search"}}), false},
+		{"routing waits for the compare", job(Job{}), true},
+		{"unreadable", store.Pending{Key: "k", Job: []byte("{")}, false},
+	} {
+		if got := reconcilerStarts(tc.p, "billing"); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

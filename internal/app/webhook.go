@@ -52,6 +52,9 @@ type Claims interface {
 type Pending interface {
 	PutPending(ctx context.Context, p store.Pending) error
 	DeletePending(ctx context.Context, key string) error
+	// GetPending is the record of one delivery: a push the reconciler found
+	// and has not finished starting (missed.go).
+	GetPending(ctx context.Context, key string) (store.Pending, bool, error)
 	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)
 }
 

@@ -57,6 +57,19 @@ func (d *Dynamo) DeletePending(ctx context.Context, key string) error {
 	return nil
 }
 
+// GetPending returns the record of key, if there is one (a consistent read).
+func (d *Dynamo) GetPending(ctx context.Context, key string) (Pending, bool, error) {
+	var it pendingItem
+	found, err := d.get(ctx, pendingKey(key), clock(d.Now), &it)
+	if err != nil {
+		return Pending{}, false, fmt.Errorf("get pending delivery %s: %w", key, err)
+	}
+	if !found {
+		return Pending{}, false, nil
+	}
+	return Pending{Key: key, Job: it.Job, At: it.At}, true, nil
+}
+
 // Pendings returns up to limit pending records recorded before before, oldest first.
 func (d *Dynamo) Pendings(ctx context.Context, before time.Time, limit int) ([]Pending, error) {
 	now := clock(d.Now)

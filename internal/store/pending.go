@@ -93,6 +93,20 @@ func (m *Memory) Pendings(ctx context.Context, before time.Time, limit int) ([]P
 	return oldest(out, limit), nil
 }
 
+// GetPending returns the record of key, if there is one.
+func (m *Memory) GetPending(ctx context.Context, key string) (Pending, bool, error) {
+	now := clock(m.Now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pending[key]
+	if !ok || !now.Before(p.expires) {
+		return Pending{}, false, nil
+	}
+	q := p.p
+	q.Job = slices.Clone(q.Job)
+	return q, true, nil
+}
+
 type memPending struct {
 	p       Pending
 	expires time.Time

@@ -16,6 +16,7 @@ type pendingStore interface {
 	PutPending(ctx context.Context, p store.Pending) error
 	DeletePending(ctx context.Context, key string) error
 	Pendings(ctx context.Context, before time.Time, limit int) ([]store.Pending, error)
+	GetPending(ctx context.Context, key string) (store.Pending, bool, error)
 }
 
 type newPendingStore func(t *testing.T, c *clock, r time.Duration) pendingStore
@@ -58,6 +59,17 @@ func pendingConformance(t *testing.T, newStore newPendingStore) {
 		if got, _ := s.Pendings(ctx, clk.Now(), 0); keys(got) != "b,c" {
 			t.Errorf("after delete: %s, want b,c", keys(got))
 		}
+		// One record by its key, with its job and time; a deleted or never
+		// recorded one is not found.
+		if p, found, err := s.GetPending(ctx, "c"); err != nil || !found || !bytes.Equal(p.Job, []byte(`{"k":"c"}`)) || p.Key != "c" ||
+			!p.At.Equal(clk.Now().Add(-time.Second)) {
+			t.Errorf("get c: %+v %v %v, want its record", p, found, err)
+		}
+		for _, k := range []string{"a", "never-recorded"} {
+			if p, found, err := s.GetPending(ctx, k); err != nil || found {
+				t.Errorf("get %s: %+v %v %v, want none", k, p, found, err)
+			}
+		}
 	})
 
 	t.Run("recording again replaces", func(t *testing.T) {
@@ -79,6 +91,9 @@ func pendingConformance(t *testing.T, newStore newPendingStore) {
 		clk.Advance(2 * time.Hour)
 		if got, _ := s.Pendings(ctx, clk.Now(), 0); len(got) != 0 {
 			t.Fatalf("expired record listed: %q", got)
+		}
+		if _, found, _ := s.GetPending(ctx, "k"); found {
+			t.Fatal("expired record found by its key")
 		}
 	})
 
