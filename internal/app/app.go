@@ -43,6 +43,7 @@ type Pipelines interface {
 // Reviews (gate.go), Branches (missed.go) and DeploymentPoster (deployments.go).
 type GitLab interface {
 	StatusPoster
+	StatusReader
 	Compare
 	Reviews
 	Branches

@@ -15,14 +15,18 @@ import (
 	"github.com/pipegate/pipegate/internal/progress"
 	"github.com/pipegate/pipegate/internal/routing"
 	"github.com/pipegate/pipegate/internal/store"
+	"github.com/pipegate/pipegate/internal/text"
 )
 
-// GateLog keeps the production gate's decisions, for audit and for the words
-// its status shows.
+// GateLog keeps the production gate's decisions, for audit.
 type GateLog interface {
 	RecordDecision(ctx context.Context, d store.GateDecision) error
-	// Decisions are those recorded for one execution, oldest first.
-	Decisions(ctx context.Context, pipeline, executionID string) ([]store.GateDecision, error)
+}
+
+// StatusReader reads the status GitLab shows, so that the gate's words change
+// when its reason does (showWait).
+type StatusReader interface {
+	LatestStatus(ctx context.Context, project, sha, name, ref string) (gitlab.Status, bool, error)
 }
 
 // Approver gives CodePipeline the gate's answer.
@@ -132,7 +136,6 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	if d.MergeRequest != nil {
 		iid = d.MergeRequest.IID
 	}
-	reword := d.Verdict == gate.Wait && a.waitedOtherwise(ctx, svc.Pipeline, executionID, res.Reason)
 	a.Log.Info("gate decided", "pipeline", svc.Pipeline, "execution_id", executionID, "commit", ex.CommitSHA,
 		"verdict", string(res.Verdict), "merge_request", iid, "approvers", strings.Join(d.Approvers, ","), "not_approvers", strings.Join(d.NotApprovers, ","), "reason", res.Reason, "trigger", trigger)
 	if err := a.Store.RecordDecision(ctx, store.GateDecision{
@@ -152,22 +155,7 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 			TargetURL:   a.Pipelines.ExecutionURL(svc.Pipeline, executionID),
 			Description: p.Stage + " " + held + d.Missing,
 		}
-		if reword {
-			// GitLab keeps a pending status's words (another pending is refused:
-			// FACTS.md), so the old one is canceled first; the new pending is a
-			// new status and GitLab marks the canceled one retried, out of every
-			// view. A failed cancel is no loss: the pending still goes out.
-			canceled := status
-			canceled.State, canceled.Description = "canceled", p.Stage+": replaced by the gate's current reason"
-			cctx, cancel := a.call(ctx)
-			if err := a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, canceled); err != nil {
-				a.Log.Warn("gate status not reworded", "pipeline", svc.Pipeline, "execution_id", executionID, "error", err.Error())
-			}
-			cancel()
-		}
-		cctx, cancel := a.call(ctx)
-		defer cancel()
-		return res, inGitLab(a.GitLab.SetStatus(cctx, svc.Project, ex.CommitSHA, status))
+		return res, a.showWait(ctx, svc, executionID, ex.CommitSHA, status)
 	}
 
 	// CodePipeline first: GitLab hears of an answer only once CodePipeline has
@@ -201,21 +189,44 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	return res, nil
 }
 
-// waitedOtherwise reports whether the gate's last decision for executionID was
-// to wait for another reason than reason: the stage's pending status then shows
-// words that are no longer true. A read that fails says no (the status keeps
-// its words until the next change of reason).
-func (a *App) waitedOtherwise(ctx context.Context, pipeline, executionID, reason string) bool {
-	past, err := a.Store.Decisions(ctx, pipeline, executionID)
+// showWait makes the stage's status say why the gate waits. GitLab keeps a
+// pending status's words (another pending is refused: FACTS.md), so it reads
+// what GitLab shows first: the same words already, nothing to post; this
+// execution's status running or finished, the gate was answered meanwhile (by
+// another evaluation or in the console) and this wait is stale, nothing to
+// post; pending with other words, the old status is canceled and a new pending
+// posted, which GitLab makes a new status, marking the canceled one retried, out
+// of every view; otherwise (none, or another execution's) the pending is posted.
+// A failed read or cancel is an error: retried, the next evaluation reads
+// GitLab again, so the words are never left stale for good.
+func (a *App) showWait(ctx context.Context, svc routing.Service, executionID, sha string, want gitlab.Status) error {
+	cctx, cancel := a.call(ctx)
+	cur, found, err := a.GitLab.LatestStatus(cctx, svc.Project, sha, want.Name, want.Ref)
+	cancel()
 	if err != nil {
-		a.Log.Warn("gate decisions not read", "pipeline", pipeline, "execution_id", executionID, "error", err.Error())
-		return false
+		return inGitLab(err)
 	}
-	if len(past) == 0 {
-		return false
+	if found && cur.TargetURL == want.TargetURL {
+		switch {
+		case cur.State == "pending" && cur.Description == text.Truncate(want.Description, text.MaxDescription):
+			return nil
+		case cur.State != "pending":
+			a.Log.Info("gate wait not shown", "pipeline", svc.Pipeline, "execution_id", executionID,
+				"reason", "the stage's status moved on: "+cur.State)
+			return nil
+		}
+		canceled := want
+		canceled.State, canceled.Description = "canceled", cur.Description
+		cctx, cancel := a.call(ctx)
+		err := a.GitLab.SetStatus(cctx, svc.Project, sha, canceled)
+		cancel()
+		if err != nil {
+			return inGitLab(fmt.Errorf("replace the words of %s: %w", want.Name, err))
+		}
 	}
-	last := past[len(past)-1]
-	return last.Verdict == string(gate.Wait) && last.Reason != reason
+	cctx, cancel = a.call(ctx)
+	defer cancel()
+	return inGitLab(a.GitLab.SetStatus(cctx, svc.Project, sha, want))
 }
 
 // tookOurs reports whether CodePipeline shows answer taken for executionID,

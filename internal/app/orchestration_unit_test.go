@@ -85,6 +85,15 @@ func (f *fakeGitLab) SetStatus(_ context.Context, _, _ string, s gitlab.Status) 
 	f.statuses = append(f.statuses, s)
 	return nil
 }
+// LatestStatus is the last status taken of name (no ref: these tests have one).
+func (f *fakeGitLab) LatestStatus(_ context.Context, _, _, name, _ string) (gitlab.Status, bool, error) {
+	for i := len(f.statuses) - 1; i >= 0; i-- {
+		if f.statuses[i].Name == name {
+			return f.statuses[i], true, nil
+		}
+	}
+	return gitlab.Status{}, false, nil
+}
 func (f *fakeGitLab) ChangedPaths(context.Context, string, string, string) ([]string, error) {
 	return nil, nil
 }
@@ -489,16 +498,6 @@ func TestUnitEventAnswerJSON(t *testing.T) {
 			t.Errorf("%+v in JSON = %s, %v; want %s", tc.ans, b, err, tc.want)
 		}
 	}
-}
-
-func (f *fakeDecisions) Decisions(_ context.Context, pipeline, executionID string) ([]store.GateDecision, error) {
-	var out []store.GateDecision
-	for _, d := range f.got {
-		if d.Pipeline == pipeline && d.ExecutionID == executionID {
-			out = append(out, d)
-		}
-	}
-	return out, nil
 }
 
 func (f *fakePendings) GetPending(context.Context, string) (store.Pending, bool, error) {

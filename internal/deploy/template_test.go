@@ -100,14 +100,10 @@ func wantGrants(fn string, pipelines, productionApprovals []string) map[string][
 	}
 	table := []string{"{GetAtt:Table.Arn}"}
 	want := map[string][]string{
-		"dynamodb:getitem":    table,
-		"dynamodb:putitem":    table,
-		"dynamodb:updateitem": table,
-		"dynamodb:deleteitem": table, // pending records go once the work is done
-		// Every function evaluates production gates (a merge request hook, its
-		// retry, the approval's start): the gate reads its earlier decisions
-		// to know whether the status's words changed (internal/app/gate.go).
-		"dynamodb:query":                table,
+		"dynamodb:getitem":              table,
+		"dynamodb:putitem":              table,
+		"dynamodb:updateitem":           table,
+		"dynamodb:deleteitem":           table, // pending records go once the work is done
 		"secretsmanager:getsecretvalue": {"{Ref:GitLabTokenSecret}"},
 	}
 	for _, action := range validate.Needs[fn] {
@@ -122,8 +118,10 @@ func wantGrants(fn string, pipelines, productionApprovals []string) map[string][
 		want["secretsmanager:getsecretvalue"] = append(want["secretsmanager:getsecretvalue"], "{Ref:WebhookSecret}")
 		want["sqs:sendmessage"] = []string{"{GetAtt:RetryQueue.Arn}"}
 	case pipelineEventsFunction:
-		// sqs:SendMessage to its dead-letter queue is not listed: SAM adds it to
-		// the role for the EventInvokeConfig OnFailure destination.
+		// The reconciler resumes deliveries no invocation finished: it reads the
+		// pending records. sqs:SendMessage to its dead-letter queue is not listed:
+		// SAM adds it to the role for the EventInvokeConfig OnFailure destination.
+		want["dynamodb:query"] = table
 		maps.Copy(want, metricGrants) // alarms_test.go
 	}
 	return want
@@ -1328,7 +1326,7 @@ func TestChecksCatch(t *testing.T) {
 		{name: "schedule too slow", template: replace("Schedule: rate(5 minutes)", "Schedule: rate(1 hour)"), want: "rate(5 minutes)"},
 		{name: "schedule disabled", template: replace("            Schedule: rate(5 minutes)\n", "            Schedule: rate(5 minutes)\n            Enabled: false\n"), want: "disabled"},
 		{name: "missing GetPipelineExecution grant", template: dropLine("- codepipeline:GetPipelineExecution"), want: "PipelineEventsFunction cannot call codepipeline:getpipelineexecution"},
-		{name: "pipeline events may scan the table", template: replace("                - dynamodb:DeleteItem\n                - dynamodb:Query\n              Resource: !GetAtt Table.Arn", "                - dynamodb:DeleteItem\n                - dynamodb:Query\n                - dynamodb:Scan\n              Resource: !GetAtt Table.Arn"), want: "PipelineEventsFunction may call dynamodb:scan"},
+		{name: "pipeline events may scan the table", template: replace("                - dynamodb:Query\n              Resource: !GetAtt Table.Arn", "                - dynamodb:Query\n                - dynamodb:Scan\n              Resource: !GetAtt Table.Arn"), want: "PipelineEventsFunction may call dynamodb:scan"},
 		{name: "pipeline events may not resume pushes", template: replace("        - !Ref StartPipelinePolicy\n        - !Ref ReadPipelinesPolicy\n        - !Ref ListExecutionsPolicy", "        - !Ref ReadPipelinesPolicy\n        - !Ref ListExecutionsPolicy"), want: "PipelineEventsFunction"},
 		{name: "webhook secret granted to pipeline events", template: replace("delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource: !Ref GitLabTokenSecret\n", "delivery.\n            - Effect: Allow\n              Action: secretsmanager:GetSecretValue\n              Resource:\n                - !Ref GitLabTokenSecret\n                - !Ref WebhookSecret\n"), want: "PipelineEventsFunction may call secretsmanager:getsecretvalue on {Ref:WebhookSecret}"},
 		{name: "reads granted on the approval actions", template: replaceAfter("  ReadPipelinesPolicy:", "!Ref PipelineNames]]]]", "!Ref ProductionApprovals]]]]"), want: "may call codepipeline:getpipelinestate on arn:aws:codepipeline:eu-west-1:123456789012:core-pipeline/Production/ApproveProduction, which it does not need"},

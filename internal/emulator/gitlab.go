@@ -276,6 +276,8 @@ func (g *GitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch route {
 	case "statuses":
 		g.glSetStatus(w, r, p, arg)
+	case "commit_statuses":
+		g.glListStatuses(w, r, p, arg)
 	case "compare":
 		g.glCompare(w, r, p)
 	case "merge_requests":
@@ -309,6 +311,8 @@ func glRoute(method string, parts []string) (route, arg string) {
 		return "statuses", parts[2]
 	case method == http.MethodGet && len(parts) == 3 && parts[1] == "repository" && parts[2] == "compare":
 		return "compare", ""
+	case method == http.MethodGet && len(parts) == 5 && parts[1] == "repository" && parts[2] == "commits" && parts[4] == "statuses":
+		return "commit_statuses", parts[3]
 	case method == http.MethodGet && len(parts) == 5 && parts[1] == "repository" && parts[2] == "commits" && parts[4] == "merge_requests":
 		return "merge_requests", parts[3]
 	case method == http.MethodGet && len(parts) == 4 && parts[1] == "merge_requests" && parts[3] == "approvals":
@@ -412,7 +416,10 @@ func (g *GitLab) glSetStatus(w http.ResponseWriter, r *http.Request, p glProject
 
 	g.mu.Lock()
 	key := glStatusKey{s.Project, s.SHA, s.Name, s.Ref}
-	if prev, ok := g.current[key]; ok && prev == s.State {
+	// GitLab updates the pending or running status of the name (a finished one
+	// is replaced by a new status): the same state again, or pending over
+	// running, is a transition it refuses.
+	if prev, ok := g.current[key]; ok && (prev == s.State || prev == "running" && s.State == "pending") {
 		g.mu.Unlock()
 		glError(w, http.StatusBadRequest, fmt.Sprintf("Cannot transition status via :%s from :%s", verb, prev))
 		return
@@ -444,6 +451,38 @@ func (g *GitLab) glSetStatus(w http.ResponseWriter, r *http.Request, p glProject
 		out["started_at"], out["finished_at"] = now, now
 	}
 	glJSON(w, http.StatusCreated, out)
+}
+
+// glListStatuses answers GET /projects/:id/repository/commits/:sha/statuses,
+// route "commit_statuses": as GitLab without all=true, the latest status of
+// each name and ref (a newer one replaces a finished or canceled one), filtered
+// by name and ref, in one page.
+func (g *GitLab) glListStatuses(w http.ResponseWriter, r *http.Request, p glProject, sha string) {
+	name, ref := r.URL.Query().Get("name"), r.URL.Query().Get("ref")
+	g.mu.Lock()
+	latest := map[glStatusKey]int{}
+	var order []glStatusKey
+	for i, s := range g.statuses {
+		if s.Project != p.path || s.SHA != sha || (name != "" && s.Name != name) || (ref != "" && s.Ref != ref) {
+			continue
+		}
+		k := glStatusKey{s.Project, s.SHA, s.Name, s.Ref}
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = i
+	}
+	out := make([]map[string]any, 0, len(order))
+	for _, k := range order {
+		s := g.statuses[latest[k]]
+		out = append(out, map[string]any{
+			"id": latest[k] + 1, "sha": s.SHA, "ref": s.Ref, "status": s.State, "name": s.Name,
+			"target_url": glNull(s.TargetURL), "description": glNull(s.Description),
+			"allow_failure": false, "author": glUser("pipegate"),
+		})
+	}
+	g.mu.Unlock()
+	glJSON(w, http.StatusOK, out)
 }
 
 func (g *GitLab) glCompare(w http.ResponseWriter, r *http.Request, p glProject) {

@@ -82,6 +82,30 @@ type Status struct {
 	Description string // cut to text.MaxDescription characters
 }
 
+// LatestStatus reads the status GitLab shows as name on sha for ref: the latest
+// of that name (GET /projects/:id/repository/commits/:sha/statuses without
+// all, which leaves out those a newer one replaced).
+func (c *Client) LatestStatus(ctx context.Context, project, sha, name, ref string) (Status, bool, error) {
+	opt := &gl.GetCommitStatusesOptions{Name: gl.Ptr(name), ListOptions: gl.ListOptions{PerPage: 100}}
+	if ref != "" {
+		opt.Ref = gl.Ptr(ref)
+	}
+	got, _, err := c.api.Commits.GetCommitStatuses(project, sha, opt, gl.WithContext(ctx))
+	if err != nil {
+		return Status{}, false, fmt.Errorf("read commit status %s of %.8s in %s: %w", name, sha, project, err)
+	}
+	var latest *gl.CommitStatus
+	for _, st := range got {
+		if st != nil && st.Name == name && (latest == nil || st.ID > latest.ID) {
+			latest = st
+		}
+	}
+	if latest == nil {
+		return Status{}, false, nil
+	}
+	return Status{State: latest.Status, Name: latest.Name, Ref: latest.Ref, TargetURL: latest.TargetURL, Description: latest.Description}, true, nil
+}
+
 // SetStatus sets a commit status on sha. project is a path ("group/name") or a
 // numeric id. Setting the state a status already has is not an error.
 func (c *Client) SetStatus(ctx context.Context, project, sha string, s Status) error {
