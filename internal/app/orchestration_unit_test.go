@@ -85,6 +85,7 @@ func (f *fakeGitLab) SetStatus(_ context.Context, _, _ string, s gitlab.Status) 
 	f.statuses = append(f.statuses, s)
 	return nil
 }
+
 // LatestStatus is the last status taken of name (no ref: these tests have one).
 func (f *fakeGitLab) LatestStatus(_ context.Context, _, _, name, _ string) (gitlab.Status, bool, error) {
 	for i := len(f.statuses) - 1; i >= 0; i-- {
