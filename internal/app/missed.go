@@ -216,59 +216,74 @@ func (a *App) startMissedPush(ctx context.Context, w routing.Watched, before str
 // would stop a second run. It looks up, under the key the reconciler used, for
 // a branch it watches, first the reconciler's pending record (the reconciler
 // is starting it, or died doing so: a later run finishes it) and then its start,
-// and returns the skip the answer shows instead; nil when s is this delivery's
-// to start. The pending record is read first: the reconciler drops it only after
-// its start is recorded, so one of the two is always seen.
-func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) (*routing.Skip, error) {
+// and returns the skip the answer shows instead, or nil when s is this
+// delivery's to start, with the key to start it under. The pending record is
+// read first: the reconciler drops it only after its start is recorded, so one
+// of the two is always seen.
+//
+// A pending record whose routing still waits for the changed paths may not
+// name s in the end: the reconciler compares from the last head pipegate knew,
+// and commits between that head and this delivery's before may undo what they
+// changed (a revert), so that its compare misses s while this delivery's shows
+// it. The delivery then starts s itself, under the reconciler's key: its start
+// record and request token are the reconciler's, so whichever of the two comes
+// second finds the start and starts nothing more.
+func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) (skip *routing.Skip, as string, err error) {
 	p := &job.Push
+	as = job.Delivery.Key
 	if job.Missed || p.Tag {
-		return nil, nil
+		return nil, as, nil
 	}
 	w, ok := a.watchedBy(s, p.RefName())
 	if !ok {
-		return nil, nil // a branch the reconciler does not read: it started nothing
+		return nil, as, nil // a branch the reconciler does not read: it started nothing
 	}
 	key := MissedKey(w.Project, w.Branch, p.CommitSHA)
-	pending, starting, err := a.Store.GetPending(ctx, key)
+	pending, found, err := a.Store.GetPending(ctx, key)
 	if err != nil {
-		return nil, inStore(fmt.Errorf("look up the reconciler's pending start of %s: %w", s.Pipeline, err))
+		return nil, as, inStore(fmt.Errorf("look up the reconciler's pending start of %s: %w", s.Pipeline, err))
 	}
-	if starting {
-		starting = reconcilerStarts(pending, s.Name)
+	starting := false
+	if found {
+		routed, names := reconcilerStarts(pending, s.Name)
+		if !routed {
+			// This delivery's start, or a retry of it that finds its start
+			// (or the reconciler's) under key and posts what is left.
+			return nil, key, nil
+		}
+		starting = names
 	}
-	st, found, err := a.Store.GetStart(ctx, key, s.Pipeline)
+	st, started, err := a.Store.GetStart(ctx, key, s.Pipeline)
 	if err != nil {
-		return nil, inStore(fmt.Errorf("look up the reconciler's start of %s: %w", s.Pipeline, err))
+		return nil, as, inStore(fmt.Errorf("look up the reconciler's start of %s: %w", s.Pipeline, err))
 	}
 	switch {
-	case found:
+	case started:
 		a.Log.Info("pipeline already started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
 			"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "execution_id", st.ExecutionID, "commit", p.CommitSHA)
 		return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
 			"pipegate started %s at this commit already (execution %s): GitLab had not delivered this push, and pipegate's reconciler found it on the branch",
-			s.Pipeline, st.ExecutionID)}, nil
+			s.Pipeline, st.ExecutionID)}, as, nil
 	case starting:
 		a.Log.Info("pipeline being started for a push GitLab had not delivered", "delivery", job.Delivery.Key,
 			"started_as", key, "service", s.Name, "pipeline", s.Pipeline, "commit", p.CommitSHA)
 		return &routing.Skip{Service: s.Name, Reason: fmt.Sprintf(
 			"pipegate's reconciler is starting %s at this commit: GitLab had not delivered this push, and the reconciler found it on the branch",
-			s.Pipeline)}, nil
+			s.Pipeline)}, as, nil
 	}
-	return nil, nil
+	return nil, as, nil
 }
 
-// reconcilerStarts reports whether the reconciler's pending job starts service:
-// it does when it names it, or when its routing still waits for the changed
-// paths, which it compares from the last head pipegate knew, an older commit
-// than the delivery's before if anything: the paths it finds include the
-// delivery's. A record that cannot be read says no: the reconciler drops it
-// unstarted, so this delivery starts the service.
-func reconcilerStarts(p store.Pending, service string) bool {
+// reconcilerStarts reads the reconciler's pending job: whether its routing is
+// decided, and if so whether it starts service. A record that cannot be read
+// counts as decided without service: the reconciler drops it unstarted, so
+// this delivery starts the service under its own key.
+func reconcilerStarts(p store.Pending, service string) (routed, names bool) {
 	var job Job
 	if err := json.Unmarshal(p.Job, &job); err != nil {
-		return false
+		return true, false
 	}
-	return !job.Routed || slices.Contains(job.Targets, service)
+	return job.Routed, job.Routed && slices.Contains(job.Targets, service)
 }
 
 // watchedBy is the watched branch through which the reconciler reads s's

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,6 +99,59 @@ func TestMissedPushDeliveredFirst(t *testing.T) {
 			}
 			if n := len(logLines(w.logs, "missed push found")); n != 0 {
 				t.Errorf("the reconciler took %d delivered pushes for missed ones\n%s", n, w.logs)
+			}
+		})
+	}
+}
+
+// TestMissedPushDeliveredWhileUnrouted: GitLab held back two pushes to a
+// monorepo, B (billing) and C (reverts billing, changes search). The
+// reconciler found C, but its compare from the last head it knew (A) failed,
+// so its pending record waits for the paths; its compare, once it succeeds,
+// shows only search: A..C undoes billing's change. Then both deliveries
+// arrive. B's starts billing at B; C's sees billing and search changed since
+// B and must start both at C: were it to leave them to the reconciler's
+// unfinished start, billing would stay deployed at B, a push lost. It starts
+// them under the reconciler's key, so that the reconciler's start of search
+// afterwards finds the start and nothing runs twice.
+func TestMissedPushDeliveredWhileUnrouted(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			w := newWorld(t, s.opts...)
+			w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/billing/a.go", "services/search/a.go"}, true)
+			w.gitPush(44, "team/platform", "main", commitB, "billing", []string{"services/billing/b.go"}, false)
+			w.gitPush(44, "team/platform", "main", commitC, "revert billing, search", []string{"services/billing/b.go", "services/search/c.go"}, false)
+			w.gl.SetCompare("team/platform", commitA, commitC, []string{"services/search/c.go"})
+
+			w.reconcileAfter(time.Second) // the push may only be late: it waits a run
+			w.gl.FailNext("compare", 3, emulator.ServerError)
+			w.clock.Set(w.clock.Now().Add(5 * time.Minute))
+			if _, err := w.app.Reconcile(context.Background()); err == nil {
+				t.Fatalf("the reconcile whose compare failed reported no failure\n%s", w.logs)
+			}
+			if n := w.executionsOf("search-pipeline", commitC); n != 0 {
+				t.Fatalf("search ran %d times at C before the compare succeeded\n%s", n, w.logs)
+			}
+			if !strings.Contains(w.logs.String(), "missed push found") {
+				t.Fatalf("the reconciler did not find C\n%s", w.logs)
+			}
+
+			w.pushHook(44, "team/platform", "main", commitA, commitB, "billing", []string{"services/billing/b.go"})
+			ans := w.pushHook(44, "team/platform", "main", commitB, commitC, "revert billing, search", []string{"services/billing/b.go", "services/search/c.go"})
+			if len(ans.Started) != 2 {
+				t.Errorf("the delivery of C started %+v (skipped %+v), want billing and search", ans.Started, ans.Skipped)
+			}
+			w.reconcileMany(3)
+			for _, pl := range []string{"billing-pipeline", "search-pipeline"} {
+				if n := w.executionsOf(pl, commitC); n != 1 {
+					t.Errorf("%s ran %d times at C, want once\n%s", pl, n, w.logs)
+				}
+				if n := w.pendingOf(pl, commitC); n != 1 {
+					t.Errorf("%s: %d pending statuses at C, want one", pl, n)
+				}
+			}
+			if n := w.executionsOf("billing-pipeline", commitB); n != 1 {
+				t.Errorf("billing ran %d times at B, want once", n)
 			}
 		})
 	}

@@ -506,8 +506,9 @@ func (f *fakePendings) GetPending(context.Context, string) (store.Pending, bool,
 }
 
 // A delivery defers to the reconciler's unfinished start only for the services
-// the reconciler's job starts: those it names, or any while its routing waits
-// for the compare; an unreadable job starts nothing, so the delivery does.
+// the reconciler's decided job names; while its routing waits for the compare
+// the delivery starts under the reconciler's key; an unreadable job starts
+// nothing, so the delivery does under its own.
 func TestReconcilerStarts(t *testing.T) {
 	job := func(j Job) store.Pending {
 		b, err := json.Marshal(j)
@@ -517,17 +518,17 @@ func TestReconcilerStarts(t *testing.T) {
 		return store.Pending{Key: "k", Job: b}
 	}
 	for _, tc := range []struct {
-		name string
-		p    store.Pending
-		want bool
+		name          string
+		p             store.Pending
+		routed, names bool
 	}{
-		{"named", job(Job{Routed: true, Targets: []string{"billing", "search"}}), true},
-		{"routed without it", job(Job{Routed: true, Targets: []string{"search"}}), false},
-		{"routing waits for the compare", job(Job{}), true},
-		{"unreadable", store.Pending{Key: "k", Job: []byte("{")}, false},
+		{"named", job(Job{Routed: true, Targets: []string{"billing", "search"}}), true, true},
+		{"routed without it", job(Job{Routed: true, Targets: []string{"search"}}), true, false},
+		{"routing waits for the compare", job(Job{}), false, false},
+		{"unreadable", store.Pending{Key: "k", Job: []byte("{")}, true, false},
 	} {
-		if got := reconcilerStarts(tc.p, "billing"); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		if routed, names := reconcilerStarts(tc.p, "billing"); routed != tc.routed || names != tc.names {
+			t.Errorf("%s: routed %v names %v, want %v %v", tc.name, routed, names, tc.routed, tc.names)
 		}
 	}
 }

@@ -160,7 +160,8 @@ func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bo
 	}
 	var errs []error
 	for _, s := range r.Targets {
-		switch skip, err := a.startedAsMissed(ctx, job, s); {
+		skip, as, err := a.startedAsMissed(ctx, job, s)
+		switch {
 		case err != nil:
 			errs = append(errs, err)
 			out.Started = append(out.Started, Started{Service: s.Name, Pipeline: s.Pipeline, Commit: p.CommitSHA, Status: "not started"})
@@ -169,7 +170,7 @@ func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bo
 			out.Skipped, out.AsMissed = append(out.Skipped, *skip), out.AsMissed+1
 			continue
 		}
-		st, err := a.start(ctx, job, s, resume)
+		st, err := a.start(ctx, job, s, as, resume || as != job.Delivery.Key)
 		if err != nil {
 			errs = append(errs, err)
 			out.Started = append(out.Started, Started{Service: s.Name, Pipeline: s.Pipeline, Commit: p.CommitSHA, Status: "not started"})
@@ -187,11 +188,13 @@ func (a *App) run(ctx context.Context, job *Job, first routing.Result, resume bo
 	return out, errors.Join(errs...)
 }
 
-// start starts s's pipeline at the pushed commit, unless this delivery already did.
-func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume bool) (store.Start, error) {
+// start starts s's pipeline at the pushed commit, unless the delivery key names
+// already did: this delivery's, or the reconciler's start of the same push
+// (startedAsMissed).
+func (a *App) start(ctx context.Context, job *Job, s routing.Service, key string, resume bool) (store.Start, error) {
 	p := &job.Push
 	if resume {
-		st, found, err := a.Store.GetStart(ctx, job.Delivery.Key, s.Pipeline)
+		st, found, err := a.Store.GetStart(ctx, key, s.Pipeline)
 		if err != nil {
 			return st, inStore(fmt.Errorf("look up start of %s: %w", s.Pipeline, err))
 		}
@@ -204,16 +207,16 @@ func (a *App) start(ctx context.Context, job *Job, s routing.Service, resume boo
 		Pipeline:           s.Pipeline,
 		SourceAction:       s.SourceAction,
 		CommitSHA:          p.CommitSHA,
-		ClientRequestToken: RequestToken(job.Delivery.Key, s.Pipeline),
+		ClientRequestToken: RequestToken(key, s.Pipeline),
 	})
 	cancel()
 	if err != nil {
 		return store.Start{}, inCodePipeline(fmt.Errorf("start %s: %w", s.Pipeline, err))
 	}
-	a.Log.Info("pipeline started", "delivery", job.Delivery.Key, "service", s.Name,
+	a.Log.Info("pipeline started", "delivery", job.Delivery.Key, "started_as", key, "service", s.Name,
 		"pipeline", s.Pipeline, "execution_id", id, "commit", p.CommitSHA, "ref", p.Ref)
 	st, err := a.Store.PutStart(ctx, store.Start{
-		Delivery:    job.Delivery.Key,
+		Delivery:    key,
 		Pipeline:    s.Pipeline,
 		ExecutionID: id,
 		Service:     s.Name,
