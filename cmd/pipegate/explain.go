@@ -96,7 +96,8 @@ func (x *explainer) freezeLine(indent string) error {
 		x.printf("%sdeploy freezes: at %s none of the %d period(s) of %s holds: the freeze would not hold the gate\n", indent, at, len(x.freeze.periods), x.freeze.file)
 		return nil
 	}
-	x.printf("%sdeploy freeze: at %s the period %q to %q (%s) holds: even approved, the gate would wait, status \"held: deploy freeze until %s\"; the next evaluation after the end (the reconciler's at the latest) opens it\n",
+	// The end may be a later period's: one that begins as this one ends runs it on (freeze.Active).
+	x.printf("%sdeploy freeze: at %s the period %q to %q (%s) holds, with any period that begins as it ends: even approved, the gate would wait, status \"held: deploy freeze until %s\"; the next evaluation after the end (the reconciler's at the latest) opens it\n",
 		indent, at, v.Period.Start, v.Period.End, zoneName(v.Period.Timezone), v.Until.Format("Mon 2 Jan 15:04 MST"))
 	return nil
 }

@@ -35,7 +35,7 @@ func TestExplainDeployFreeze(t *testing.T) {
 		want, no []string
 	}{
 		{"Saturday in the weekend freeze", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-28T10:00:00Z", approval},
-			[]string{`deploy freeze: at 2026-11-28T10:00:00Z the period "0 18 * * 5" to "0 8 * * 1" (Europe/Berlin) holds`,
+			[]string{`deploy freeze: at 2026-11-28T10:00:00Z the period "0 18 * * 5" to "0 8 * * 1" (Europe/Berlin) holds, with any period that begins as it ends`,
 				// Monday 08:00 in Berlin is 02:00 in New York, inside its nightly freeze: the gate stays shut until 06:00 there.
 				`status "held: deploy freeze until Mon 30 Nov 06:00 EST"`}, nil},
 		{"Friday night in Berlin: the weekend freeze began", sampleEnv, []string{"--freeze-periods", periods, "--at", "2026-11-27T17:30:00+00:00", approval},
