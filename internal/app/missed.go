@@ -234,6 +234,9 @@ func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) 
 	if job.Missed || p.Tag {
 		return nil, as, nil
 	}
+	if k, ok := job.StartAs[s.Name]; ok {
+		return nil, k, nil // decided by an earlier run of this job
+	}
 	w, ok := a.watchedBy(s, p.RefName())
 	if !ok {
 		return nil, as, nil // a branch the reconciler does not read: it started nothing
@@ -247,8 +250,18 @@ func (a *App) startedAsMissed(ctx context.Context, job *Job, s routing.Service) 
 	if found {
 		routed, names := reconcilerStarts(pending, s.Name)
 		if !routed {
-			// This delivery's start, or a retry of it that finds its start
-			// (or the reconciler's) under key and posts what is left.
+			// Kept with the job first: once the reconciler drops its pending
+			// record, nothing else would tell a retry of this delivery that the
+			// start under key is its own (its status to post) or that a start
+			// whose answer was lost must be asked for again under key.
+			if job.StartAs == nil {
+				job.StartAs = map[string]string{}
+			}
+			job.StartAs[s.Name] = key
+			if err := a.putPending(ctx, job); err != nil {
+				delete(job.StartAs, s.Name)
+				return nil, as, fmt.Errorf("keep the start of %s under the reconciler's key: %w", s.Pipeline, err)
+			}
 			return nil, key, nil
 		}
 		starting = names

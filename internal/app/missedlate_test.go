@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipegate/pipegate/internal/codepipeline"
 	"github.com/pipegate/pipegate/internal/emulator"
+	"github.com/pipegate/pipegate/internal/testenv"
 )
 
 // TestMissedPushDeliveredLater: the reconciler started a push GitLab had not
@@ -118,25 +120,7 @@ func TestMissedPushDeliveredWhileUnrouted(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			w := newWorld(t, s.opts...)
-			w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/billing/a.go", "services/search/a.go"}, true)
-			w.gitPush(44, "team/platform", "main", commitB, "billing", []string{"services/billing/b.go"}, false)
-			w.gitPush(44, "team/platform", "main", commitC, "revert billing, search", []string{"services/billing/b.go", "services/search/c.go"}, false)
-			w.gl.SetCompare("team/platform", commitA, commitC, []string{"services/search/c.go"})
-
-			w.reconcileAfter(time.Second) // the push may only be late: it waits a run
-			w.gl.FailNext("compare", 3, emulator.ServerError)
-			w.clock.Set(w.clock.Now().Add(5 * time.Minute))
-			if _, err := w.app.Reconcile(context.Background()); err == nil {
-				t.Fatalf("the reconcile whose compare failed reported no failure\n%s", w.logs)
-			}
-			if n := w.executionsOf("search-pipeline", commitC); n != 0 {
-				t.Fatalf("search ran %d times at C before the compare succeeded\n%s", n, w.logs)
-			}
-			if !strings.Contains(w.logs.String(), "missed push found") {
-				t.Fatalf("the reconciler did not find C\n%s", w.logs)
-			}
-
-			w.pushHook(44, "team/platform", "main", commitA, commitB, "billing", []string{"services/billing/b.go"})
+			unroutedMissedC(t, w)
 			ans := w.pushHook(44, "team/platform", "main", commitB, commitC, "revert billing, search", []string{"services/billing/b.go", "services/search/c.go"})
 			if len(ans.Started) != 2 {
 				t.Errorf("the delivery of C started %+v (skipped %+v), want billing and search", ans.Started, ans.Skipped)
@@ -152,6 +136,102 @@ func TestMissedPushDeliveredWhileUnrouted(t *testing.T) {
 			}
 			if n := w.executionsOf("billing-pipeline", commitB); n != 1 {
 				t.Errorf("billing ran %d times at B, want once", n)
+			}
+		})
+	}
+}
+
+// unroutedMissedC is TestMissedPushDeliveredWhileUnrouted's start: the
+// reconciler found C, its compare failed, its pending record waits for the
+// paths; A..C shows only search; B was delivered and started billing at B.
+func unroutedMissedC(t *testing.T, w *world) {
+	t.Helper()
+	w.gitPush(44, "team/platform", "main", commitA, "first", []string{"services/billing/a.go", "services/search/a.go"}, true)
+	w.gitPush(44, "team/platform", "main", commitB, "billing", []string{"services/billing/b.go"}, false)
+	w.gitPush(44, "team/platform", "main", commitC, "revert billing, search", []string{"services/billing/b.go", "services/search/c.go"}, false)
+	w.gl.SetCompare("team/platform", commitA, commitC, []string{"services/search/c.go"})
+	w.reconcileAfter(time.Second)
+	w.gl.FailNext("compare", 3, emulator.ServerError)
+	w.clock.Set(w.clock.Now().Add(5 * time.Minute))
+	if _, err := w.app.Reconcile(context.Background()); err == nil {
+		t.Fatalf("the reconcile whose compare failed reported no failure\n%s", w.logs)
+	}
+	w.pushHook(44, "team/platform", "main", commitA, commitB, "billing", []string{"services/billing/b.go"})
+	w.clock.Set(w.clock.Now().Add(time.Second))
+}
+
+// deliverC is GitLab's delivery of B..C, whatever pipegate answers.
+func deliverC(t *testing.T, w *world) (int, any) {
+	body := pushTo(t, 44, "team/platform", "main", files("services/billing/b.go", "services/search/c.go"), func(m map[string]any) {
+		m["before"], m["after"], m["checkout_sha"] = commitB, commitC, commitC
+		commits := m["commits"].([]any)
+		head := commits[len(commits)-1].(map[string]any)
+		head["id"], head["message"], head["title"] = commitC, "revert billing, search", "revert billing, search"
+	})
+	return w.deliver(delivery{event: "Push Hook", body: body,
+		headers: map[string]string{"idempotency-key": "push-team/platform-" + commitC, "x-gitlab-event-uuid": "uuid-team/platform-" + commitC}})
+}
+
+// TestMissedPushDeliveredWhileUnroutedStatusRetried: C's delivery starts billing
+// and search under the reconciler's key, but GitLab refuses both pending
+// statuses, so the delivery is queued. The reconciler then finishes its own
+// record (search only: A..C) and drops it. The delivery's retry no longer sees
+// that record; its job says billing's start under the reconciler's key is its
+// own, so it posts billing's pending status (once skipped as the reconciler's,
+// it was never posted).
+func TestMissedPushDeliveredWhileUnroutedStatusRetried(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			w := newWorld(t, s.opts...)
+			unroutedMissedC(t, w)
+			w.gl.FailNext("statuses", 2, emulator.Fault{Status: http.StatusForbidden, Message: "403 Forbidden"})
+			if code, ans := deliverC(t, w); code != http.StatusAccepted {
+				t.Fatalf("delivery of C: %d %+v, want 202 (queued)", code, ans)
+			}
+			w.reconcileAfter(5 * time.Minute) // the reconciler's record first: it is the older
+			if f := w.drain(); len(f) != 0 {
+				t.Fatalf("retry failed: %+v\n%s", f, w.logs)
+			}
+			w.reconcileMany(2)
+			for _, pl := range []string{"billing-pipeline", "search-pipeline"} {
+				if n := w.executionsOf(pl, commitC); n != 1 {
+					t.Errorf("%s ran %d times at C, want once", pl, n)
+				}
+				if n := w.pendingOf(pl, commitC); n != 1 {
+					t.Errorf("%s: %d pending statuses at C, want one", pl, n)
+				}
+			}
+		})
+	}
+}
+
+// TestMissedPushDeliveredWhileUnroutedCrash: C's delivery starts billing under the
+// reconciler's key, and its invocation dies right there (the start took
+// effect, its answer and everything after are lost). The reconciler resumes
+// its own, older, record first (search only: A..C) and drops it; then the
+// delivery's pending record: the reconciler's pending record is gone and billing
+// has no start under its key, but the delivery's job kept the key it started
+// billing under, so CodePipeline's request token answers with the same
+// execution (it started billing again under the delivery's own key before).
+func TestMissedPushDeliveredWhileUnroutedCrash(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			w := newWorld(t, s.opts...)
+			c := &crash{}
+			w.app.Pipelines = codepipeline.New(testenv.AWSStandIn(t, c.wrap(w.cp, false)))
+			unroutedMissedC(t, w)
+			w.app.Queue = nil // the invocation is dead: nothing is queued
+			c.arm(1, true)    // its first CodePipeline request (billing's start) takes effect, unanswered
+			deliverC(t, w)
+			c.arm(0, false)
+			if n := w.executionsOf("billing-pipeline", commitC); n != 1 {
+				t.Fatalf("billing ran %d times at C after the delivery, want once", n)
+			}
+			w.reconcileMany(3)
+			for _, pl := range []string{"billing-pipeline", "search-pipeline"} {
+				if n := w.executionsOf(pl, commitC); n != 1 {
+					t.Errorf("%s ran %d times at C, want once", pl, n)
+				}
 			}
 		})
 	}

@@ -38,6 +38,11 @@ type Job struct {
 	// Missed says the reconciler found the push, which GitLab did not deliver
 	// (missed.go); its pending status says so.
 	Missed bool `json:"missed,omitempty"`
+	// StartAs names, by service, the reconciler's key under which this delivery
+	// starts a pipeline (startedAsMissed), kept with the job before the start so
+	// that a retry or a resume after a crash uses the same key and request
+	// token, whatever became of the reconciler's records meanwhile.
+	StartAs map[string]string `json:"start_as,omitempty"`
 }
 
 // newJob is the job of a push routed as r from its payload.
