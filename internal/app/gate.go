@@ -189,16 +189,53 @@ func (a *App) evaluateGate(ctx context.Context, svc routing.Service, executionID
 	return res, nil
 }
 
-// showWait makes the stage's status say why the gate waits. GitLab keeps a
-// pending status's words (another pending is refused: FACTS.md), so it reads
-// what GitLab shows first: the same words already, nothing to post; this
-// execution's status running or finished, the gate was answered meanwhile (by
-// another evaluation or in the console) and this wait is stale, nothing to
-// post; pending with other words, the old status is canceled and a new pending
-// posted, which GitLab makes a new status, marking the canceled one retried, out
-// of every view; otherwise (none, or another execution's) the pending is posted.
-// A failed read or cancel is an error: retried, the next evaluation reads
-// GitLab again, so the words are never left stale for good.
+// waitReplaced are the words of a wait status pipegate cancels to change them
+// (showWait): GitLab shows them on the retried status, and a later evaluation
+// knows its own cancel by them when the pending after it did not land.
+const waitReplaced = "Replaced by the production gate's current reason"
+
+// waitStep is what showing a wait takes, given what GitLab shows.
+type waitStep int
+
+const (
+	waitShown   waitStep = iota // nothing to post
+	waitPost                    // post the pending status
+	waitReplace                 // cancel the pending status shown, then post
+)
+
+// nextWaitStep decides how to show want, the gate's wait status of an
+// execution, over cur, the latest status of its name and ref that GitLab shows
+// (found says there is one). GitLab keeps a pending status's words and refuses
+// pending over pending or running (FACTS.md), and opens a new status over a
+// finished one. So: pending with want's link and words, shown already; pending
+// otherwise (other words, or another execution of the commit waiting before
+// this one), replace; running or finished with want's link, the gate was
+// answered meanwhile (another evaluation, the console) and this wait is stale;
+// another execution's running stage holds the status until it finishes, and the
+// reconciler's next evaluation shows the wait then; pipegate's own cancel whose
+// pending did not land, another execution's finished status, or none: post.
+// why says it for the log when nothing is posted.
+func nextWaitStep(cur gitlab.Status, found bool, want gitlab.Status) (step waitStep, why string) {
+	same := found && cur.TargetURL == want.TargetURL
+	switch {
+	case !found, cur.State == "canceled" && cur.Description == waitReplaced:
+		return waitPost, ""
+	case cur.State == "pending" && same && cur.Description == text.Truncate(want.Description, text.MaxDescription):
+		return waitShown, "shown already"
+	case cur.State == "pending":
+		return waitReplace, ""
+	case same:
+		return waitShown, "the stage's status moved on: " + cur.State
+	case cur.State == "running":
+		return waitShown, "another execution of the commit runs the stage"
+	}
+	return waitPost, ""
+}
+
+// showWait makes the stage's status say why the gate waits, reading what
+// GitLab shows first (nextWaitStep). A failed read, cancel or post is an error:
+// retried, the next evaluation reads GitLab again, so the words are never left
+// stale for good.
 func (a *App) showWait(ctx context.Context, svc routing.Service, executionID, sha string, want gitlab.Status) error {
 	cctx, cancel := a.call(ctx)
 	cur, found, err := a.GitLab.LatestStatus(cctx, svc.Project, sha, want.Name, want.Ref)
@@ -206,17 +243,16 @@ func (a *App) showWait(ctx context.Context, svc routing.Service, executionID, sh
 	if err != nil {
 		return inGitLab(err)
 	}
-	if found && cur.TargetURL == want.TargetURL {
-		switch {
-		case cur.State == "pending" && cur.Description == text.Truncate(want.Description, text.MaxDescription):
-			return nil
-		case cur.State != "pending":
-			a.Log.Info("gate wait not shown", "pipeline", svc.Pipeline, "execution_id", executionID,
-				"reason", "the stage's status moved on: "+cur.State)
-			return nil
+	step, why := nextWaitStep(cur, found, want)
+	switch step {
+	case waitShown:
+		if why != "shown already" {
+			a.Log.Info("gate wait not shown", "pipeline", svc.Pipeline, "execution_id", executionID, "reason", why)
 		}
+		return nil
+	case waitReplace:
 		canceled := want
-		canceled.State, canceled.Description = "canceled", cur.Description
+		canceled.State, canceled.Description, canceled.TargetURL = "canceled", waitReplaced, cur.TargetURL
 		cctx, cancel := a.call(ctx)
 		err := a.GitLab.SetStatus(cctx, svc.Project, sha, canceled)
 		cancel()

@@ -416,10 +416,11 @@ func (g *GitLab) glSetStatus(w http.ResponseWriter, r *http.Request, p glProject
 
 	g.mu.Lock()
 	key := glStatusKey{s.Project, s.SHA, s.Name, s.Ref}
-	// GitLab updates the pending or running status of the name (a finished one
-	// is replaced by a new status): the same state again, or pending over
-	// running, is a transition it refuses.
-	if prev, ok := g.current[key]; ok && (prev == s.State || prev == "running" && s.State == "pending") {
+	// GitLab updates the pending or running status of the name, and opens a new
+	// status over a finished one: the same state again over pending or running,
+	// or pending over running, is a transition it refuses.
+	if prev, ok := g.current[key]; ok && (prev == "pending" || prev == "running") &&
+		(prev == s.State || prev == "running" && s.State == "pending") {
 		g.mu.Unlock()
 		glError(w, http.StatusBadRequest, fmt.Sprintf("Cannot transition status via :%s from :%s", verb, prev))
 		return
