@@ -32,6 +32,19 @@ func (h *hookedLog) RecordDecision(ctx context.Context, d store.GateDecision) er
 	return err
 }
 
+// waitingForApproval pushes the commit, whose merge request has no approval,
+// and brings its execution to the gate, which waits; it returns the execution.
+func (w *world) waitingForApproval(token string) string {
+	w.t.Helper()
+	id := w.pushed()
+	w.gl.AddMergeRequest("team/core", mergedMR())
+	w.waitAtGate(id, token)
+	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
+		w.t.Fatalf("answer %+v, want wait", ans)
+	}
+	return id
+}
+
 // A wait decided while another evaluation opened the gate and production
 // succeeded does not touch the stage's status: GitLab shows this execution's
 // stage finished, so the wait is stale. (Canceling it to change the words would
@@ -44,12 +57,7 @@ func TestGateWaitNeverReplacesANewerState(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.app.Routes = cfg
-	id := w.pushed()
-	w.gl.AddMergeRequest("team/core", mergedMR())
-	w.waitAtGate(id, "tok-n")
-	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
-		t.Fatalf("answer %+v, want wait", ans)
-	}
+	id := w.waitingForApproval("tok-n")
 	w.gl.AddMergeRequest("team/core", mergedMR("alice")) // this evaluation reads one approval
 	h.meanwhile = func() {                               // another: bob approves, the gate opens, production succeeds
 		w.gl.AddMergeRequest("team/core", mergedMR("alice", "bob"))
@@ -83,12 +91,7 @@ func TestGateWaitNeverReplacesANewerState(t *testing.T) {
 func TestGateWordsChangeAfterAFailedCancel(t *testing.T) {
 	h := &hookedLog{Store: store.NewMemory()}
 	w := newWorld(t, withClock, withStore(h))
-	id := w.pushed()
-	w.gl.AddMergeRequest("team/core", mergedMR())
-	w.waitAtGate(id, "tok-c")
-	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
-		t.Fatalf("answer %+v, want wait", ans)
-	}
+	w.waitingForApproval("tok-c")
 	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 	w.gl.SetFreezePeriods("team/core", weekendFreeze)
 	h.meanwhile = func() { w.gl.FailNext("statuses", 3, emulator.ServerError) } // the cancel, with client-go's retries
@@ -152,12 +155,7 @@ func TestGateWordsChangeAfterAFailedPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.app.GitLab = gl
-	id := w.pushed()
-	w.gl.AddMergeRequest("team/core", mergedMR())
-	w.waitAtGate(id, "tok-c")
-	if ans := w.event(approvalStarted(id)); !gated(ans, gate.Wait) {
-		t.Fatalf("answer %+v, want wait", ans)
-	}
+	w.waitingForApproval("tok-c")
 	w.gl.AddMergeRequest("team/core", mergedMR("bob"))
 	w.gl.SetFreezePeriods("team/core", weekendFreeze)
 	h.meanwhile = func() { f.mu.Lock(); f.pass, f.fail = 1, 3; f.mu.Unlock() } // the cancel lands, the pending fails
@@ -187,12 +185,7 @@ func TestGateWordsChangeAfterAFailedPending(t *testing.T) {
 // posted either.
 func TestGateWaitReplacesAnotherExecutionsWait(t *testing.T) {
 	w := newWorld(t, withClock)
-	id1 := w.pushed()
-	w.gl.AddMergeRequest("team/core", mergedMR())
-	w.waitAtGate(id1, "tok-1")
-	if ans := w.event(approvalStarted(id1)); !gated(ans, gate.Wait) {
-		t.Fatalf("answer %+v, want wait", ans)
-	}
+	id1 := w.waitingForApproval("tok-1")
 	code, ans := w.deliver(delivery{event: "Push Hook", body: pushTo(t, 42, "team/core", "main"),
 		headers: map[string]string{"idempotency-key": "again", "x-gitlab-event-uuid": "uuid-again"}})
 	if code != http.StatusOK || len(ans.Started) != 1 {
