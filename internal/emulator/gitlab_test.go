@@ -21,7 +21,7 @@ const glTestToken = "glpat-test"
 func glStart(t *testing.T) (*GitLab, *httptest.Server, *gl.Client) {
 	t.Helper()
 	g := NewGitLab(glTestToken)
-	g.AddProject(42, "ic/core", "main")
+	g.AddProject(42, "team/core", "main")
 	g.AddProject(7, "my.group/svc.api", "trunk")
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
@@ -59,7 +59,7 @@ func glDo(t *testing.T, method, u, token, contentType, body string) (int, map[st
 
 func TestGitLabStatusThroughClientGo(t *testing.T) {
 	g, _, c := glStart(t)
-	for _, pid := range []any{"ic/core", int64(42), "42"} {
+	for _, pid := range []any{"team/core", int64(42), "42"} {
 		_, _, err := c.Commits.SetCommitStatus(pid, "abc123", &gl.SetCommitStatusOptions{State: gl.Pending, Name: gl.Ptr("p")})
 		if err != nil && !strings.Contains(err.Error(), "Cannot transition status via :enqueue from :pending") {
 			t.Fatalf("project %v: %v", pid, err)
@@ -86,17 +86,17 @@ func TestGitLabStatusThroughClientGo(t *testing.T) {
 	}
 
 	// Default name and ref.
-	if _, _, err := c.Commits.SetCommitStatus("ic/core", "abc123", &gl.SetCommitStatusOptions{State: gl.Success}); err != nil {
+	if _, _, err := c.Commits.SetCommitStatus("team/core", "abc123", &gl.SetCommitStatusOptions{State: gl.Success}); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := g.Latest("ic/core", "abc123", "default"); !ok || got.Ref != "main" || got.State != "success" {
+	if got, ok := g.Latest("team/core", "abc123", "default"); !ok || got.Ref != "main" || got.State != "success" {
 		t.Errorf("default name/ref: %+v %v", got, ok)
 	}
 }
 
 func TestGitLabStatusTransitions(t *testing.T) {
 	g, srv, _ := glStart(t)
-	u := srv.URL + "/api/v4/projects/ic%2Fcore/statuses/abc"
+	u := srv.URL + "/api/v4/projects/team%2Fcore/statuses/abc"
 	for _, tc := range []struct {
 		state, verb string
 	}{{"pending", "enqueue"}, {"running", "run"}, {"success", "succeed"}, {"failed", "drop"}, {"canceled", "cancel"}} {
@@ -136,18 +136,18 @@ func TestGitLabStatusTransitions(t *testing.T) {
 
 func TestGitLabAuthAndNotFound(t *testing.T) {
 	g, srv, _ := glStart(t)
-	u := srv.URL + "/api/v4/projects/ic%2Fcore/statuses/abc"
+	u := srv.URL + "/api/v4/projects/team%2Fcore/statuses/abc"
 	body := `{"state":"pending"}`
 	for _, tok := range []string{"", "wrong"} {
 		if code, out := glDo(t, "POST", u, tok, "application/json", body); code != 401 || out["message"] != "401 Unauthorized" {
 			t.Errorf("token %q: %d %v", tok, code, out)
 		}
 	}
-	if code, out := glDo(t, "POST", srv.URL+"/api/v4/projects/ic%2Fnope/statuses/abc", glTestToken, "application/json", body); code != 404 || out["message"] != "404 Project Not Found" {
+	if code, out := glDo(t, "POST", srv.URL+"/api/v4/projects/team%2Fnope/statuses/abc", glTestToken, "application/json", body); code != 404 || out["message"] != "404 Project Not Found" {
 		t.Errorf("unknown project: %d %v", code, out)
 	}
 	// A decoded slash is not a project path.
-	if code, _ := glDo(t, "POST", srv.URL+"/api/v4/projects/ic/core/statuses/abc", glTestToken, "application/json", body); code != 404 {
+	if code, _ := glDo(t, "POST", srv.URL+"/api/v4/projects/team/core/statuses/abc", glTestToken, "application/json", body); code != 404 {
 		t.Errorf("unescaped path: %d", code)
 	}
 	if code, _ := glDo(t, "GET", srv.URL+"/api/v4/projects/42/statuses/abc", glTestToken, "", ""); code != 404 {
@@ -163,7 +163,7 @@ func TestGitLabAuthAndNotFound(t *testing.T) {
 
 func TestGitLabCompare(t *testing.T) {
 	g, _, c := glStart(t)
-	g.SetCompare("ic/core", "aaa", "bbb", []string{"services/core/main.go", "README.md"})
+	g.SetCompare("team/core", "aaa", "bbb", []string{"services/core/main.go", "README.md"})
 	cmp, _, err := c.Repositories.Compare(int64(42), &gl.CompareOptions{From: gl.Ptr("aaa"), To: gl.Ptr("bbb")})
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestGitLabCompare(t *testing.T) {
 	if !slices.Equal(paths, []string{"services/core/main.go", "README.md"}) || len(cmp.Commits) != 1 || cmp.Commits[0].ID != "bbb" {
 		t.Errorf("compare: %v %+v", paths, cmp.Commits)
 	}
-	_, _, err = c.Repositories.Compare("ic/core", &gl.CompareOptions{From: gl.Ptr("bbb"), To: gl.Ptr("aaa")})
+	_, _, err = c.Repositories.Compare("team/core", &gl.CompareOptions{From: gl.Ptr("bbb"), To: gl.Ptr("aaa")})
 	if !errors.Is(err, gl.ErrNotFound) {
 		t.Errorf("unknown pair: %v", err)
 	}
@@ -186,13 +186,13 @@ func TestGitLabCompare(t *testing.T) {
 
 func TestGitLabMergeRequests(t *testing.T) {
 	g, _, c := glStart(t)
-	g.AddMergeRequest("ic/core", MergeRequest{
+	g.AddMergeRequest("team/core", MergeRequest{
 		IID: 3, Title: "Add thing", State: "merged", SHA: "head", MergeCommitSHA: "merge",
 		Author: "ann", ApprovedBy: []string{"bob"}, ApprovalsRequired: 1,
 	})
 	g.AddMergeRequest("42", MergeRequest{IID: 4, Title: "Other", SHA: "other"})
 
-	mrs, _, err := c.Commits.ListMergeRequestsByCommit("ic/core", "merge")
+	mrs, _, err := c.Commits.ListMergeRequestsByCommit("team/core", "merge")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,14 +200,14 @@ func TestGitLabMergeRequests(t *testing.T) {
 		t.Fatalf("got %d MRs", len(mrs))
 	}
 	mr := mrs[0]
-	if mr.IID != 3 || mr.State != "merged" || mr.MergeCommitSHA != "merge" || mr.SHA != "head" || mr.Author.Username != "ann" || mr.MergedAt == nil || !strings.HasSuffix(mr.WebURL, "/ic/core/-/merge_requests/3") {
+	if mr.IID != 3 || mr.State != "merged" || mr.MergeCommitSHA != "merge" || mr.SHA != "head" || mr.Author.Username != "ann" || mr.MergedAt == nil || !strings.HasSuffix(mr.WebURL, "/team/core/-/merge_requests/3") {
 		t.Errorf("MR: %+v", mr)
 	}
 	if mrs, _, err := c.Commits.ListMergeRequestsByCommit(int64(42), "nothing"); err != nil || len(mrs) != 0 {
 		t.Errorf("no MR: %v %v", mrs, err)
 	}
 
-	a, _, err := c.MergeRequestApprovals.GetConfiguration("ic/core", 3)
+	a, _, err := c.MergeRequestApprovals.GetConfiguration("team/core", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +215,11 @@ func TestGitLabMergeRequests(t *testing.T) {
 		t.Errorf("approvals: %+v", a)
 	}
 	// Replacing by IID is how a test changes an MR.
-	g.AddMergeRequest("ic/core", MergeRequest{IID: 3, SHA: "head", ApprovalsRequired: 2, ApprovalsLeft: 1, ApprovedBy: []string{"bob"}})
-	if a, _, err := c.MergeRequestApprovals.GetConfiguration("ic/core", 3); err != nil || a.Approved || a.ApprovalsLeft != 1 {
+	g.AddMergeRequest("team/core", MergeRequest{IID: 3, SHA: "head", ApprovalsRequired: 2, ApprovalsLeft: 1, ApprovedBy: []string{"bob"}})
+	if a, _, err := c.MergeRequestApprovals.GetConfiguration("team/core", 3); err != nil || a.Approved || a.ApprovalsLeft != 1 {
 		t.Errorf("after replace: %+v %v", a, err)
 	}
-	if _, _, err := c.MergeRequestApprovals.GetConfiguration("ic/core", 99); !errors.Is(err, gl.ErrNotFound) {
+	if _, _, err := c.MergeRequestApprovals.GetConfiguration("team/core", 99); !errors.Is(err, gl.ErrNotFound) {
 		t.Errorf("unknown MR: %v", err)
 	}
 }
@@ -237,7 +237,7 @@ func TestGitLabFaults(t *testing.T) {
 	}
 
 	g.FailNext("compare", 1, Fault{Status: 502})
-	_, _, err = c.Repositories.Compare("ic/core", &gl.CompareOptions{From: gl.Ptr("a"), To: gl.Ptr("b")})
+	_, _, err = c.Repositories.Compare("team/core", &gl.CompareOptions{From: gl.Ptr("a"), To: gl.Ptr("b")})
 	if !gl.HasStatusCode(err, 502) {
 		t.Errorf("502: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestGitLabFaults(t *testing.T) {
 	g.FailNext("approvals", 1, Hang)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, _, err = c.MergeRequestApprovals.GetConfiguration("ic/core", 1, gl.WithContext(ctx))
+	_, _, err = c.MergeRequestApprovals.GetConfiguration("team/core", 1, gl.WithContext(ctx))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hang: %v", err)
 	}
@@ -253,12 +253,12 @@ func TestGitLabFaults(t *testing.T) {
 	g.FailNext("statuses", 1, Hang)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
-	_, _, err = c.Commits.SetCommitStatus("ic/core", "abc", &gl.SetCommitStatusOptions{State: gl.Pending}, gl.WithContext(ctx2))
+	_, _, err = c.Commits.SetCommitStatus("team/core", "abc", &gl.SetCommitStatusOptions{State: gl.Pending}, gl.WithContext(ctx2))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hang POST: %v", err)
 	}
 	g.FailNext("merge_requests", 1, ServerError)
-	_, _, err = c.Commits.ListMergeRequestsByCommit("ic/core", "x")
+	_, _, err = c.Commits.ListMergeRequestsByCommit("team/core", "x")
 	if !gl.HasStatusCode(err, 500) {
 		t.Errorf("500: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestGitLabFaults(t *testing.T) {
 
 func TestGitLabOnStatus(t *testing.T) {
 	g := NewGitLab(glTestToken)
-	g.AddProject(42, "ic/core", "main")
+	g.AddProject(42, "team/core", "main")
 	seen := make(chan CommitStatus, 10)
 	g.OnStatus = func(s CommitStatus) {
 		// Called without the lock: the stand-in's own methods work from inside.
@@ -290,15 +290,15 @@ func TestGitLabOnStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := &gl.SetCommitStatusOptions{State: gl.Running, Name: gl.Ptr("core-pipeline"), Description: gl.Ptr("Build")}
-	if _, _, err := c.Commits.SetCommitStatus("ic/core", "abc123", opt); err != nil {
+	if _, _, err := c.Commits.SetCommitStatus("team/core", "abc123", opt); err != nil {
 		t.Fatal(err)
 	}
-	want := CommitStatus{Project: "ic/core", SHA: "abc123", State: "running", Name: "core-pipeline", Ref: "main", Description: "Build"}
+	want := CommitStatus{Project: "team/core", SHA: "abc123", State: "running", Name: "core-pipeline", Ref: "main", Description: "Build"}
 	if got := <-seen; got != want {
 		t.Fatalf("OnStatus got %+v, want %+v", got, want)
 	}
 	// A refused status is not reported.
-	if _, _, err := c.Commits.SetCommitStatus("ic/core", "abc123", opt); err == nil {
+	if _, _, err := c.Commits.SetCommitStatus("team/core", "abc123", opt); err == nil {
 		t.Fatal("the same state twice was accepted")
 	}
 	select {
@@ -316,7 +316,7 @@ func TestGitLabRequests(t *testing.T) {
 	_, _, _ = c.Commits.SetCommitStatus(int64(42), "abc", &gl.SetCommitStatusOptions{State: gl.Pending})
 	_, _, _ = c.Commits.ListMergeRequestsByCommit("my.group/svc.api", "abc")
 	_, _, _ = c.MergeRequestApprovals.GetConfiguration("nobody/else", 1)
-	want := []Request{{"statuses", "ic/core"}, {"merge_requests", "my.group/svc.api"}, {"approvals", "nobody/else"}}
+	want := []Request{{"statuses", "team/core"}, {"merge_requests", "my.group/svc.api"}, {"approvals", "nobody/else"}}
 	if got := g.Requests(); !slices.Equal(got, want) {
 		t.Errorf("requests %+v, want %+v", got, want)
 	}

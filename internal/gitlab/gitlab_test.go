@@ -20,7 +20,7 @@ const token = "glpat-test"
 func start(t *testing.T) (*emulator.GitLab, *Client) {
 	t.Helper()
 	g := emulator.NewGitLab(token)
-	g.AddProject(42, "ic/core", "main")
+	g.AddProject(42, "team/core", "main")
 	g.AddProject(7, "my.group/svc.api", "main")
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
@@ -41,7 +41,7 @@ func TestSetStatus(t *testing.T) {
 	g, c := start(t)
 	ctx := ctxTimeout(t, 10*time.Second)
 	s := Status{State: "running", Name: "core-pipeline", Ref: "main", TargetURL: "https://console.aws.amazon.com/x", Description: "Build"}
-	for _, project := range []string{"ic/core", "my.group/svc.api", "42"} {
+	for _, project := range []string{"team/core", "my.group/svc.api", "42"} {
 		if err := c.SetStatus(ctx, project, "abc", s); err != nil {
 			t.Fatalf("%s: %v", project, err)
 		}
@@ -50,23 +50,23 @@ func TestSetStatus(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("statuses: %+v", got)
 	}
-	want := emulator.CommitStatus{Project: "ic/core", SHA: "abc", State: "running", Name: "core-pipeline", Ref: "main", TargetURL: "https://console.aws.amazon.com/x", Description: "Build"}
+	want := emulator.CommitStatus{Project: "team/core", SHA: "abc", State: "running", Name: "core-pipeline", Ref: "main", TargetURL: "https://console.aws.amazon.com/x", Description: "Build"}
 	if got[0] != want {
 		t.Errorf("got %+v, want %+v", got[0], want)
 	}
 	if got[1].Project != "my.group/svc.api" {
 		t.Errorf("dotted path: %+v", got[1])
 	}
-	// "42" is ic/core, already running: GitLab refuses, we call it done.
+	// "42" is team/core, already running: GitLab refuses, we call it done.
 	if n := g.Calls("statuses"); n != 3 {
 		t.Errorf("calls: %d", n)
 	}
 
 	long := strings.Repeat("é", 300)
-	if err := c.SetStatus(ctx, "ic/core", "abc", Status{State: "failed", Name: "core-pipeline", Ref: "main", Description: long}); err != nil {
+	if err := c.SetStatus(ctx, "team/core", "abc", Status{State: "failed", Name: "core-pipeline", Ref: "main", Description: long}); err != nil {
 		t.Fatal(err)
 	}
-	l, _ := g.Latest("ic/core", "abc", "core-pipeline")
+	l, _ := g.Latest("team/core", "abc", "core-pipeline")
 	// Cut to GitLab's 255 characters by the one rule: a shortened text ends in "…".
 	if want := string([]rune(long)[:254]) + "…"; l.State != "failed" || utf8.RuneCountInString(l.Description) != 255 || l.Description != want {
 		t.Errorf("truncated: %q", l.Description)
@@ -92,11 +92,11 @@ func TestSetStatusRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g, c := start(t)
 			g.FailNext("statuses", tc.n, tc.fault)
-			err := c.SetStatus(ctxTimeout(t, 10*time.Second), "ic/core", "abc", Status{State: "pending", Name: "p"})
+			err := c.SetStatus(ctxTimeout(t, 10*time.Second), "team/core", "abc", Status{State: "pending", Name: "p"})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), "set status pending on ic/core@abc") {
+			if err != nil && !strings.Contains(err.Error(), "set status pending on team/core@abc") {
 				t.Errorf("error not wrapped: %v", err)
 			}
 			if n := g.Calls("statuses"); n != tc.calls {
@@ -113,28 +113,28 @@ func TestSetStatusBoundedByContext(t *testing.T) {
 	g, c := start(t)
 	g.FailNext("statuses", 1, emulator.Hang)
 	ctx := ctxTimeout(t, 300*time.Millisecond)
-	err := c.SetStatus(ctx, "ic/core", "abc", Status{State: "pending"})
+	err := c.SetStatus(ctx, "team/core", "abc", Status{State: "pending"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want deadline exceeded", err)
 	}
 
 	// 500 forever with a deadline shorter than the retries: returns with an error.
 	g.FailNext("statuses", 100, emulator.ServerError)
-	if err := c.SetStatus(ctxTimeout(t, 150*time.Millisecond), "ic/core", "abc", Status{State: "pending"}); err == nil {
+	if err := c.SetStatus(ctxTimeout(t, 150*time.Millisecond), "team/core", "abc", Status{State: "pending"}); err == nil {
 		t.Error("no error")
 	}
 }
 
 func TestWrongToken(t *testing.T) {
 	g := emulator.NewGitLab(token)
-	g.AddProject(42, "ic/core", "main")
+	g.AddProject(42, "team/core", "main")
 	srv := httptest.NewServer(g)
 	defer srv.Close()
 	c, err := New(srv.URL, "wrong", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.SetStatus(ctxTimeout(t, 10*time.Second), "ic/core", "abc", Status{State: "pending"})
+	err = c.SetStatus(ctxTimeout(t, 10*time.Second), "team/core", "abc", Status{State: "pending"})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("err = %v", err)
 	}
@@ -145,8 +145,8 @@ func TestWrongToken(t *testing.T) {
 
 func TestChangedPaths(t *testing.T) {
 	g, c := start(t)
-	g.SetCompare("ic/core", "aaa", "bbb", []string{"services/core/b.go", "README.md", "services/core/b.go"})
-	paths, err := c.ChangedPaths(ctxTimeout(t, 10*time.Second), "ic/core", "aaa", "bbb")
+	g.SetCompare("team/core", "aaa", "bbb", []string{"services/core/b.go", "README.md", "services/core/b.go"})
+	paths, err := c.ChangedPaths(ctxTimeout(t, 10*time.Second), "team/core", "aaa", "bbb")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +161,12 @@ func TestChangedPaths(t *testing.T) {
 
 func TestMergeRequestsAndApprovals(t *testing.T) {
 	g, c := start(t)
-	g.AddMergeRequest("ic/core", emulator.MergeRequest{
+	g.AddMergeRequest("team/core", emulator.MergeRequest{
 		IID: 5, Title: "Ship it", State: "merged", SHA: "head", SquashCommitSHA: "squash", TargetBranch: "release/2.4",
 		Author: "ann", ApprovedBy: []string{"bob", "cy"}, ApprovalsRequired: 2,
 	})
 	ctx := ctxTimeout(t, 10*time.Second)
-	mrs, err := c.MergeRequestsOfCommit(ctx, "ic/core", "squash")
+	mrs, err := c.MergeRequestsOfCommit(ctx, "team/core", "squash")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestMergeRequestsAndApprovals(t *testing.T) {
 		mrs[0].TargetBranch != "release/2.4" {
 		t.Fatalf("MRs: %+v", mrs)
 	}
-	a, err := c.Approvals(ctx, "ic/core", 5)
+	a, err := c.Approvals(ctx, "team/core", 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestMergeRequestsAndApprovals(t *testing.T) {
 		t.Errorf("approvals: %+v", a)
 	}
 	g.FailNext("approvals", 1, emulator.Fault{Status: 403, Message: "403 Forbidden"})
-	if _, err := c.Approvals(ctx, "ic/core", 5); err == nil || !strings.Contains(err.Error(), "approvals of ic/core!5") {
+	if _, err := c.Approvals(ctx, "team/core", 5); err == nil || !strings.Contains(err.Error(), "approvals of team/core!5") {
 		t.Errorf("403: %v", err)
 	}
 }
