@@ -201,3 +201,33 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("500, second retry: %v", d)
 	}
 }
+
+// LatestStatus reads GitLab's latest status of one name and ref: a newer one
+// over a finished status wins, other names and refs are left out, and a name
+// GitLab has none of is not found.
+func TestLatestStatus(t *testing.T) {
+	_, c := start(t)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for _, s := range []Status{
+		{State: "pending", Name: "core-pipeline/Production", Ref: "main", TargetURL: "https://console/1", Description: "waits"},
+		{State: "failed", Name: "core-pipeline/Production", Ref: "main", TargetURL: "https://console/1", Description: "rejected"},
+		{State: "pending", Name: "core-pipeline/Production", Ref: "main", TargetURL: "https://console/2", Description: "waits again"},
+		{State: "running", Name: "core-pipeline", Ref: "main"},
+		{State: "success", Name: "core-pipeline/Production", Ref: "release"},
+	} {
+		if err := c.SetStatus(ctx, "team/core", "abc", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, found, err := c.LatestStatus(ctx, "team/core", "abc", "core-pipeline/Production", "main")
+	want := Status{State: "pending", Name: "core-pipeline/Production", Ref: "main", TargetURL: "https://console/2", Description: "waits again"}
+	if err != nil || !found || got != want {
+		t.Errorf("latest: %+v %v %v, want %+v", got, found, err, want)
+	}
+	if _, found, err := c.LatestStatus(ctx, "team/core", "abc", "core-pipeline/Staging", "main"); err != nil || found {
+		t.Errorf("a name without a status: found %v, %v", found, err)
+	}
+	if _, _, err := c.LatestStatus(ctx, "team/none", "abc", "core-pipeline", "main"); err == nil {
+		t.Error("an unknown project: no error")
+	}
+}
